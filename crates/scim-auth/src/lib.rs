@@ -1,0 +1,308 @@
+//! Bearer tokens for a multi-tenant SCIM service provider.
+//!
+//! An identity provider authenticates every SCIM request with a long-lived bearer token that an
+//! administrator copied from the console once. This crate issues such tokens and verifies them:
+//! a token is an HS256 JSON Web Token whose claims bind it to one tenant (`tid`), name it (`jti`,
+//! the token id an administrator sees and deletes) and bound its life (`iat`, `exp`).
+//!
+//! The crate is not a store. It never sees a database: the caller tells a [`Verifier`] which token
+//! ids are active (with their tenant and expiry) and refreshes that set whenever it changes. That
+//! split is the design decision a reader may question: why sign tokens at all if the server keeps
+//! a list of active ids anyway? Because the list then holds nothing secret. The database stores
+//! token ids, never tokens, so a copy of it opens no tenant; and the signature lets the verifier
+//! reject forged or mangled tokens before any lookup. Revocation is the list's job: a deleted id
+//! stops working as soon as the caller refreshes the set.
+//!
+//! Verification of a token already seen is a hash-map hit; the HMAC and JSON work is done once per
+//! distinct token and active set.
+//!
+//! ```
+//! use scim_auth::{ActiveToken, Signer, Verifier};
+//!
+//! let signer = Signer::new(b"a secret of at least thirty-two bytes!!");
+//! let issued = signer.issue("tenant-a", 1_700_000_000, 3600).unwrap();
+//! let verifier = Verifier::new(signer);
+//! verifier.set_active([ActiveToken {
+//!     id: issued.token_id.clone(),
+//!     tenant_id: "tenant-a".into(),
+//!     expires: issued.expires,
+//! }]);
+//! assert_eq!(verifier.authenticate(&issued.token, "tenant-a", 1_700_000_001).unwrap(), issued.token_id);
+//! assert!(verifier.authenticate(&issued.token, "tenant-b", 1_700_000_001).is_err());
+//! ```
+#![deny(missing_docs)]
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::RwLock;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+/// The default life of a token: one year, as AWS IAM Identity Center issues them.
+pub const DEFAULT_TTL_SECS: i64 = 365 * 24 * 60 * 60;
+
+/// How many distinct verified tokens the verifier remembers; beyond this it verifies each time.
+const VERIFIED_CACHE_LIMIT: usize = 4096;
+
+/// Why a token was refused. Every variant answers 401 on the wire; the variant is for the logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The text is not a well-formed token signed by this server's key.
+    Invalid,
+    /// The token's id is not active: it was deleted, or never existed.
+    Revoked,
+    /// The token belongs to another tenant than the one addressed.
+    WrongTenant,
+    /// The token is past its expiry.
+    Expired,
+    /// Signing failed (a broken key); only issuing can see this.
+    Signing(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Invalid => f.write_str("token is malformed or not signed by this server"),
+            Error::Revoked => f.write_str("token id is not active (deleted or unknown)"),
+            Error::WrongTenant => f.write_str("token belongs to another tenant"),
+            Error::Expired => f.write_str("token has expired"),
+            Error::Signing(why) => write!(f, "could not sign token: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The claims a token carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The tenant the token opens.
+    pub tid: String,
+    /// The token's id.
+    pub jti: String,
+    /// Issued at, in seconds since the Unix epoch.
+    pub iat: i64,
+    /// Expires at, in seconds since the Unix epoch.
+    pub exp: i64,
+}
+
+/// A freshly issued token. `token` is shown to the administrator once and kept nowhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    /// The bearer token itself.
+    pub token: String,
+    /// Its id, which is what a store keeps.
+    pub token_id: String,
+    /// Issued at, in seconds since the Unix epoch.
+    pub created: i64,
+    /// Expires at, in seconds since the Unix epoch.
+    pub expires: i64,
+}
+
+/// Signs and checks tokens with one HMAC key.
+pub struct Signer {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print key material.
+        f.write_str("Signer { .. }")
+    }
+}
+
+impl Signer {
+    /// A signer for the given secret key (use at least 32 random bytes).
+    pub fn new(secret: &[u8]) -> Signer {
+        let mut validation = Validation::new(Algorithm::HS256);
+        // Expiry is checked against the caller's clock and the active set, not the system clock.
+        validation.validate_exp = false;
+        validation.required_spec_claims.clear();
+        Signer {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    /// Issues a token for `tenant_id`, valid from `now` for `ttl_secs` seconds.
+    pub fn issue(&self, tenant_id: &str, now: i64, ttl_secs: i64) -> Result<Issued, Error> {
+        let claims = Claims {
+            tid: tenant_id.to_owned(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            iat: now,
+            exp: now.saturating_add(ttl_secs),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| Error::Signing(e.to_string()))?;
+        Ok(Issued { token, token_id: claims.jti, created: claims.iat, expires: claims.exp })
+    }
+
+    /// Checks the signature and shape of `token` and returns its claims (expiry not checked).
+    pub fn decode(&self, token: &str) -> Result<Claims, Error> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|_| Error::Invalid)
+    }
+}
+
+/// A token id the verifier accepts, with what the store knows of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveToken {
+    /// The token id (`jti`).
+    pub id: String,
+    /// The tenant it belongs to.
+    pub tenant_id: String,
+    /// When it expires, in seconds since the Unix epoch.
+    pub expires: i64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    active: HashMap<String, ActiveToken>,
+    /// Tokens whose signature was already checked, mapped to their claims.
+    verified: HashMap<Box<str>, Claims>,
+}
+
+/// Authenticates requests against a [`Signer`] and the set of active token ids.
+#[derive(Debug)]
+pub struct Verifier {
+    signer: Signer,
+    state: RwLock<State>,
+}
+
+impl Verifier {
+    /// A verifier with no active tokens: it refuses everything until [`Verifier::set_active`].
+    pub fn new(signer: Signer) -> Verifier {
+        Verifier { signer, state: RwLock::new(State::default()) }
+    }
+
+    /// The signer, to issue tokens with the same key.
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// Replaces the set of active token ids. Tokens not in it stop working at once.
+    pub fn set_active(&self, tokens: impl IntoIterator<Item = ActiveToken>) {
+        let active: HashMap<String, ActiveToken> =
+            tokens.into_iter().map(|t| (t.id.clone(), t)).collect();
+        let mut state = self.state.write().unwrap_or_else(|poison| poison.into_inner());
+        state.verified.retain(|_, claims| active.contains_key(&claims.jti));
+        state.active = active;
+    }
+
+    /// Checks that `token` opens `tenant_id` at time `now` (seconds); returns the token id.
+    pub fn authenticate(&self, token: &str, tenant_id: &str, now: i64) -> Result<String, Error> {
+        {
+            let state = self.state.read().unwrap_or_else(|poison| poison.into_inner());
+            if let Some(claims) = state.verified.get(token) {
+                return check(&state.active, claims, tenant_id, now);
+            }
+        }
+        let claims = self.signer.decode(token)?;
+        let mut state = self.state.write().unwrap_or_else(|poison| poison.into_inner());
+        let outcome = check(&state.active, &claims, tenant_id, now);
+        // Only tokens of the active set are remembered, so the cache cannot be filled by
+        // well-signed but revoked tokens, and it stays bounded.
+        if state.active.contains_key(&claims.jti) && state.verified.len() < VERIFIED_CACHE_LIMIT {
+            state.verified.insert(token.into(), claims);
+        }
+        outcome
+    }
+}
+
+fn check(
+    active: &HashMap<String, ActiveToken>,
+    claims: &Claims,
+    tenant_id: &str,
+    now: i64,
+) -> Result<String, Error> {
+    let known = active.get(&claims.jti).ok_or(Error::Revoked)?;
+    if known.tenant_id != claims.tid || claims.tid != tenant_id {
+        return Err(Error::WrongTenant);
+    }
+    if now >= known.expires.min(claims.exp) {
+        return Err(Error::Expired);
+    }
+    Ok(claims.jti.clone())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn setup() -> (Verifier, Issued) {
+        let signer = Signer::new(&[7u8; 32]);
+        let issued = signer.issue("t1", NOW, DEFAULT_TTL_SECS).unwrap();
+        let verifier = Verifier::new(signer);
+        verifier.set_active([active(&issued, "t1")]);
+        (verifier, issued)
+    }
+
+    fn active(issued: &Issued, tenant: &str) -> ActiveToken {
+        ActiveToken { id: issued.token_id.clone(), tenant_id: tenant.into(), expires: issued.expires }
+    }
+
+    #[test]
+    fn issued_token_opens_its_tenant_only() {
+        let (v, t) = setup();
+        assert_eq!(v.authenticate(&t.token, "t1", NOW + 1), Ok(t.token_id.clone()));
+        // Twice, so the cached path is exercised too.
+        assert_eq!(v.authenticate(&t.token, "t1", NOW + 2), Ok(t.token_id.clone()));
+        assert_eq!(v.authenticate(&t.token, "t2", NOW + 1), Err(Error::WrongTenant));
+    }
+
+    #[test]
+    fn one_year_by_default_and_expiry_enforced() {
+        let (v, t) = setup();
+        assert_eq!(t.expires - t.created, 365 * 86_400);
+        assert_eq!(v.authenticate(&t.token, "t1", t.expires - 1), Ok(t.token_id.clone()));
+        assert_eq!(v.authenticate(&t.token, "t1", t.expires), Err(Error::Expired));
+    }
+
+    #[test]
+    fn store_expiry_wins_when_earlier() {
+        let (v, t) = setup();
+        v.set_active([ActiveToken { expires: NOW + 10, ..active(&t, "t1") }]);
+        assert_eq!(v.authenticate(&t.token, "t1", NOW + 10), Err(Error::Expired));
+    }
+
+    #[test]
+    fn revocation_is_immediate_even_for_cached_tokens() {
+        let (v, t) = setup();
+        assert!(v.authenticate(&t.token, "t1", NOW).is_ok());
+        v.set_active([]);
+        assert_eq!(v.authenticate(&t.token, "t1", NOW), Err(Error::Revoked));
+    }
+
+    #[test]
+    fn active_record_of_another_tenant_does_not_open() {
+        let (v, t) = setup();
+        v.set_active([active(&t, "t2")]);
+        assert_eq!(v.authenticate(&t.token, "t2", NOW), Err(Error::WrongTenant));
+    }
+
+    #[test]
+    fn forged_and_mangled_tokens_are_invalid() {
+        let (v, t) = setup();
+        let other = Signer::new(&[8u8; 32]).issue("t1", NOW, 60).unwrap();
+        v.set_active([active(&t, "t1"), active(&other, "t1")]);
+        assert_eq!(v.authenticate(&other.token, "t1", NOW), Err(Error::Invalid));
+        for bad in ["", "non-token", "a.b.c", &t.token[..t.token.len() - 2], &format!("{}x", t.token)] {
+            assert_eq!(v.authenticate(bad, "t1", NOW), Err(Error::Invalid), "{bad}");
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_key() {
+        let signer = Signer::new(b"super-secret-key-material-0123456789");
+        assert!(!format!("{signer:?}").contains("secret"));
+    }
+}
