@@ -122,11 +122,7 @@ impl Signer {
         // Expiry is checked against the caller's clock and the active set, not the system clock.
         validation.validate_exp = false;
         validation.required_spec_claims.clear();
-        Signer {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
-        }
+        Signer { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
     }
 
     /// Issues a token for `tenant_id`, valid from `now` for `ttl_secs` seconds.
@@ -188,8 +184,7 @@ impl Verifier {
 
     /// Replaces the set of active token ids. Tokens not in it stop working at once.
     pub fn set_active(&self, tokens: impl IntoIterator<Item = ActiveToken>) {
-        let active: HashMap<String, ActiveToken> =
-            tokens.into_iter().map(|t| (t.id.clone(), t)).collect();
+        let active: HashMap<String, ActiveToken> = tokens.into_iter().map(|t| (t.id.clone(), t)).collect();
         let mut state = self.state.write().unwrap_or_else(|poison| poison.into_inner());
         state.verified.retain(|_, claims| active.contains_key(&claims.jti));
         state.active = active;
@@ -215,12 +210,7 @@ impl Verifier {
     }
 }
 
-fn check(
-    active: &HashMap<String, ActiveToken>,
-    claims: &Claims,
-    tenant_id: &str,
-    now: i64,
-) -> Result<String, Error> {
+fn check(active: &HashMap<String, ActiveToken>, claims: &Claims, tenant_id: &str, now: i64) -> Result<String, Error> {
     let known = active.get(&claims.jti).ok_or(Error::Revoked)?;
     if known.tenant_id != claims.tid || claims.tid != tenant_id {
         return Err(Error::WrongTenant);

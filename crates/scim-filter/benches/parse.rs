@@ -45,7 +45,8 @@ fn cases() -> Vec<Case> {
         (
             "filter value path",
             filter,
-            r#"emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]"#.into(),
+            r#"emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]"#
+                .into(),
         ),
         ("filter entra form", filter, r#"emails[type eq "work"].value eq "x@example.com""#.into()),
         ("filter escapes", filter, r#"displayName eq "caf\u00e9 \"quoted\" \ud83d\ude00""#.into()),
@@ -53,20 +54,21 @@ fn cases() -> Vec<Case> {
         ("filter 64-deep", filter, nested),
         ("path members[value eq]", path, r#"members[value eq "2819c223-7f76-453a-919d-413861904646"]"#.into()),
         ("path emails[...].value", path, r#"emails[type eq "work"].value"#.into()),
-        ("attributes list", attr_list, "userName, name.familyName, emails, urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager".into()),
+        (
+            "attributes list",
+            attr_list,
+            "userName, name.familyName, emails, urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"
+                .into(),
+        ),
     ]
 }
 
 fn main() {
-    let full = std::env::args().any(|arg| arg == "--bench")
-        && std::env::var_os("SCIM_BENCH_QUICK").is_none();
+    let full = std::env::args().any(|arg| arg == "--bench") && std::env::var_os("SCIM_BENCH_QUICK").is_none();
     for (name, parse, input) in cases() {
         assert!(parse(&input), "{name} must parse");
-        let (iterations, elapsed) = if full {
-            run_for(parse, &input, Duration::from_secs(1))
-        } else {
-            run(parse, &input, 10)
-        };
+        let (iterations, elapsed) =
+            if full { run_for(parse, &input, Duration::from_secs(1)) } else { run(parse, &input, 10) };
         let nanos = elapsed.as_nanos() / u128::from(iterations.max(1));
         println!("{name:<26} {:>6} bytes {nanos:>10} ns/parse", input.len());
     }

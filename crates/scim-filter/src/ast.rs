@@ -104,21 +104,13 @@ pub struct PatchPath {
 impl AttrPath {
     /// A path of one attribute name, without schema or sub-attribute: `AttrPath::new("userName")`.
     pub fn new(name: impl Into<String>) -> Self {
-        AttrPath {
-            schema: None,
-            name: name.into(),
-            sub_attr: None,
-        }
+        AttrPath { schema: None, name: name.into(), sub_attr: None }
     }
 
     /// A path of an attribute and one of its sub-attributes, without schema:
     /// `AttrPath::with_sub("name", "givenName")` is `name.givenName`.
     pub fn with_sub(name: impl Into<String>, sub: impl Into<String>) -> Self {
-        AttrPath {
-            schema: None,
-            name: name.into(),
-            sub_attr: Some(sub.into()),
-        }
+        AttrPath { schema: None, name: name.into(), sub_attr: Some(sub.into()) }
     }
 
     /// Whether this path names the attribute `name` itself, not one of its sub-attributes.
@@ -150,10 +142,7 @@ impl AttrPath {
     #[must_use]
     pub fn is_sub(&self, name: &str, sub: &str) -> bool {
         self.name.eq_ignore_ascii_case(name)
-            && self
-                .sub_attr
-                .as_deref()
-                .is_some_and(|own| own.eq_ignore_ascii_case(sub))
+            && self.sub_attr.as_deref().is_some_and(|own| own.eq_ignore_ascii_case(sub))
     }
 }
 
@@ -210,12 +199,7 @@ impl Filter {
                 Filter::And(left, right) => (Some(&**left), &**right),
                 other => (None, other),
             };
-            let Filter::Compare {
-                path,
-                op: CompareOp::Eq,
-                value: CompValue::Str(value),
-            } = clause
-            else {
+            let Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(value) } = clause else {
                 return None;
             };
             clauses.push((path, value.as_str()));
@@ -241,32 +225,18 @@ mod tests {
     fn clauses(filter: &str, max: usize) -> Option<Vec<String>> {
         let filter = parse_filter(filter).unwrap();
         let clauses = filter.eq_conjunction(max)?;
-        Some(
-            clauses
-                .iter()
-                .map(|(path, value)| format!("{path}={value}"))
-                .collect(),
-        )
+        Some(clauses.iter().map(|(path, value)| format!("{path}={value}")).collect())
     }
 
     #[test]
     fn eq_conjunction_accepts_string_equalities_joined_by_and() {
-        assert_eq!(
-            clauses(r#"userName eq "bjensen""#, 1).unwrap(),
-            ["userName=bjensen"]
-        );
-        assert_eq!(
-            clauses(r#"id eq "g" and members eq "u""#, 2).unwrap(),
-            ["id=g", "members=u"]
-        );
+        assert_eq!(clauses(r#"userName eq "bjensen""#, 1).unwrap(), ["userName=bjensen"]);
+        assert_eq!(clauses(r#"id eq "g" and members eq "u""#, 2).unwrap(), ["id=g", "members=u"]);
         assert_eq!(
             clauses(r#"a eq "1" AND b.c EQ "2" and urn:x:y:d eq "3""#, 3).unwrap(),
             ["a=1", "b.c=2", "urn:x:y:d=3"]
         );
-        assert_eq!(
-            clauses(r#"(a eq "1") and (b eq "2")"#, 2).unwrap(),
-            ["a=1", "b=2"]
-        );
+        assert_eq!(clauses(r#"(a eq "1") and (b eq "2")"#, 2).unwrap(), ["a=1", "b=2"]);
     }
 
     #[test]
@@ -296,8 +266,7 @@ mod tests {
     fn attr_path_helpers() {
         let path = AttrPath::new("userName");
         assert!(path.is("USERNAME") && !path.is("user"));
-        let qualified =
-            crate::parse_attr_path("urn:ietf:params:scim:schemas:core:2.0:User:userName").unwrap();
+        let qualified = crate::parse_attr_path("urn:ietf:params:scim:schemas:core:2.0:User:userName").unwrap();
         assert!(qualified.is("username"));
         let sub = AttrPath::with_sub("members", "value");
         assert!(!sub.is("members"));
@@ -306,10 +275,7 @@ mod tests {
         assert!(!path.is_sub("userName", "x"));
         assert_eq!(sub.to_string(), "members.value");
         assert_eq!(CompareOp::Ge.to_string(), "ge");
-        assert_eq!(
-            CompValue::Str("a\"b\u{1}".into()).to_string(),
-            r#""a\"b\u0001""#
-        );
+        assert_eq!(CompValue::Str("a\"b\u{1}".into()).to_string(), r#""a\"b\u0001""#);
         assert_eq!(CompValue::Null.to_string(), "null");
     }
 }

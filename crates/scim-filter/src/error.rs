@@ -59,18 +59,8 @@ pub struct Error {
 }
 
 impl Error {
-    pub(crate) fn new(
-        kind: ErrorKind,
-        grammar: Grammar,
-        position: usize,
-        expected: &'static str,
-    ) -> Self {
-        Error {
-            kind,
-            grammar,
-            position,
-            expected,
-        }
+    pub(crate) fn new(kind: ErrorKind, grammar: Grammar, position: usize, expected: &'static str) -> Self {
+        Error { kind, grammar, position, expected }
     }
 
     /// What kind of failure this is.
@@ -106,11 +96,9 @@ impl fmt::Display for Error {
                 "{noun} nested too deeply at position {}: at most {MAX_DEPTH} levels of parentheses, 'not' and brackets",
                 self.position
             ),
-            ErrorKind::InvalidFilter | ErrorKind::InvalidPath => write!(
-                f,
-                "invalid {noun} at position {}: expected {}",
-                self.position, self.expected
-            ),
+            ErrorKind::InvalidFilter | ErrorKind::InvalidPath => {
+                write!(f, "invalid {noun} at position {}: expected {}", self.position, self.expected)
+            }
         }
     }
 }

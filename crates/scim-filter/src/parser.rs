@@ -57,10 +57,7 @@ pub(crate) fn patch_path(input: &str) -> Result<PatchPath, Error> {
         return Ok(PatchPath { attr, filter: None });
     }
     if attr.sub_attr.is_some() {
-        return Err(p.error(
-            rest,
-            "end of input (a value filter follows an attribute, not a sub-attribute)",
-        ));
+        return Err(p.error(rest, "end of input (a value filter follows an attribute, not a sub-attribute)"));
     }
     let depth = p.enter(rest, 0)?;
     let (rest, filter) = p.bracketed(rest, depth)?;
@@ -72,10 +69,7 @@ pub(crate) fn patch_path(input: &str) -> Result<PatchPath, Error> {
         None => (rest, None, "'.' or end of input"),
     };
     p.end(rest, expected)?;
-    Ok(PatchPath {
-        attr: AttrPath { sub_attr, ..attr },
-        filter: Some(filter),
-    })
+    Ok(PatchPath { attr: AttrPath { sub_attr, ..attr }, filter: Some(filter) })
 }
 
 /// Parses a whole attribute path.
@@ -109,12 +103,7 @@ impl<'a> Parser<'a> {
     /// Starts a parse, refusing input over [`MAX_INPUT_LEN`] before reading any of it.
     fn new(input: &'a str, grammar: Grammar) -> Result<Self, Error> {
         if input.len() > MAX_INPUT_LEN {
-            return Err(Error::new(
-                ErrorKind::TooLong,
-                grammar,
-                MAX_INPUT_LEN,
-                "at most 8192 bytes",
-            ));
+            return Err(Error::new(ErrorKind::TooLong, grammar, MAX_INPUT_LEN, "at most 8192 bytes"));
         }
         Ok(Parser { input, grammar })
     }
@@ -149,11 +138,7 @@ impl<'a> Parser<'a> {
     /// Succeeds when only whitespace is left.
     fn end(&self, rest: &str, expected: &'static str) -> Result<(), Error> {
         let rest = token::ws0(rest);
-        if rest.is_empty() {
-            Ok(())
-        } else {
-            Err(self.error(rest, expected))
-        }
+        if rest.is_empty() { Ok(()) } else { Err(self.error(rest, expected)) }
     }
 
     /// Mandatory whitespace before a token; at the end of the input or of a group the token
@@ -242,10 +227,7 @@ impl<'a> Parser<'a> {
         if scope == Scope::Value {
             let (rest, name) = self.name(rest, VALUE_EXPRESSION)?;
             if rest.starts_with(['.', ':']) {
-                return Err(self.error(
-                    rest,
-                    "whitespace (paths inside brackets are plain sub-attribute names)",
-                ));
+                return Err(self.error(rest, "whitespace (paths inside brackets are plain sub-attribute names)"));
             }
             if rest.starts_with('[') {
                 return Err(self.error(rest, "whitespace (value filters do not nest)"));
@@ -257,21 +239,12 @@ impl<'a> Parser<'a> {
             return self.comparison(rest, path);
         }
         if path.sub_attr.is_some() {
-            return Err(self.error(
-                rest,
-                "whitespace (a value filter follows an attribute, not a sub-attribute)",
-            ));
+            return Err(self.error(rest, "whitespace (a value filter follows an attribute, not a sub-attribute)"));
         }
         let depth = self.enter(rest, depth)?;
         let (rest, inner) = self.bracketed(rest, depth)?;
         let Some(after_dot) = rest.strip_prefix('.') else {
-            return Ok((
-                rest,
-                Filter::ValuePath {
-                    attr: path,
-                    filter: Box::new(inner),
-                },
-            ));
+            return Ok((rest, Filter::ValuePath { attr: path, filter: Box::new(inner) }));
         };
         // Entra sends `emails[type eq "work"].value eq "x"`, which RFC 7644 does not define;
         // it means `emails[type eq "work" and value eq "x"]`, and is read as that. Printing
@@ -279,13 +252,7 @@ impl<'a> Parser<'a> {
         self.enter(rest, depth)?;
         let (after_sub, sub) = self.name(after_dot, "sub-attribute name")?;
         let (rest, test) = self.comparison(after_sub, AttrPath::new(sub))?;
-        Ok((
-            rest,
-            Filter::ValuePath {
-                attr: path,
-                filter: Box::new(Filter::And(Box::new(inner), Box::new(test))),
-            },
-        ))
+        Ok((rest, Filter::ValuePath { attr: path, filter: Box::new(Filter::And(Box::new(inner), Box::new(test))) }))
     }
 
     /// What follows an attribute path: `SP "pr"` or `SP compareOp SP compValue`.
@@ -338,22 +305,13 @@ impl<'a> Parser<'a> {
             let (_, run) = token::schema_run(rest);
             // The run starts with `urn:`, so it has a colon; a schema is more than `urn:`.
             match run.rfind(':') {
-                Some(colon) if colon > "urn:".len() => {
-                    (Some(rest[..colon].to_owned()), &rest[colon + 1..])
-                }
+                Some(colon) if colon > "urn:".len() => (Some(rest[..colon].to_owned()), &rest[colon + 1..]),
                 _ => return Err(self.error(rest, "schema URN")),
             }
         } else {
             (None, rest)
         };
-        let (rest, name) = self.name(
-            rest,
-            if schema.is_some() {
-                "attribute name"
-            } else {
-                expected
-            },
-        )?;
+        let (rest, name) = self.name(rest, if schema.is_some() { "attribute name" } else { expected })?;
         let (rest, sub_attr) = match rest.strip_prefix('.') {
             Some(after_dot) => {
                 let (rest, sub) = self.name(after_dot, "sub-attribute name")?;
@@ -361,14 +319,7 @@ impl<'a> Parser<'a> {
             }
             None => (rest, None),
         };
-        Ok((
-            rest,
-            AttrPath {
-                schema,
-                name: name.to_owned(),
-                sub_attr,
-            },
-        ))
+        Ok((rest, AttrPath { schema, name: name.to_owned(), sub_attr }))
     }
 
     /// One `ATTRNAME`.

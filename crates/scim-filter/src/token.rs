@@ -48,12 +48,8 @@ pub(crate) fn ws1(i: &str) -> Option<&str> {
 
 /// An attribute name: `["$"] ALPHA *(ALPHA / DIGIT / "-" / "_")`; the `$` admits `$ref`.
 pub(crate) fn name(i: &str) -> Option<(&str, &str)> {
-    let r: Res<'_, &str> = recognize((
-        opt(char('$')),
-        satisfy(|c: char| c.is_ascii_alphabetic()),
-        take_while(is_name_char),
-    ))
-    .parse(i);
+    let r: Res<'_, &str> =
+        recognize((opt(char('$')), satisfy(|c: char| c.is_ascii_alphabetic()), take_while(is_name_char))).parse(i);
     r.ok()
 }
 
@@ -61,11 +57,7 @@ pub(crate) fn name(i: &str) -> Option<(&str, &str)> {
 pub(crate) fn keyword<'a>(i: &'a str, kw: &'static str) -> Option<&'a str> {
     let r: Res<'a, &str> = tag_no_case(kw).parse(i);
     let (rest, _) = r.ok()?;
-    if rest.starts_with(is_name_char) {
-        None
-    } else {
-        Some(rest)
-    }
+    if rest.starts_with(is_name_char) { None } else { Some(rest) }
 }
 
 /// A maximal run of name characters, possibly empty; operators are read as such a word.
@@ -97,10 +89,7 @@ pub(crate) fn operator(word: &str) -> Option<Operator> {
         ("le", Operator::Compare(CompareOp::Le)),
         ("pr", Operator::Present),
     ];
-    OPERATORS
-        .iter()
-        .find(|(text, _)| text.eq_ignore_ascii_case(word))
-        .map(|&(_, op)| op)
+    OPERATORS.iter().find(|(text, _)| text.eq_ignore_ascii_case(word)).map(|&(_, op)| op)
 }
 
 /// Whether `i` starts with a schema URN (`urn:`, in any case).
@@ -124,10 +113,7 @@ pub(crate) fn bare_value(i: &str) -> (&str, &str) {
 
 /// Whether `s` is exactly a JSON number (RFC 8259 section 6).
 pub(crate) fn is_json_number(s: &str) -> bool {
-    let int = alt((
-        tag("0"),
-        recognize((satisfy(|c: char| matches!(c, '1'..='9')), digit0)),
-    ));
+    let int = alt((tag("0"), recognize((satisfy(|c: char| matches!(c, '1'..='9')), digit0))));
     let frac = opt((char('.'), digit1));
     let exp = opt((one_of("eE"), opt(one_of("+-")), digit1));
     let r: Res<'_, &str> = all_consuming(recognize((opt(char('-')), int, frac, exp))).parse(s);
@@ -185,11 +171,7 @@ fn escape(i: &str) -> Result<(&str, char), &'static str> {
 
 /// `\uXXXX`, `i` starting at its backslash.
 fn hex_escape(i: &str) -> Option<(&str, u16)> {
-    let r: Res<'_, &str> = preceded(
-        tag("\\u"),
-        take_while_m_n(4, 4, |c: char| c.is_ascii_hexdigit()),
-    )
-    .parse(i);
+    let r: Res<'_, &str> = preceded(tag("\\u"), take_while_m_n(4, 4, |c: char| c.is_ascii_hexdigit())).parse(i);
     let (rest, hex) = r.ok()?;
     let unit = u16::from_str_radix(hex, 16).ok()?;
     Some((rest, unit))
@@ -211,9 +193,7 @@ fn unicode_escape(i: &str) -> Result<(&str, char), &'static str> {
         _ => (rest, u32::from(unit)),
     };
     // Every value built above is a scalar value; the check only keeps this free of panics.
-    char::from_u32(scalar)
-        .map(|c| (rest, c))
-        .ok_or("escape of a Unicode scalar value")
+    char::from_u32(scalar).map(|c| (rest, c)).ok_or("escape of a Unicode scalar value")
 }
 
 /// Writes `s` as a JSON string literal: quotes, backslashes and control characters escaped,

@@ -4,8 +4,8 @@
 
 use proptest::prelude::*;
 use scim_filter::{
-    AttrPath, CompValue, CompareOp, Error, Filter, PatchPath, parse_attr_list, parse_attr_path,
-    parse_filter, parse_path,
+    AttrPath, CompValue, CompareOp, Error, Filter, PatchPath, parse_attr_list, parse_attr_path, parse_filter,
+    parse_path,
 };
 
 /// Attribute names, keywords among them: `not pr` and `and eq "x"` are valid filters.
@@ -25,16 +25,8 @@ fn schema() -> impl Strategy<Value = String> {
 }
 
 fn attr_path() -> impl Strategy<Value = AttrPath> {
-    (
-        prop::option::weighted(0.2, schema()),
-        name(),
-        prop::option::weighted(0.3, name()),
-    )
-        .prop_map(|(schema, name, sub_attr)| AttrPath {
-            schema,
-            name,
-            sub_attr,
-        })
+    (prop::option::weighted(0.2, schema()), name(), prop::option::weighted(0.3, name()))
+        .prop_map(|(schema, name, sub_attr)| AttrPath { schema, name, sub_attr })
 }
 
 fn compare_op() -> impl Strategy<Value = CompareOp> {
@@ -71,14 +63,10 @@ fn string() -> impl Strategy<Value = String> {
 
 /// A comparison or presence test on `path`.
 fn test_on(path: impl Strategy<Value = AttrPath>) -> impl Strategy<Value = Filter> {
-    (
-        path,
-        prop::option::weighted(0.8, (compare_op(), comp_value())),
-    )
-        .prop_map(|(path, test)| match test {
-            Some((op, value)) => Filter::Compare { path, op, value },
-            None => Filter::Present(path),
-        })
+    (path, prop::option::weighted(0.8, (compare_op(), comp_value()))).prop_map(|(path, test)| match test {
+        Some((op, value)) => Filter::Compare { path, op, value },
+        None => Filter::Present(path),
+    })
 }
 
 /// Combines `leaf` with `and`, `or` and `not`, a few levels deep.
@@ -99,18 +87,9 @@ fn value_filter() -> impl Strategy<Value = Filter> {
 
 /// Any filter the parser can produce.
 fn filter() -> impl Strategy<Value = Filter> {
-    let value_path = (
-        prop::option::weighted(0.2, schema()),
-        name(),
-        value_filter(),
-    )
-        .prop_map(|(schema, name, filter)| Filter::ValuePath {
-            attr: AttrPath {
-                schema,
-                name,
-                sub_attr: None,
-            },
-            filter: Box::new(filter),
+    let value_path =
+        (prop::option::weighted(0.2, schema()), name(), value_filter()).prop_map(|(schema, name, filter)| {
+            Filter::ValuePath { attr: AttrPath { schema, name, sub_attr: None }, filter: Box::new(filter) }
         });
     logical(prop_oneof![4 => test_on(attr_path()), 1 => value_path].boxed())
 }
@@ -118,20 +97,12 @@ fn filter() -> impl Strategy<Value = Filter> {
 fn patch_path() -> impl Strategy<Value = PatchPath> {
     prop_oneof![
         attr_path().prop_map(|attr| PatchPath { attr, filter: None }),
-        (
-            prop::option::weighted(0.2, schema()),
-            name(),
-            prop::option::of(name()),
-            value_filter()
-        )
-            .prop_map(|(schema, name, sub_attr, filter)| PatchPath {
-                attr: AttrPath {
-                    schema,
-                    name,
-                    sub_attr,
-                },
+        (prop::option::weighted(0.2, schema()), name(), prop::option::of(name()), value_filter()).prop_map(
+            |(schema, name, sub_attr, filter)| PatchPath {
+                attr: AttrPath { schema, name, sub_attr },
                 filter: Some(filter),
-            }),
+            }
+        ),
     ]
 }
 
