@@ -194,10 +194,8 @@ static IM: [Attribute; 4] = typed_values(
     &["aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"],
     string("value", "Instant messaging address."),
 );
-static PHOTO: [Attribute; 4] = typed_values(
-    &["photo", "thumbnail"],
-    attr("value", Type::Reference(EXTERNAL), "URL of a photo of the User."),
-);
+static PHOTO: [Attribute; 4] =
+    typed_values(&["photo", "thumbnail"], attr("value", Type::Reference(EXTERNAL), "URL of a photo of the User."));
 static VALUE_ONLY: [Attribute; 4] = typed_values(&[], string("value", "The value."));
 static CERTIFICATE: [Attribute; 4] =
     typed_values(&[], attr("value", Type::Binary, "A DER-encoded X.509 certificate, base64."));
@@ -218,7 +216,10 @@ static ADDRESS: [Attribute; 8] = [
     string("region", "The state or region component."),
     string("postalCode", "The zip code or postal code component."),
     string("country", "The country name component, ISO 3166-1 alpha-2."),
-    Attribute { canonical_values: &["work", "home", "other"], ..string("type", "A label indicating the address's function.") },
+    Attribute {
+        canonical_values: &["work", "home", "other"],
+        ..string("type", "A label indicating the address's function.")
+    },
     attr("primary", Type::Boolean, "Whether this is the preferred mailing address."),
 ];
 

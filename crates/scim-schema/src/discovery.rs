@@ -105,7 +105,10 @@ fn attribute(profile: &Profile, kind: ResourceKind, def: &Attribute) -> Value {
             .sub_attributes
             .iter()
             .filter(|s| !profile.drops(def.name, s.name))
-            .filter(|s| profile.return_memberships || !(def.name == "members" && s.mutability == crate::definition::Mutability::ReadOnly))
+            .filter(|s| {
+                profile.return_memberships
+                    || !(def.name == "members" && s.mutability == crate::definition::Mutability::ReadOnly)
+            })
             .map(|s| attribute(profile, kind, s))
             .collect();
         out.insert("subAttributes".into(), Value::Array(subs));
@@ -115,8 +118,7 @@ fn attribute(profile: &Profile, kind: ResourceKind, def: &Attribute) -> Value {
 
 /// One `/ResourceTypes/{name}` document.
 pub fn resource_type(kind: ResourceKind, base: &str) -> Value {
-    let extensions: Vec<Value> =
-        kind.extensions().iter().map(|e| json!({"schema": e.id, "required": false})).collect();
+    let extensions: Vec<Value> = kind.extensions().iter().map(|e| json!({"schema": e.id, "required": false})).collect();
     let mut out = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
         "id": kind.name(),
@@ -157,7 +159,8 @@ mod tests {
         assert_eq!((user_name["required"].clone(), user_name["caseExact"].clone()), (json!(true), json!(false)));
         assert_eq!(user_name["uniqueness"], "server");
         let emails = ic["attributes"].as_array().unwrap().iter().find(|a| a["name"] == "emails").unwrap();
-        let subs: Vec<&str> = emails["subAttributes"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+        let subs: Vec<&str> =
+            emails["subAttributes"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
         assert_eq!(subs, ["value", "type", "primary"]);
         assert!(self::names(&schema_document(&RFC, &USER_SCHEMA, "")).contains(&"ims".to_owned()));
     }

@@ -220,7 +220,11 @@ fn compare(def: &Attribute, value: &Value, op: CompareOp, literal: &CompValue) -
 }
 
 fn string_compare(case_exact: bool, value: &str, op: CompareOp, literal: &str) -> bool {
-    let (a, b) = if case_exact { (value.to_owned(), literal.to_owned()) } else { (value.to_lowercase(), literal.to_lowercase()) };
+    let (a, b) = if case_exact {
+        (value.to_owned(), literal.to_owned())
+    } else {
+        (value.to_lowercase(), literal.to_lowercase())
+    };
     match op {
         CompareOp::Eq => a == b,
         CompareOp::Ne => a != b,
@@ -299,7 +303,9 @@ mod tests {
 
     #[test]
     fn invalid_filters_are_errors_whatever_the_data() {
-        for bad in [r#"foo eq "x""#, "active gt true", r#"emails[nope eq "x"]"#, "title co 5", r#"urn:x:y:title eq "a""#] {
+        for bad in
+            [r#"foo eq "x""#, "active gt true", r#"emails[nope eq "x"]"#, "title co 5", r#"urn:x:y:title eq "a""#]
+        {
             let parsed = scim_filter::parse_filter(bad).unwrap_or_else(|e| panic!("{bad}: {e}"));
             let err = matches(ResourceKind::User, &json!({}), &parsed).unwrap_err();
             assert_eq!(err.kind, ErrorKind::InvalidFilter, "{bad}");

@@ -20,8 +20,7 @@ use crate::profile::Profile;
 use crate::resource::{self, MemberRef, Resource};
 
 /// AWS's detail for a path-less Group PATCH that changes more than one attribute.
-pub const PATHLESS_DETAIL: &str =
-    "Current PATCH support allows omitting \"path\" attribute only for Add and Replace operations modifying a single attribute.";
+pub const PATHLESS_DETAIL: &str = "Current PATCH support allows omitting \"path\" attribute only for Add and Replace operations modifying a single attribute.";
 
 /// A PATCH operation's verb.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,8 +63,8 @@ pub fn apply(
 ) -> Result<Patched> {
     let operations = operations(body)?;
     let mut edits = Vec::new();
-    for (op, path, value) in operations {
-        expand(profile, kind, id, op, path, value, &mut edits)?;
+    for operation in operations {
+        expand(profile, kind, id, operation, &mut edits)?;
     }
     if profile.single_user_name_and_active_op && kind == ResourceKind::User {
         for name in ["userName", "active"] {
@@ -104,8 +103,16 @@ fn key<'v>(object: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
     object.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
 }
 
-/// The operations of a PatchOp body: `(op, path, value)`, nulls read as absent.
-fn operations(body: &Value) -> Result<Vec<(Op, Option<String>, Option<Value>)>> {
+/// One operation of a PatchOp body, nulls read as absent.
+#[derive(Debug)]
+struct Operation {
+    op: Op,
+    path: Option<String>,
+    value: Option<Value>,
+}
+
+/// The operations of a PatchOp body.
+fn operations(body: &Value) -> Result<Vec<Operation>> {
     let object = body.as_object().ok_or_else(|| Error::syntax("the body must be a JSON object"))?;
     let list = match key(object, "Operations") {
         Some(Value::Array(list)) => list,
@@ -129,7 +136,7 @@ fn operations(body: &Value) -> Result<Vec<(Op, Option<String>, Option<Value>)>> 
             if op != Op::Remove && value.is_none() {
                 return Err(Error::syntax("add and replace need a value"));
             }
-            Ok((op, path, value))
+            Ok(Operation { op, path, value })
         })
         .collect()
 }
@@ -168,9 +175,7 @@ fn expand(
     profile: &Profile,
     kind: ResourceKind,
     id: &str,
-    op: Op,
-    path: Option<String>,
-    value: Option<Value>,
+    Operation { op, path, value }: Operation,
     edits: &mut Vec<Edit>,
 ) -> Result<()> {
     let group_rule = profile.pathless_group_patch_single_attribute && kind == ResourceKind::Group;
@@ -445,8 +450,9 @@ fn edit_filtered(
             };
             if hits.is_empty() {
                 // A filter of `eq` clauses describes the element to create; anything else has no target.
-                let mut created = equalities(filter)
-                    .ok_or_else(|| Error::new(ErrorKind::NoTarget, format!("no value of {} matches {filter}", def.name)))?;
+                let mut created = equalities(filter).ok_or_else(|| {
+                    Error::new(ErrorKind::NoTarget, format!("no value of {} matches {filter}", def.name))
+                })?;
                 created.extend(fields.clone());
                 let element = resource::normalize(profile, def, &Value::Object(created))?;
                 if let Some(Value::Array(items)) = element {
@@ -555,7 +561,8 @@ mod tests {
     }
 
     fn patch_user(ops: Value) -> Result<Map<String, Value>> {
-        apply(&IDENTITY_CENTER, ResourceKind::User, "u1", &user(), &json!({"Operations": ops})).map(|p| p.resource.attrs)
+        apply(&IDENTITY_CENTER, ResourceKind::User, "u1", &user(), &json!({"Operations": ops}))
+            .map(|p| p.resource.attrs)
     }
 
     fn patch_group(ops: Value) -> Result<Patched> {
@@ -566,8 +573,14 @@ mod tests {
     #[test]
     fn okta_deactivate_and_entra_string_booleans() {
         assert_eq!(patch_user(json!([{"op": "replace", "value": {"active": false}}])).unwrap()["active"], json!(false));
-        assert_eq!(patch_user(json!([{"op": "Replace", "path": "active", "value": "False"}])).unwrap()["active"], json!(false));
-        assert_eq!(patch_user(json!([{"op": "Add", "path": "active", "value": "True"}])).unwrap()["active"], json!(true));
+        assert_eq!(
+            patch_user(json!([{"op": "Replace", "path": "active", "value": "False"}])).unwrap()["active"],
+            json!(false)
+        );
+        assert_eq!(
+            patch_user(json!([{"op": "Add", "path": "active", "value": "True"}])).unwrap()["active"],
+            json!(true)
+        );
         assert_eq!(patch_user(json!([{"op": "REPLACE", "path": "active", "value": true}])).unwrap(), user());
     }
 
@@ -604,7 +617,9 @@ mod tests {
         .unwrap();
         assert_eq!(out["emails"], json!([{"value": "new@x.example", "type": "work", "primary": true}]));
         assert_eq!(out["phoneNumbers"], json!([{"type": "work", "value": "555"}]));
-        assert!(patch_user(json!([{"op": "remove", "path": "emails[type eq \"work\"]"}])).unwrap().get("emails").is_none());
+        assert!(
+            patch_user(json!([{"op": "remove", "path": "emails[type eq \"work\"]"}])).unwrap().get("emails").is_none()
+        );
         assert!(patch_user(json!([{"op": "add", "path": "emails[type co \"w\"].value", "value": "a@b"}])).is_err());
     }
 
@@ -645,7 +660,16 @@ mod tests {
         ] {
             assert!(patch_user(ops.clone()).is_err(), "{ops}");
         }
-        assert!(apply(&RFC, ResourceKind::User, "u1", &user(), &json!({"Operations": [{"op": "remove", "path": "displayName"}]})).is_ok());
+        assert!(
+            apply(
+                &RFC,
+                ResourceKind::User,
+                "u1",
+                &user(),
+                &json!({"Operations": [{"op": "remove", "path": "displayName"}]})
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -682,9 +706,13 @@ mod tests {
     fn group_pathless_rule_and_okta_rename() {
         let p = patch_group(json!([{"op": "replace", "value": {"id": "g1", "displayName": "New"}}])).unwrap();
         assert_eq!(p.resource.attrs["displayName"], json!("New"));
-        let err = patch_group(json!([{"op": "replace", "value": {"displayName": "New", "externalId": "e"}}])).unwrap_err();
+        let err =
+            patch_group(json!([{"op": "replace", "value": {"displayName": "New", "externalId": "e"}}])).unwrap_err();
         assert_eq!((err.kind, err.detail.as_str()), (ErrorKind::PathlessMultiAttribute, PATHLESS_DETAIL));
-        assert_eq!(patch_group(json!([{"op": "replace", "value": "New"}])).unwrap_err().kind, ErrorKind::PathlessMultiAttribute);
+        assert_eq!(
+            patch_group(json!([{"op": "replace", "value": "New"}])).unwrap_err().kind,
+            ErrorKind::PathlessMultiAttribute
+        );
         assert!(patch_group(json!([{"op": "replace", "value": {"id": "other", "displayName": "N"}}])).is_err());
         assert!(patch_group(json!([{"op": "replace", "path": "displayName", "value": "G"}])).is_ok());
         assert!(patch_group(json!([{"op": "remove", "path": "displayName"}])).is_err());

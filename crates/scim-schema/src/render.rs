@@ -62,9 +62,8 @@ pub fn render(
     }
     out.insert("meta".into(), Value::Object(meta_out));
     let mut schemas = vec![Value::String(kind.schema().id.to_owned())];
-    schemas.extend(
-        kind.extensions().iter().filter(|e| attrs.contains_key(e.id)).map(|e| Value::String(e.id.to_owned())),
-    );
+    schemas
+        .extend(kind.extensions().iter().filter(|e| attrs.contains_key(e.id)).map(|e| Value::String(e.id.to_owned())));
     out.insert("schemas".into(), Value::Array(schemas));
     let membership_name = match kind {
         ResourceKind::User => "groups",
@@ -118,11 +117,26 @@ mod tests {
             "password": "never",
         });
         let meta = Meta { id: "u1", created: 1_585_622_175_000, modified: 1_585_622_176_000, version: 2 };
-        let out = render(&IDENTITY_CENTER, ResourceKind::User, meta, attrs.as_object().unwrap(), Memberships::Omitted, Some("x"));
+        let out = render(
+            &IDENTITY_CENTER,
+            ResourceKind::User,
+            meta,
+            attrs.as_object().unwrap(),
+            Memberships::Omitted,
+            Some("x"),
+        );
         let keys: Vec<&String> = out.as_object().unwrap().keys().collect();
         assert_eq!(
             keys,
-            ["id", "externalId", "meta", "schemas", "userName", "active", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]
+            [
+                "id",
+                "externalId",
+                "meta",
+                "schemas",
+                "userName",
+                "active",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+            ]
         );
         assert_eq!(
             out["meta"],

@@ -65,9 +65,8 @@ pub fn parse(profile: &Profile, kind: ResourceKind, body: &Value) -> Result<Reso
             continue;
         }
         if let Some(extension) = kind.extension(key) {
-            let fields = value
-                .as_object()
-                .ok_or_else(|| Error::value(format!("{} must be an object", extension.id)))?;
+            let fields =
+                value.as_object().ok_or_else(|| Error::value(format!("{} must be an object", extension.id)))?;
             let mut canonical = Map::new();
             for (name, v) in fields {
                 // Unknown extension attributes are ignored, like unknown core ones.
@@ -105,6 +104,10 @@ pub fn parse(profile: &Profile, kind: ResourceKind, body: &Value) -> Result<Reso
             }
             resource.attrs.insert(def.name.to_owned(), v);
         }
+    }
+    if kind == ResourceKind::User && !resource.attrs.contains_key("active") {
+        // A user created or replaced without `active` is active.
+        resource.attrs.insert("active".to_owned(), Value::Bool(true));
     }
     check(profile, kind, &resource.attrs)?;
     Ok(resource)
@@ -166,7 +169,10 @@ fn single(profile: &Profile, def: &Attribute, value: &Value) -> Result<Option<Va
         if v.is_null() {
             continue;
         }
-        out.insert(sub.name.to_owned(), scalar(sub, v).map_err(|e| Error::value(format!("{}.{}", def.name, e.detail)))?);
+        out.insert(
+            sub.name.to_owned(),
+            scalar(sub, v).map_err(|e| Error::value(format!("{}.{}", def.name, e.detail)))?,
+        );
     }
     Ok((!out.is_empty()).then_some(Value::Object(out)))
 }
@@ -382,7 +388,8 @@ mod tests {
 
     #[test]
     fn required_names_and_blank_values() {
-        for (key, value) in [("userName", json!(" ")), ("displayName", json!("")), ("name", json!({"givenName": "a"}))] {
+        for (key, value) in [("userName", json!(" ")), ("displayName", json!("")), ("name", json!({"givenName": "a"}))]
+        {
             assert!(ic(&with(user(), key, value)).is_err(), "{key}");
         }
         let mut body = user();
@@ -412,7 +419,8 @@ mod tests {
         assert!(ic(&with(user(), "emails", json!([{"value": "a@x", "primary": "True"}]))).is_ok());
         assert!(ic(&with(user(), "addresses", json!([{"type": "work"}]))).is_ok());
         assert!(ic(&with(user(), "addresses", json!([{"locality": "Paris"}]))).is_err());
-        let full = json!([{"streetAddress": "1 Main", "locality": "X", "region": "Y", "postalCode": "1", "country": "US"}]);
+        let full =
+            json!([{"streetAddress": "1 Main", "locality": "X", "region": "Y", "postalCode": "1", "country": "US"}]);
         assert!(ic(&with(user(), "addresses", full)).is_ok());
         assert!(ic(&with(user(), "roles", json!([]))).is_ok());
     }
@@ -440,7 +448,9 @@ mod tests {
     #[test]
     fn enterprise_manager_forms_round_trip_to_one_shape() {
         let urn = crate::definition::ENTERPRISE_USER;
-        for manager in [json!("m-1"), json!({"value": "m-1", "displayName": "Boss"}), json!([{"$ref": null, "value": "m-1"}])] {
+        for manager in
+            [json!("m-1"), json!({"value": "m-1", "displayName": "Boss"}), json!([{"$ref": null, "value": "m-1"}])]
+        {
             let body = with(user(), urn, json!({"department": "R&D", "manager": manager}));
             let r = ic(&body).unwrap();
             assert_eq!(r.attrs[urn], json!({"department": "R&D", "manager": {"value": "m-1"}}));
@@ -455,8 +465,12 @@ mod tests {
 
     #[test]
     fn group_members() {
-        let g = |members: Value| parse(&IDENTITY_CENTER, ResourceKind::Group, &json!({"displayName": "G", "members": members}));
-        let r = g(json!([{"value": "u1", "display": "x"}, {"value": "u1"}, {"value": "u2", "$ref": null, "type": "User"}])).unwrap();
+        let g = |members: Value| {
+            parse(&IDENTITY_CENTER, ResourceKind::Group, &json!({"displayName": "G", "members": members}))
+        };
+        let r =
+            g(json!([{"value": "u1", "display": "x"}, {"value": "u1"}, {"value": "u2", "$ref": null, "type": "User"}]))
+                .unwrap();
         assert_eq!(r.members.iter().map(|m| m.value.as_str()).collect::<Vec<_>>(), ["u1", "u2"]);
         assert!(g(json!([{"value": "g", "type": "Group"}])).is_err());
         assert!(g(json!([{"display": "x"}])).is_err());

@@ -40,15 +40,7 @@ fn parts(ms: i64) -> Parts {
     let secs = ms.div_euclid(1000);
     let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
     let sod = secs.rem_euclid(86_400);
-    Parts {
-        year,
-        month,
-        day,
-        hour: sod / 3600,
-        minute: sod / 60 % 60,
-        second: sod % 60,
-        millis: ms.rem_euclid(1000),
-    }
+    Parts { year, month, day, hour: sod / 3600, minute: sod / 60 % 60, second: sod % 60, millis: ms.rem_euclid(1000) }
 }
 
 /// `2020-03-31T02:36:15Z`: second precision, as AWS writes `meta` timestamps.
@@ -60,10 +52,7 @@ pub fn format_datetime(ms: i64) -> String {
 /// `2022-04-15 14:09:03.693`: the `timeStamp` of AWS error bodies.
 pub fn format_error_timestamp(ms: i64) -> String {
     let p = parts(ms);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
-        p.year, p.month, p.day, p.hour, p.minute, p.second, p.millis
-    )
+    format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}", p.year, p.month, p.day, p.hour, p.minute, p.second, p.millis)
 }
 
 /// Parses an `xsd:dateTime` (`YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]`, no zone meaning UTC) to
@@ -74,8 +63,7 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
         let digits = b.get(from..from + len)?;
         digits.iter().try_fold(0i64, |acc, &d| d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0')))
     };
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':'
-    {
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
         return None;
     }
     let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
