@@ -1,0 +1,255 @@
+//! The writer thread and its group commit.
+//!
+//! One thread owns the only read-write connection and takes jobs from a channel. It blocks for
+//! the first job, drains whatever else is already queued (up to [`MAX_BATCH`]), and runs the lot
+//! in one `BEGIN IMMEDIATE` transaction, each job inside its own `SAVEPOINT`. A job that fails (or
+//! panics) is rolled back to its savepoint and the others go on. After `COMMIT` succeeds (and so,
+//! with `synchronous=FULL`, the WAL is on disk) each caller gets its job's result; if the batch
+//! cannot commit, every caller gets the error. Under load this turns many fsyncs into one, while a
+//! lone request still commits at once: nothing ever waits for a batch to fill.
+
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::{self, JoinHandle, ThreadId};
+use std::time::Instant;
+
+use rusqlite::{Connection, ffi};
+
+use crate::connection::exec;
+use crate::error::replicate;
+use crate::{Error, Writer};
+
+/// The most jobs one transaction takes; more wait for the next batch.
+const MAX_BATCH: usize = 256;
+
+/// What a job's closure panicked with, carried back to re-raise on the caller's thread.
+type Panic = Box<dyn Any + Send + 'static>;
+
+/// What a caller gets back: the job's own result, or the panic it raised.
+type Answer<T, E> = Result<Result<T, E>, Panic>;
+
+/// A queued job, type-erased so jobs of any result type share one channel.
+trait Job: Send {
+    /// Runs the job in its own savepoint on `conn`, inside the batch's transaction.
+    ///
+    /// `Err` means the transaction can no longer be trusted (a savepoint could not be rolled
+    /// back), and the whole batch must be abandoned.
+    fn run(&mut self, conn: &Connection) -> rusqlite::Result<()>;
+
+    /// Sends the outcome to the caller once the batch's fate is known.
+    fn deliver(self: Box<Self>, batch: Result<(), &rusqlite::Error>);
+}
+
+/// A caller's closure, then its outcome, and the channel to answer on.
+struct Pending<F, T, E> {
+    work: Option<F>,
+    outcome: Option<Answer<T, E>>,
+    reply: Sender<Answer<T, E>>,
+}
+
+impl<F, T, E> Job for Pending<F, T, E>
+where
+    F: FnOnce(&mut Writer<'_>) -> Result<T, E> + Send,
+    T: Send,
+    E: From<Error> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        let Some(work) = self.work.take() else {
+            return Ok(());
+        };
+        let (outcome, intact) = in_savepoint(conn, work);
+        self.outcome = Some(outcome);
+        intact
+    }
+
+    fn deliver(self: Box<Self>, batch: Result<(), &rusqlite::Error>) {
+        let answer = match (self.outcome, batch) {
+            // A job's own failure or panic stands whatever became of the batch: it was rolled
+            // back either way.
+            (Some(Err(panic)), _) => Err(panic),
+            (Some(Ok(Err(e))), _) => Ok(Err(e)),
+            (Some(Ok(Ok(value))), Ok(())) => Ok(Ok(value)),
+            (_, Err(e)) => Ok(Err(E::from(Error::Sqlite(replicate(e))))),
+            (None, Ok(())) => Ok(Err(E::from(Error::Closed))),
+        };
+        // The caller may have gone (its thread died); the result then has no one to go to.
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// Runs `work` inside `SAVEPOINT job`, rolling back to it unless `work` returned `Ok`.
+///
+/// Returns the outcome and whether the enclosing transaction is still sound.
+fn in_savepoint<F, T, E>(conn: &Connection, work: F) -> (Answer<T, E>, rusqlite::Result<()>)
+where
+    F: FnOnce(&mut Writer<'_>) -> Result<T, E>,
+    E: From<Error>,
+{
+    if let Err(e) = exec(conn, "SAVEPOINT job") {
+        return (Ok(Err(E::from(Error::Sqlite(e)))), Ok(()));
+    }
+    let mut writer = Writer::new(conn);
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| work(&mut writer)));
+    if matches!(outcome, Ok(Ok(_))) {
+        match exec(conn, "RELEASE job") {
+            Ok(()) => return (outcome, Ok(())),
+            Err(e) => {
+                let intact = undo(conn);
+                return (Ok(Err(E::from(Error::Sqlite(e)))), intact);
+            }
+        }
+    }
+    let intact = undo(conn);
+    (outcome, intact)
+}
+
+/// Rolls back to the job's savepoint and drops it.
+fn undo(conn: &Connection) -> rusqlite::Result<()> {
+    exec(conn, "ROLLBACK TO job")?;
+    exec(conn, "RELEASE job")
+}
+
+/// The handle on the writer thread: its queue and its join handle.
+#[derive(Debug)]
+pub(crate) struct Committer {
+    queue: Option<Sender<Box<dyn Job>>>,
+    thread: Option<JoinHandle<()>>,
+    thread_id: ThreadId,
+}
+
+impl Committer {
+    /// Starts the writer thread on `conn`; `commits` is bumped after every successful commit.
+    pub(crate) fn spawn(conn: Connection, commits: Arc<AtomicI64>) -> Result<Committer, Error> {
+        let (queue, jobs) = mpsc::channel::<Box<dyn Job>>();
+        let thread = thread::Builder::new()
+            .name("scim-store-writer".into())
+            .spawn(move || serve(conn, jobs, &commits))
+            .map_err(|e| {
+                tracing::error!(error = %e, "could not start the store's writer thread");
+                Error::Closed
+            })?;
+        Ok(Committer { queue: Some(queue), thread_id: thread.thread().id(), thread: Some(thread) })
+    }
+
+    /// Queues `work` and blocks until its batch has committed (or failed).
+    ///
+    /// A panic inside `work` is rolled back and re-raised here, on the caller's thread.
+    pub(crate) fn submit<F, T, E>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Writer<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+    {
+        if thread::current().id() == self.thread_id {
+            return Err(E::from(Error::Nested));
+        }
+        let Some(queue) = &self.queue else {
+            return Err(E::from(Error::Closed));
+        };
+        let (reply, answer) = mpsc::channel();
+        let job = Box::new(Pending { work: Some(work), outcome: None, reply });
+        if queue.send(job).is_err() {
+            return Err(E::from(Error::Closed));
+        }
+        match answer.recv() {
+            Ok(Ok(result)) => result,
+            Ok(Err(panic)) => panic::resume_unwind(panic),
+            Err(_) => Err(E::from(Error::Closed)),
+        }
+    }
+
+    /// Closes the queue, lets the thread finish every queued job, and joins it.
+    pub(crate) fn shutdown(&mut self) -> Result<(), Error> {
+        drop(self.queue.take());
+        match self.thread.take() {
+            Some(thread) => thread.join().map_err(|_| Error::Closed),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            tracing::error!(error = %e, "the store's writer thread ended badly");
+        }
+    }
+}
+
+/// The writer thread's loop: batch, run, commit, answer; until every sender is gone.
+fn serve(conn: Connection, jobs: Receiver<Box<dyn Job>>, commits: &AtomicI64) {
+    // `recv` keeps returning queued jobs after the last sender is dropped, so closing the store
+    // finishes everything already submitted.
+    while let Ok(first) = jobs.recv() {
+        let mut batch = Vec::with_capacity(8);
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        run_batch(&conn, batch, commits);
+    }
+    if let Err((_, e)) = conn.close() {
+        tracing::error!(error = %e, "closing the store's write connection failed");
+    }
+}
+
+/// Runs one batch in one transaction and answers every job in it.
+fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>, commits: &AtomicI64) {
+    let started = Instant::now();
+    let result = transact(conn, &mut batch);
+    match &result {
+        Ok(()) => {
+            commits.fetch_add(1, Ordering::SeqCst);
+            tracing::debug!(jobs = batch.len(), micros = started.elapsed().as_micros(), "group commit");
+        }
+        Err(e) => tracing::error!(jobs = batch.len(), error = %e, "group commit failed"),
+    }
+    let outcome = result.as_ref().map(|_| ());
+    for job in batch {
+        job.deliver(outcome);
+    }
+}
+
+/// `BEGIN IMMEDIATE`, every job in its savepoint, `COMMIT`; on failure nothing is kept.
+fn transact(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite::Result<()> {
+    exec(conn, "BEGIN IMMEDIATE")?;
+    for job in batch.iter_mut() {
+        let intact = job.run(conn);
+        // SQLite rolls a whole transaction back by itself on some errors (a full disk, an I/O
+        // error); the jobs that ran before are then lost too, so the batch fails as a whole.
+        let intact = intact.and_then(|()| {
+            if conn.is_autocommit() {
+                Err(rusqlite::Error::SqliteFailure(
+                    ffi::Error::new(ffi::SQLITE_ABORT),
+                    Some("SQLite rolled back the batch's transaction".into()),
+                ))
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = intact {
+            abandon(conn);
+            return Err(e);
+        }
+    }
+    if let Err(e) = exec(conn, "COMMIT") {
+        abandon(conn);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Rolls back the batch's transaction if it is still open.
+fn abandon(conn: &Connection) {
+    if !conn.is_autocommit()
+        && let Err(e) = exec(conn, "ROLLBACK")
+    {
+        tracing::error!(error = %e, "rolling back a failed batch failed");
+    }
+}

@@ -1,0 +1,124 @@
+//! The crate's one error type.
+
+use std::fmt;
+
+use rusqlite::ffi;
+
+use crate::Kind;
+
+/// Why a store operation failed.
+///
+/// The server holds the one table mapping each variant to a status code and detail per profile;
+/// the store only says what happened.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A UNIQUE index refused the write: another resource of the tenant holds this key.
+    Conflict(Unique),
+    /// The resource, tenant or token does not exist (in this tenant).
+    NotFound,
+    /// `add_members` named an id that is not a user of the group's tenant (the first such id).
+    NoSuchMember(String),
+    /// The tenant already has two tokens (expired ones count), so a third is refused.
+    TokenLimit,
+    /// The tenant already holds its `max_users` users or `max_groups` groups.
+    Quota(Kind),
+    /// The database was written by a newer version of this code; it was left untouched.
+    TooNew {
+        /// The database's `PRAGMA user_version`.
+        found: i64,
+        /// The newest schema version this code knows.
+        supported: i64,
+    },
+    /// The writer thread is gone (the store is closing) or could not be started.
+    Closed,
+    /// `Store::write` was called from inside a write job, which would wait on itself forever.
+    Nested,
+    /// The operating system's random source failed while making an id or key.
+    Random(String),
+    /// Any other SQLite failure: I/O, a full disk, a corrupt file, a busy database.
+    Sqlite(rusqlite::Error),
+}
+
+/// Which uniqueness rule refused a write; every rule is scoped to one tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Unique {
+    /// A user's `userName` or a group's `displayName`, compared case-insensitively.
+    Name,
+    /// A user's or a group's `externalId`, compared exactly.
+    ExternalId,
+    /// A user's primary email, compared case-insensitively.
+    Email,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Conflict(Unique::Name) => f.write_str("another resource of the tenant has this name"),
+            Error::Conflict(Unique::ExternalId) => f.write_str("another resource of the tenant has this externalId"),
+            Error::Conflict(Unique::Email) => f.write_str("another user of the tenant has this primary email"),
+            Error::NotFound => f.write_str("no such resource"),
+            Error::NoSuchMember(id) => write!(f, "{id:?} is not a user of this tenant"),
+            Error::TokenLimit => f.write_str("the tenant already has two tokens"),
+            Error::Quota(Kind::User) => f.write_str("the tenant's user quota is reached"),
+            Error::Quota(Kind::Group) => f.write_str("the tenant's group quota is reached"),
+            Error::TooNew { found, supported } => {
+                write!(f, "the database has schema version {found}, newer than the {supported} this build knows")
+            }
+            Error::Closed => f.write_str("the store's writer thread is gone"),
+            Error::Nested => f.write_str("Store::write was called from inside a write job"),
+            Error::Random(reason) => write!(f, "the random source failed: {reason}"),
+            Error::Sqlite(e) => write!(f, "sqlite: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Sqlite(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Sqlite(e)
+    }
+}
+
+/// Turns a UNIQUE violation on `resources` into the [`Unique`] rule it broke.
+///
+/// SQLite names the columns of the refusing index (`UNIQUE constraint failed: resources.tenant,
+/// resources.kind, resources.name_key`), not the index, so the key column identifies the rule.
+pub(crate) fn conflict(e: rusqlite::Error) -> Error {
+    if let rusqlite::Error::SqliteFailure(failure, Some(message)) = &e
+        && failure.extended_code == ffi::SQLITE_CONSTRAINT_UNIQUE
+    {
+        for (column, rule) in [
+            ("resources.name_key", Unique::Name),
+            ("resources.external_id", Unique::ExternalId),
+            ("resources.email_key", Unique::Email),
+        ] {
+            if message.contains(column) {
+                return Error::Conflict(rule);
+            }
+        }
+    }
+    Error::Sqlite(e)
+}
+
+/// Whether `e` is a FOREIGN KEY violation (a row named a parent that does not exist).
+pub(crate) fn is_missing_parent(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(failure, _)
+        if failure.extended_code == ffi::SQLITE_CONSTRAINT_FOREIGNKEY)
+}
+
+/// A copy of `e` for each job of a batch that failed as a whole (`rusqlite::Error` is not `Clone`).
+pub(crate) fn replicate(e: &rusqlite::Error) -> rusqlite::Error {
+    match e {
+        rusqlite::Error::SqliteFailure(failure, message) => rusqlite::Error::SqliteFailure(*failure, message.clone()),
+        other => rusqlite::Error::SqliteFailure(ffi::Error::new(ffi::SQLITE_ERROR), Some(other.to_string())),
+    }
+}

@@ -1,0 +1,208 @@
+//! Group memberships: one `members` row per (group, user), whatever the group's size.
+
+use crate::{Error, Kind, Reader, TenantKey, Writer};
+
+impl Reader<'_> {
+    /// Whether user `user_id` is a member of group `group_id`, both of this tenant.
+    pub fn is_member(&self, tenant: TenantKey, group_id: &str, user_id: &str) -> Result<bool, Error> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM resources g
+                   JOIN members m ON m.group_seq = g.seq
+                   JOIN resources u ON u.seq = m.member_seq
+                  WHERE g.id = ?2 AND g.tenant = ?1 AND g.kind = 1
+                    AND u.id = ?3 AND u.tenant = ?1 AND u.kind = 0)",
+            )?
+            .query_row((tenant.0, group_id, user_id), |row| row.get(0))?)
+    }
+
+    /// The ids of a group's members in their creation order; empty for an unknown group.
+    pub fn member_ids(&self, tenant: TenantKey, group_id: &str) -> Result<Vec<String>, Error> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT u.id FROM resources g
+               JOIN members m ON m.group_seq = g.seq
+               JOIN resources u ON u.seq = m.member_seq
+              WHERE g.id = ?2 AND g.tenant = ?1 AND g.kind = 1
+              ORDER BY m.member_seq",
+        )?;
+        let rows = stmt.query_map((tenant.0, group_id), |row| row.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The ids of the groups a user belongs to in their creation order; empty for an unknown user.
+    pub fn group_ids_of(&self, tenant: TenantKey, user_id: &str) -> Result<Vec<String>, Error> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT g.id FROM resources u
+               JOIN members m ON m.member_seq = u.seq
+               JOIN resources g ON g.seq = m.group_seq
+              WHERE u.id = ?2 AND u.tenant = ?1 AND u.kind = 0
+              ORDER BY m.group_seq",
+        )?;
+        let rows = stmt.query_map((tenant.0, user_id), |row| row.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+impl Writer<'_> {
+    /// Adds users to a group; ids already members are skipped. Returns how many rows were added.
+    ///
+    /// [`Error::NotFound`] if the tenant has no such group; [`Error::NoSuchMember`] with the
+    /// first id that is not a user of this tenant, in which case nothing is added. Each member
+    /// costs one lookup by id and one insert into the membership primary key.
+    pub fn add_members(&mut self, tenant: TenantKey, group_id: &str, user_ids: &[String]) -> Result<usize, Error> {
+        let group = self.seq_of(tenant, Kind::Group, group_id)?.ok_or(Error::NotFound)?;
+        let mut users = Vec::with_capacity(user_ids.len());
+        for id in user_ids {
+            let user = self.seq_of(tenant, Kind::User, id)?;
+            users.push(user.ok_or_else(|| Error::NoSuchMember(id.clone()))?);
+        }
+        let mut stmt =
+            self.conn().prepare_cached("INSERT OR IGNORE INTO members (group_seq, member_seq) VALUES (?1, ?2)")?;
+        let mut added = 0;
+        for user in users {
+            added += stmt.execute((group, user))?;
+        }
+        Ok(added)
+    }
+
+    /// Removes users from a group; ids that are not members (or not users) are ignored.
+    /// Returns how many rows were removed. [`Error::NotFound`] if the tenant has no such group.
+    pub fn remove_members(&mut self, tenant: TenantKey, group_id: &str, user_ids: &[String]) -> Result<usize, Error> {
+        let group = self.seq_of(tenant, Kind::Group, group_id)?.ok_or(Error::NotFound)?;
+        let mut stmt = self.conn().prepare_cached(
+            "DELETE FROM members WHERE group_seq = ?1
+                AND member_seq = (SELECT seq FROM resources WHERE id = ?3 AND tenant = ?2 AND kind = 0)",
+        )?;
+        let mut removed = 0;
+        for id in user_ids {
+            removed += stmt.execute((group, tenant.0, id))?;
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use serde_json::Map;
+
+    use crate::testkit::{Fixture, keys};
+    use crate::{Error, Kind, Store, TenantKey};
+
+    /// Creates users and groups named after `names` in `tenant`; returns their ids in order.
+    fn create(store: &Store, tenant: TenantKey, kind: Kind, names: &[&str]) -> Vec<String> {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        store
+            .write(move |w| -> Result<Vec<String>, Error> {
+                names.iter().map(|n| Ok(w.insert(tenant, kind, &keys(n, None, None), &Map::new(), 1)?.id)).collect()
+            })
+            .unwrap()
+    }
+
+    fn add(store: &Store, tenant: TenantKey, group: &str, users: &[String]) -> Result<usize, Error> {
+        let (group, users) = (group.to_owned(), users.to_vec());
+        store.write(move |w| w.add_members(tenant, &group, &users))
+    }
+
+    fn remove(store: &Store, tenant: TenantKey, group: &str, users: &[String]) -> Result<usize, Error> {
+        let (group, users) = (group.to_owned(), users.to_vec());
+        store.write(move |w| w.remove_members(tenant, &group, &users))
+    }
+
+    #[test]
+    fn add_and_remove_are_idempotent() {
+        let f = Fixture::new();
+        let (s, t) = (&f.store, f.a);
+        let u = create(s, t, Kind::User, &["u1", "u2", "u3"]);
+        let g = create(s, t, Kind::Group, &["g"]).remove(0);
+        assert_eq!(add(s, t, &g, &u[..2]).unwrap(), 2);
+        assert_eq!(add(s, t, &g, &u[..2]).unwrap(), 0);
+        // A duplicate within one call is added once.
+        assert_eq!(add(s, t, &g, &[u[2].clone(), u[2].clone()]).unwrap(), 1);
+        assert_eq!(s.read(|r| r.member_ids(t, &g)).unwrap(), u);
+        assert!(s.read(|r| r.is_member(t, &g, &u[1])).unwrap());
+
+        assert_eq!(remove(s, t, &g, &[u[1].clone(), "nope".into()]).unwrap(), 1);
+        assert_eq!(remove(s, t, &g, &[u[1].clone()]).unwrap(), 0);
+        assert!(!s.read(|r| r.is_member(t, &g, &u[1])).unwrap());
+        assert_eq!(s.read(|r| r.member_ids(t, &g)).unwrap(), [u[0].clone(), u[2].clone()]);
+        assert_eq!(s.read(|r| r.group_ids_of(t, &u[0])).unwrap(), std::slice::from_ref(&g));
+        assert!(s.read(|r| r.group_ids_of(t, &u[1])).unwrap().is_empty());
+    }
+
+    #[test]
+    fn members_must_be_users_of_the_same_tenant() {
+        let f = Fixture::new();
+        let (s, t) = (&f.store, f.a);
+        let u = create(s, t, Kind::User, &["u"]);
+        let g = create(s, t, Kind::Group, &["g", "h"]);
+        let other = create(s, f.b, Kind::User, &["u"]);
+        let bad = |ids: &[String]| match add(s, t, &g[0], ids) {
+            Err(Error::NoSuchMember(id)) => id,
+            got => panic!("expected NoSuchMember, got {got:?}"),
+        };
+        assert_eq!(bad(&[u[0].clone(), "nope".into()]), "nope");
+        assert_eq!(bad(&[other[0].clone()]), other[0]);
+        assert_eq!(bad(&[g[1].clone()]), g[1]);
+        // Nothing was added by the refused calls, not even the good id before the bad one.
+        assert!(s.read(|r| r.member_ids(t, &g[0])).unwrap().is_empty());
+        // Another tenant's group is not found, and its view never shows tenant a's rows.
+        assert!(matches!(add(s, f.b, &g[0], &other), Err(Error::NotFound)));
+        assert!(matches!(remove(s, f.b, &g[0], &other), Err(Error::NotFound)));
+        assert!(matches!(add(s, t, &u[0], &u), Err(Error::NotFound)));
+        add(s, t, &g[0], &u).unwrap();
+        assert!(s.read(|r| r.member_ids(f.b, &g[0])).unwrap().is_empty());
+        assert!(!s.read(|r| r.is_member(f.b, &g[0], &u[0])).unwrap());
+        assert!(s.read(|r| r.group_ids_of(f.b, &u[0])).unwrap().is_empty());
+        // Removing another tenant's user id from a group is a no-op.
+        assert_eq!(remove(s, t, &g[0], &other).unwrap(), 0);
+    }
+
+    #[test]
+    fn deletes_cascade_to_memberships() {
+        let f = Fixture::new();
+        let (s, t) = (&f.store, f.a);
+        let u = create(s, t, Kind::User, &["u1", "u2"]);
+        let g = create(s, t, Kind::Group, &["g1", "g2"]);
+        add(s, t, &g[0], &u).unwrap();
+        add(s, t, &g[1], &u).unwrap();
+        let gone = u[0].clone();
+        s.write(move |w| w.delete(t, Kind::User, &gone)).unwrap();
+        assert_eq!(s.read(|r| r.member_ids(t, &g[0])).unwrap(), [u[1].clone()]);
+        assert_eq!(s.read(|r| r.member_ids(t, &g[1])).unwrap(), [u[1].clone()]);
+        let gone = g[0].clone();
+        s.write(move |w| w.delete(t, Kind::Group, &gone)).unwrap();
+        assert_eq!(s.read(|r| r.group_ids_of(t, &u[1])).unwrap(), [g[1].clone()]);
+        let rows: i64 = s
+            .read(|r| -> Result<i64, Error> {
+                Ok(r.conn.query_row("SELECT COUNT(*) FROM members", [], |row| row.get(0))?)
+            })
+            .unwrap();
+        assert_eq!(rows, 1);
+    }
+
+    #[test]
+    fn adding_to_a_large_group_is_one_indexed_insert() {
+        let f = Fixture::new();
+        let (s, t) = (&f.store, f.a);
+        let names: Vec<String> = (0..2000).map(|i| format!("u{i}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let u = create(s, t, Kind::User, &refs);
+        let g = create(s, t, Kind::Group, &["big"]).remove(0);
+        add(s, t, &g, &u[1..]).unwrap();
+        // The plan for one insert touches the primary key only: no scan of the group.
+        let plan: Vec<String> = s
+            .read(|r| -> Result<Vec<String>, Error> {
+                let mut stmt = r
+                    .conn
+                    .prepare("EXPLAIN QUERY PLAN SELECT 1 FROM members WHERE group_seq = ?1 AND member_seq = ?2")?;
+                let rows = stmt.query_map((1, 2), |row| row.get::<_, String>(3))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .unwrap();
+        assert!(plan.iter().all(|step| !step.starts_with("SCAN")), "{plan:?}");
+        assert_eq!(add(s, t, &g, &u[..1]).unwrap(), 1);
+        assert_eq!(s.read(|r| r.member_ids(t, &g)).unwrap().len(), 2000);
+    }
+}

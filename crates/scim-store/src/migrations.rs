@@ -1,0 +1,149 @@
+//! Schema migrations keyed on `PRAGMA user_version`.
+//!
+//! Version `n` is reached by applying the `n`-th entry of [`MIGRATIONS`] to a database at
+//! version `n - 1`, in one `BEGIN IMMEDIATE` transaction that also sets `user_version`, so a
+//! crash mid-upgrade leaves the previous version intact and two processes opening the same file
+//! at once apply each step exactly once. A database newer than [`SCHEMA_VERSION`] is refused
+//! before anything writes to it.
+
+use rusqlite::Connection;
+
+use crate::{Error, schema};
+
+/// The DDL of each schema version, oldest first: entry `i` upgrades version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[schema::V1];
+
+/// The newest schema version this build knows and creates.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The database's `PRAGMA user_version` (0 for a new file).
+pub(crate) fn user_version(conn: &Connection) -> Result<i64, Error> {
+    Ok(conn.pragma_query_value(None, "user_version", |row| row.get(0))?)
+}
+
+/// The database's schema version, or [`Error::TooNew`] if this build cannot read it.
+///
+/// A negative version was not written by this code either, so it is refused the same way.
+pub(crate) fn check(conn: &Connection) -> Result<i64, Error> {
+    let found = user_version(conn)?;
+    if !(0..=SCHEMA_VERSION).contains(&found) {
+        return Err(Error::TooNew { found, supported: SCHEMA_VERSION });
+    }
+    Ok(found)
+}
+
+/// Brings the database up to [`SCHEMA_VERSION`], one transaction per version step.
+pub(crate) fn migrate(conn: &Connection) -> Result<(), Error> {
+    loop {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        match step(conn) {
+            Ok(true) => conn.execute_batch("COMMIT")?,
+            Ok(false) => {
+                conn.execute_batch("COMMIT")?;
+                return Ok(());
+            }
+            Err(e) => {
+                if let Err(rollback) = conn.execute_batch("ROLLBACK") {
+                    tracing::error!(error = %rollback, "rolling back a failed migration failed");
+                }
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// Applies the next migration inside the caller's transaction; false when already current.
+///
+/// The version is read again here, under the write lock, because another process may have
+/// migrated the file since this one looked.
+fn step(conn: &Connection) -> Result<bool, Error> {
+    let found = check(conn)?;
+    let Some(ddl) = usize::try_from(found).ok().and_then(|i| MIGRATIONS.get(i)) else {
+        return Ok(false);
+    };
+    conn.execute_batch(ddl)?;
+    conn.pragma_update(None, "user_version", found + 1)?;
+    tracing::info!(from = found, to = found + 1, "migrated the store's schema");
+    Ok(true)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::testkit::TempDir;
+    use crate::{Options, Store};
+
+    #[test]
+    fn a_fresh_file_gets_the_latest_schema() {
+        let dir = TempDir::new();
+        let store = Store::open(&dir.db(), Options::default()).unwrap();
+        store.close().unwrap();
+        let conn = Connection::open(dir.db()).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
+        let mut tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        tables.sort();
+        assert_eq!(tables, ["audit", "members", "meta", "resources", "tenants", "tokens"]);
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |row| row.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn reopening_keeps_data_and_signing_key() {
+        let dir = TempDir::new();
+        let store = Store::open(&dir.db(), Options::default()).unwrap();
+        let key = store.signing_key().unwrap();
+        assert_eq!(key.len(), 32);
+        let tenant = store.create_tenant(Some("acme"), "identity-center").unwrap();
+        store.close().unwrap();
+
+        let store = Store::open(&dir.db(), Options::default()).unwrap();
+        assert_eq!(store.signing_key().unwrap(), key);
+        assert_eq!(store.tenant(&tenant.id).unwrap(), Some(tenant));
+        store.close().unwrap();
+
+        let conn = Connection::open(dir.db()).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_newer_database_is_refused_and_left_untouched() {
+        let dir = TempDir::new();
+        Store::open(&dir.db(), Options::default()).unwrap().close().unwrap();
+        {
+            let conn = Connection::open(dir.db()).unwrap();
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        }
+        let before = std::fs::read(dir.db()).unwrap();
+        let modified = std::fs::metadata(dir.db()).unwrap().modified().unwrap();
+
+        match Store::open(&dir.db(), Options::default()) {
+            Err(Error::TooNew { found, supported }) => {
+                assert_eq!(found, SCHEMA_VERSION + 1);
+                assert_eq!(supported, SCHEMA_VERSION);
+            }
+            other => panic!("expected TooNew, got {other:?}"),
+        }
+        assert_eq!(std::fs::read(dir.db()).unwrap(), before);
+        assert_eq!(std::fs::metadata(dir.db()).unwrap().modified().unwrap(), modified);
+    }
+
+    #[test]
+    fn a_half_applied_upgrade_is_not_possible() {
+        // A migration that fails leaves the version where it was.
+        let dir = TempDir::new();
+        let conn = Connection::open(dir.db()).unwrap();
+        conn.execute_batch("CREATE TABLE tenants (x)").unwrap();
+        assert!(migrate(&conn).is_err());
+        assert_eq!(user_version(&conn).unwrap(), 0);
+        let tables: i64 =
+            conn.query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'meta'", [], |r| r.get(0)).unwrap();
+        assert_eq!(tables, 0);
+    }
+}

@@ -1,0 +1,277 @@
+//! Tenants: one directory each, with its profile and quotas.
+
+use rusqlite::{OptionalExtension, Row};
+
+use crate::{Error, Reader, Store, TenantKey, Writer, ids};
+
+/// One tenant (one Identity Center instance): a directory of users and groups behind its own
+/// SCIM endpoint and tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    /// The internal key every resource operation takes; never shown outside the server.
+    pub key: TenantKey,
+    /// The public id in the endpoint's URL: 32 lowercase hex characters, server-generated.
+    pub id: String,
+    /// An administrator's label, if any.
+    pub name: Option<String>,
+    /// The behaviour profile (`identity-center` or `rfc`), as the server names it.
+    pub profile: String,
+    /// When the tenant was created, in unix milliseconds.
+    pub created: i64,
+    /// How many users the tenant may hold.
+    pub max_users: i64,
+    /// How many groups the tenant may hold.
+    pub max_groups: i64,
+    /// How many users it holds now.
+    pub users: i64,
+    /// How many groups it holds now.
+    pub groups: i64,
+}
+
+/// The columns [`tenant`] reads, in order.
+const COLUMNS: &str = r#"seq, id, name, profile, created, max_users, max_groups, users, "groups""#;
+
+/// A [`Tenant`] from a row of [`COLUMNS`].
+fn tenant(row: &Row<'_>) -> rusqlite::Result<Tenant> {
+    Ok(Tenant {
+        key: TenantKey(row.get(0)?),
+        id: row.get(1)?,
+        name: row.get(2)?,
+        profile: row.get(3)?,
+        created: row.get(4)?,
+        max_users: row.get(5)?,
+        max_groups: row.get(6)?,
+        users: row.get(7)?,
+        groups: row.get(8)?,
+    })
+}
+
+/// The current time in unix milliseconds (0 if the clock is before 1970).
+pub(crate) fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl Reader<'_> {
+    /// Every tenant, oldest first.
+    pub fn tenants(&self) -> Result<Vec<Tenant>, Error> {
+        let sql = format!("SELECT {COLUMNS} FROM tenants ORDER BY seq");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([], tenant)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The tenant with public id `id`, if any.
+    pub fn tenant(&self, id: &str) -> Result<Option<Tenant>, Error> {
+        let sql = format!("SELECT {COLUMNS} FROM tenants WHERE id = ?1");
+        Ok(self.conn.prepare_cached(&sql)?.query_row([id], tenant).optional()?)
+    }
+
+    /// The internal key of the tenant with public id `id`, if any.
+    pub(crate) fn tenant_key(&self, id: &str) -> Result<Option<TenantKey>, Error> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT seq FROM tenants WHERE id = ?1")?
+            .query_row([id], |row| row.get(0).map(TenantKey))
+            .optional()?)
+    }
+}
+
+impl Writer<'_> {
+    /// Creates a tenant with a fresh random id, the default quotas and no resources.
+    pub fn create_tenant(&mut self, name: Option<&str>, profile: &str) -> Result<Tenant, Error> {
+        let id = ids::tenant_id()?;
+        let sql =
+            format!("INSERT INTO tenants (id, name, profile, created) VALUES (?1, ?2, ?3, ?4) RETURNING {COLUMNS}");
+        Ok(self.conn().prepare_cached(&sql)?.query_row((&id, name, profile, now_millis()), tenant)?)
+    }
+
+    /// Deletes a tenant and, by cascade, its tokens, resources, memberships and audit log.
+    pub fn delete_tenant(&mut self, id: &str) -> Result<(), Error> {
+        let deleted = self.conn().prepare_cached("DELETE FROM tenants WHERE id = ?1")?.execute([id])?;
+        if deleted == 0 {
+            return Err(Error::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Sets a tenant's profile.
+    pub fn set_profile(&mut self, id: &str, profile: &str) -> Result<(), Error> {
+        let updated =
+            self.conn().prepare_cached("UPDATE tenants SET profile = ?2 WHERE id = ?1")?.execute((id, profile))?;
+        if updated == 0 {
+            return Err(Error::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Sets a tenant's quotas; resources beyond a lowered quota stay, new ones are refused.
+    pub fn set_quota(&mut self, id: &str, max_users: i64, max_groups: i64) -> Result<(), Error> {
+        let updated = self
+            .conn()
+            .prepare_cached("UPDATE tenants SET max_users = ?2, max_groups = ?3 WHERE id = ?1")?
+            .execute((id, max_users, max_groups))?;
+        if updated == 0 {
+            return Err(Error::NotFound);
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Creates a tenant; see [`Writer::create_tenant`].
+    pub fn create_tenant(&self, name: Option<&str>, profile: &str) -> Result<Tenant, Error> {
+        let name = name.map(str::to_owned);
+        let profile = profile.to_owned();
+        self.write(move |w| w.create_tenant(name.as_deref(), &profile))
+    }
+
+    /// Every tenant, oldest first.
+    pub fn tenants(&self) -> Result<Vec<Tenant>, Error> {
+        self.read(|r| r.tenants())
+    }
+
+    /// The tenant with public id `id`, if any.
+    pub fn tenant(&self, id: &str) -> Result<Option<Tenant>, Error> {
+        self.read(|r| r.tenant(id))
+    }
+
+    /// Deletes a tenant and everything it holds; [`Error::NotFound`] if absent.
+    pub fn delete_tenant(&self, id: &str) -> Result<(), Error> {
+        let id = id.to_owned();
+        self.write(move |w| w.delete_tenant(&id))
+    }
+
+    /// Sets a tenant's profile; [`Error::NotFound`] if absent.
+    pub fn set_profile(&self, id: &str, profile: &str) -> Result<(), Error> {
+        let (id, profile) = (id.to_owned(), profile.to_owned());
+        self.write(move |w| w.set_profile(&id, &profile))
+    }
+
+    /// Sets a tenant's quotas; [`Error::NotFound`] if absent.
+    pub fn set_quota(&self, id: &str, max_users: i64, max_groups: i64) -> Result<(), Error> {
+        let id = id.to_owned();
+        self.write(move |w| w.set_quota(&id, max_users, max_groups))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use crate::testkit::{TempDir, user_keys};
+    use crate::{Error, Kind, NewAudit, Options, Store, TokenRecord};
+    use serde_json::Map;
+
+    #[test]
+    fn create_list_get_delete() {
+        let dir = TempDir::new();
+        let store = Store::open(&dir.db(), Options::default()).unwrap();
+        assert!(store.tenants().unwrap().is_empty());
+        let a = store.create_tenant(Some("acme"), "identity-center").unwrap();
+        let b = store.create_tenant(None, "rfc").unwrap();
+        assert_eq!(a.id.len(), 32);
+        assert_ne!(a.id, b.id);
+        assert_eq!(a.name.as_deref(), Some("acme"));
+        assert_eq!(b.name, None);
+        assert_eq!(b.profile, "rfc");
+        assert_eq!((a.max_users, a.max_groups), (100_000, 100_000));
+        assert_eq!((a.users, a.groups), (0, 0));
+        assert!(a.created > 1_600_000_000_000);
+        assert_eq!(store.tenants().unwrap(), [a.clone(), b.clone()]);
+        assert_eq!(store.tenant(&b.id).unwrap(), Some(b.clone()));
+        assert_eq!(store.tenant("nope").unwrap(), None);
+
+        store.delete_tenant(&a.id).unwrap();
+        assert!(matches!(store.delete_tenant(&a.id), Err(Error::NotFound)));
+        assert_eq!(store.tenants().unwrap(), [b]);
+    }
+
+    #[test]
+    fn profile_and_quota_can_change() {
+        let dir = TempDir::new();
+        let store = Store::open(&dir.db(), Options::default()).unwrap();
+        let t = store.create_tenant(None, "identity-center").unwrap();
+        store.set_profile(&t.id, "rfc").unwrap();
+        store.set_quota(&t.id, 5, 6).unwrap();
+        let t = store.tenant(&t.id).unwrap().unwrap();
+        assert_eq!((t.profile.as_str(), t.max_users, t.max_groups), ("rfc", 5, 6));
+        assert!(matches!(store.set_profile("x", "rfc"), Err(Error::NotFound)));
+        assert!(matches!(store.set_quota("x", 1, 1), Err(Error::NotFound)));
+    }
+
+    #[test]
+    fn counts_follow_inserts_and_deletes() {
+        let dir = TempDir::new();
+        let store = Store::open(&dir.db(), Options::default()).unwrap();
+        let t = store.create_tenant(None, "identity-center").unwrap();
+        let key = t.key;
+        let ids = store
+            .write(move |w| -> Result<Vec<String>, Error> {
+                let mut ids = Vec::new();
+                for name in ["a", "b", "c"] {
+                    ids.push(w.insert(key, Kind::User, &user_keys(name), &Map::new(), 1)?.id);
+                }
+                w.insert(key, Kind::Group, &user_keys("g"), &Map::new(), 1)?;
+                Ok(ids)
+            })
+            .unwrap();
+        let t2 = store.tenant(&t.id).unwrap().unwrap();
+        assert_eq!((t2.users, t2.groups), (3, 1));
+        let first = ids[0].clone();
+        store.write(move |w| w.delete(key, Kind::User, &first)).unwrap();
+        let t2 = store.tenant(&t.id).unwrap().unwrap();
+        assert_eq!((t2.users, t2.groups), (2, 1));
+    }
+
+    #[test]
+    fn deleting_a_tenant_cascades_to_everything_it_holds() {
+        let dir = TempDir::new();
+        let store = Store::open(&dir.db(), Options::default()).unwrap();
+        let a = store.create_tenant(None, "identity-center").unwrap();
+        let b = store.create_tenant(None, "identity-center").unwrap();
+        for t in [&a, &b] {
+            let key = t.key;
+            store
+                .write(move |w| -> Result<(), Error> {
+                    let u = w.insert(key, Kind::User, &user_keys("u"), &Map::new(), 1)?;
+                    let g = w.insert(key, Kind::Group, &user_keys("g"), &Map::new(), 1)?;
+                    w.add_members(key, &g.id, &[u.id])?;
+                    w.record_audit(
+                        key,
+                        &NewAudit {
+                            at: 1,
+                            request_id: "r".into(),
+                            action: "CreateUser".into(),
+                            resource_id: None,
+                            status: 201,
+                            detail: None,
+                        },
+                    )
+                })
+                .unwrap();
+            store
+                .add_token(&TokenRecord {
+                    id: format!("tok-{}", t.id),
+                    tenant_id: t.id.clone(),
+                    created: 1,
+                    expires: 2,
+                })
+                .unwrap();
+        }
+        store.delete_tenant(&a.id).unwrap();
+        let counts = store
+            .read(|r| -> Result<Vec<i64>, Error> {
+                let mut counts = Vec::new();
+                for table in ["resources", "members", "tokens", "audit"] {
+                    let sql = format!("SELECT COUNT(*) FROM {table}");
+                    counts.push(r.conn.query_row(&sql, [], |row| row.get(0))?);
+                }
+                Ok(counts)
+            })
+            .unwrap();
+        // Only tenant b's rows remain.
+        assert_eq!(counts, [2, 1, 1, 1]);
+        assert_eq!(store.all_tokens().unwrap().len(), 1);
+    }
+}
