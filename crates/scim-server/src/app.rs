@@ -1,0 +1,349 @@
+//! The application: shared state, the per-request pipeline (request id, tenant, token, body),
+//! and the router.
+//!
+//! Tenants and active tokens live in memory and are reloaded whenever the database changes,
+//! whoever changed it: the server polls SQLite's `data_version`, so a token deleted by the CLI
+//! in another process stops working within a second without a disk read per request.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use scim_auth::{ActiveToken, Verifier};
+use scim_schema::{Profile, ProfileName, ResourceKind, discovery};
+use scim_store::{Store, TenantKey};
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::http::{self, Body, Target};
+use crate::scim;
+
+/// What the server knows of a tenant without asking the database.
+#[derive(Debug, Clone, Copy)]
+pub struct TenantEntry {
+    /// The store's key for the tenant.
+    pub key: TenantKey,
+    /// The tenant's rules.
+    pub profile: &'static Profile,
+}
+
+/// State shared by every request.
+#[derive(Debug)]
+pub struct State {
+    /// The database.
+    pub store: Arc<Store>,
+    /// Token verification against the active set.
+    pub verifier: Verifier,
+    /// Tenants by id.
+    pub tenants: RwLock<HashMap<String, TenantEntry>>,
+    /// The URL clients reach the server at, without a trailing `/`.
+    pub public_url: String,
+}
+
+impl State {
+    /// Opens the state over `store`, loading tenants and tokens.
+    pub fn new(store: Arc<Store>, public_url: String) -> Result<State, scim_store::Error> {
+        let signer = scim_auth::Signer::new(&store.signing_key()?);
+        let state = State {
+            store,
+            verifier: Verifier::new(signer),
+            tenants: RwLock::new(HashMap::new()),
+            public_url: public_url.trim_end_matches('/').to_owned(),
+        };
+        state.reload()?;
+        Ok(state)
+    }
+
+    /// Reloads tenants and active tokens from the database.
+    pub fn reload(&self) -> Result<(), scim_store::Error> {
+        let tenants: HashMap<String, TenantEntry> = self
+            .store
+            .tenants()?
+            .into_iter()
+            .filter_map(|t| {
+                let profile = t.profile.parse::<ProfileName>().ok()?.profile();
+                Some((t.id, TenantEntry { key: t.key, profile }))
+            })
+            .collect();
+        let tokens = self.store.all_tokens()?.into_iter().map(|t| ActiveToken {
+            id: t.id,
+            tenant_id: t.tenant_id,
+            expires: t.expires,
+        });
+        self.verifier.set_active(tokens);
+        *self.tenants.write().unwrap_or_else(|p| p.into_inner()) = tenants;
+        Ok(())
+    }
+
+    fn tenant(&self, id: &str) -> Option<TenantEntry> {
+        self.tenants.read().unwrap_or_else(|p| p.into_inner()).get(id).copied()
+    }
+}
+
+/// Polls the database for changes made by anyone and reloads tenants and tokens; runs forever.
+pub async fn watch(state: Arc<State>) {
+    let mut last = None;
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tick.tick().await;
+        let polled = Arc::clone(&state);
+        let outcome = tokio::task::spawn_blocking(move || {
+            let version = polled.store.data_version()?;
+            if Some(version) != last {
+                polled.reload()?;
+            }
+            Ok::<_, scim_store::Error>(version)
+        })
+        .await;
+        match outcome {
+            Ok(Ok(version)) => last = Some(version),
+            Ok(Err(e)) => tracing::error!(error = %e, "reloading tenants and tokens failed"),
+            Err(e) => tracing::error!(error = %e, "reload task failed"),
+        }
+    }
+}
+
+/// Runs blocking store work off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(format!("blocking task: {e}")))?
+}
+
+/// One request as the handlers see it.
+#[derive(Debug)]
+pub struct Ctx {
+    /// Shared state.
+    pub state: Arc<State>,
+    /// The tenant.
+    pub tenant: TenantEntry,
+    /// The request id.
+    pub request_id: String,
+    /// The decoded target.
+    pub target: Target,
+    /// The SCIM base URL of the tenant.
+    pub base: String,
+}
+
+impl Ctx {
+    /// The tenant's profile.
+    pub fn profile(&self) -> &'static Profile {
+        self.tenant.profile
+    }
+
+    /// The writer of this request's responses.
+    pub fn writer(&self) -> http::Writer<'_> {
+        http::Writer { request_id: &self.request_id, scim_content_type: self.profile().scim_content_type }
+    }
+}
+
+/// The hyper service: never fails, always answers JSON.
+pub async fn serve(state: Arc<State>, request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let method = request.method().clone();
+    let target = Target::parse(request.uri().path(), request.uri().query());
+    let path = target.path();
+    let (response, tenant, reason) = pipeline(state, request, target, &request_id).await;
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match reason {
+        Some(reason) => {
+            tracing::info!(%method, %path, tenant = %tenant, status, latency_ms, request_id = %request_id, reason = %reason, "request")
+        }
+        None => {
+            tracing::info!(%method, %path, tenant = %tenant, status, latency_ms, request_id = %request_id, "request")
+        }
+    }
+    Ok(response)
+}
+
+/// The request's response, the tenant it named, and the specific reason of a failure.
+async fn pipeline(
+    state: Arc<State>,
+    request: Request<Incoming>,
+    target: Target,
+    request_id: &str,
+) -> (Response<Body>, String, Option<String>) {
+    let default_profile = ProfileName::IdentityCenter.profile();
+    let fail = |profile: &Profile, error: ApiError| {
+        let writer = http::Writer { request_id, scim_content_type: profile.scim_content_type };
+        (writer.error(profile, &error), Some(error.reason()))
+    };
+    // `/{tenant}/scim/v2/...`
+    let tenant_id = match target.segments.as_slice() {
+        [tenant, scim, v2, ..] if scim == "scim" && v2 == "v2" => tenant.clone(),
+        _ => {
+            let (response, reason) = fail(default_profile, ApiError::NoEndpoint);
+            return (response, String::new(), reason);
+        }
+    };
+    let Some(tenant) = state.tenant(&tenant_id) else {
+        let (response, reason) = fail(default_profile, ApiError::Unauthorized("unknown tenant".into()));
+        return (response, tenant_id, reason);
+    };
+    let now = scim_schema::time::now_millis() / 1000;
+    if let Err(e) = http::bearer(request.headers())
+        .ok_or_else(|| "no bearer token".to_owned())
+        .and_then(|token| state.verifier.authenticate(token, &tenant_id, now).map_err(|e| e.to_string()))
+    {
+        let (response, reason) = fail(tenant.profile, ApiError::Unauthorized(e));
+        audit_rejection(&state, tenant, request_id, request.method(), &target, &response, reason.as_deref());
+        return (response, tenant_id, reason);
+    }
+    let base = format!("{}/{}/scim/v2", state.public_url, tenant_id);
+    let method = request.method().clone();
+    let ctx = Ctx { state: Arc::clone(&state), tenant, request_id: request_id.to_owned(), target, base };
+    let outcome = match read_body(request).await {
+        Ok(body) => route(&ctx, &method, body).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(response) => (response, tenant_id, None),
+        Err(error) => {
+            let response = ctx.writer().error(tenant.profile, &error);
+            let reason = error.reason();
+            audit_rejection(&state, tenant, request_id, &method, &ctx.target, &response, Some(&reason));
+            (response, tenant_id, Some(reason))
+        }
+    }
+}
+
+/// Records a refused request in the tenant's audit log, without delaying the response.
+fn audit_rejection(
+    state: &Arc<State>,
+    tenant: TenantEntry,
+    request_id: &str,
+    method: &Method,
+    target: &Target,
+    response: &Response<Body>,
+    reason: Option<&str>,
+) {
+    let entry = scim_store::NewAudit {
+        at: scim_schema::time::now_millis(),
+        request_id: request_id.to_owned(),
+        action: scim::action(method, target),
+        resource_id: target.segments.get(4).cloned(),
+        status: response.status().as_u16(),
+        detail: reason.map(str::to_owned),
+    };
+    let store = Arc::clone(&state.store);
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = store.write(move |w| w.record_audit(tenant.key, &entry)) {
+            tracing::warn!(error = %e, "could not record a rejected request in the audit log");
+        }
+    });
+}
+
+/// Reads the body as JSON (or nothing), within the size limit.
+async fn read_body(request: Request<Incoming>) -> Result<Option<Value>, ApiError> {
+    let limit = discovery::MAX_PAYLOAD_BYTES;
+    let declared = request
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let expects_body = matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH);
+    if expects_body {
+        http::check_content_type(request.headers())?;
+    }
+    let bytes = Limited::new(request.into_body(), limit)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadQuery(scim_schema::ErrorKind::InvalidSyntax, format!("reading the body failed: {e}"))
+            }
+        })?
+        .to_bytes();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    if !expects_body {
+        return Ok(None);
+    }
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        ApiError::Schema(scim_schema::Error::new(
+            scim_schema::ErrorKind::InvalidSyntax,
+            format!("body is not JSON: {e}"),
+        ))
+    })
+}
+
+/// The router: endpoint by path and method.
+async fn route(ctx: &Ctx, method: &Method, body: Option<Value>) -> Result<Response<Body>, ApiError> {
+    let rest: Vec<&str> = ctx.target.segments[3..].iter().map(String::as_str).collect();
+    let profile = ctx.profile();
+    let need_body = || {
+        body.clone().ok_or_else(|| {
+            ApiError::Schema(scim_schema::Error::new(scim_schema::ErrorKind::InvalidSyntax, "a JSON body is required"))
+        })
+    };
+    let resource = |name: &str| match name {
+        "Users" => Some(ResourceKind::User),
+        "Groups" => Some(ResourceKind::Group),
+        _ => None,
+    };
+    match rest.as_slice() {
+        [collection] if resource(collection).is_some() => {
+            let kind = resource(collection).ok_or(ApiError::NoEndpoint)?;
+            match *method {
+                Method::GET => scim::list(ctx, kind).await,
+                Method::POST => scim::create(ctx, kind, need_body()?).await,
+                _ => Err(ApiError::MethodNotAllowed("GET, POST")),
+            }
+        }
+        [collection, id] if resource(collection).is_some() => {
+            let kind = resource(collection).ok_or(ApiError::NoEndpoint)?;
+            let id = (*id).to_owned();
+            match *method {
+                Method::GET => scim::get(ctx, kind, id).await,
+                Method::PUT => scim::replace(ctx, kind, id, need_body()?).await,
+                Method::PATCH => scim::patch(ctx, kind, id, need_body()?).await,
+                Method::DELETE => scim::delete(ctx, kind, id).await,
+                _ => Err(ApiError::MethodNotAllowed("GET, PUT, PATCH, DELETE")),
+            }
+        }
+        ["ServiceProviderConfig"] => discovery_get(ctx, method, discovery::service_provider_config(profile)),
+        ["Schemas"] => {
+            let docs: Vec<Value> =
+                discovery::schemas().iter().map(|s| discovery::schema_document(profile, s, &ctx.base)).collect();
+            discovery_get(ctx, method, scim::list_response(docs))
+        }
+        ["Schemas", urn] => {
+            let schema = discovery::schemas()
+                .into_iter()
+                .find(|s| s.id.eq_ignore_ascii_case(urn))
+                .ok_or(ApiError::NoEndpoint)?;
+            discovery_get(ctx, method, discovery::schema_document(profile, schema, &ctx.base))
+        }
+        ["ResourceTypes"] => {
+            let docs = [ResourceKind::User, ResourceKind::Group].map(|k| discovery::resource_type(k, &ctx.base));
+            discovery_get(ctx, method, scim::list_response(docs.to_vec()))
+        }
+        ["ResourceTypes", name] => {
+            let kind = [ResourceKind::User, ResourceKind::Group]
+                .into_iter()
+                .find(|k| k.name().eq_ignore_ascii_case(name))
+                .ok_or(ApiError::NoEndpoint)?;
+            discovery_get(ctx, method, discovery::resource_type(kind, &ctx.base))
+        }
+        _ => Err(ApiError::NoEndpoint),
+    }
+}
+
+fn discovery_get(ctx: &Ctx, method: &Method, document: Value) -> Result<Response<Body>, ApiError> {
+    if *method != Method::GET {
+        return Err(ApiError::MethodNotAllowed("GET"));
+    }
+    Ok(ctx.writer().json(StatusCode::OK, &document))
+}

@@ -1,0 +1,321 @@
+//! The command line: `serve`, and the administrator's `tenant` and `token` commands, which work
+//! on the database directly (also while a server runs on it: the server notices within a second).
+//!
+//! Scripts depend on this interface; `docs/CLI.md` documents it and a test checks the two agree.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use scim_schema::ProfileName;
+use scim_schema::time::format_datetime;
+use scim_store::{Durability, Options, Store, TokenRecord};
+use serde_json::json;
+
+/// The usage text, printed by `help` and on usage errors.
+pub const USAGE: &str = "\
+scim-server: a SCIM 2.0 service provider (AWS IAM Identity Center compatible)
+
+USAGE:
+    scim-server serve [--db PATH] [--listen ADDR] [--public-url URL]
+                      [--durability full|normal] [--log-format human|json]
+    scim-server tenant create [--db PATH] [--profile identity-center|rfc] [--name NAME]
+                              [--public-url URL] [--json]
+    scim-server tenant list [--db PATH] [--public-url URL] [--json]
+    scim-server tenant delete TENANT_ID [--db PATH]
+    scim-server token create --tenant TENANT_ID [--db PATH] [--public-url URL] [--json]
+    scim-server token list --tenant TENANT_ID [--db PATH] [--json]
+    scim-server token delete TOKEN_ID --tenant TENANT_ID [--db PATH]
+    scim-server help | --help | --version
+
+ENVIRONMENT:
+    SCIM_DB          database file            (default ./data/scim.db)
+    SCIM_LISTEN      address to listen on     (default 127.0.0.1:8080)
+    SCIM_PUBLIC_URL  URL clients use          (default http://<listen address>)
+    SCIM_DURABILITY  full or normal           (default full)
+    SCIM_LOG_FORMAT  human or json            (default human)
+    SCIM_LOG         log filter, e.g. debug   (default info)
+";
+
+/// A failed command: a usage error (exit 2) or a runtime failure (exit 1).
+#[derive(Debug)]
+pub enum CliError {
+    /// The words of the command are wrong.
+    Usage(String),
+    /// The command could not be carried out.
+    Failed(String),
+}
+
+impl From<scim_store::Error> for CliError {
+    fn from(e: scim_store::Error) -> CliError {
+        CliError::Failed(match e {
+            scim_store::Error::TokenLimit => {
+                "the tenant already has two tokens; delete one first (scim-server token list/delete)".into()
+            }
+            scim_store::Error::NotFound => "no such tenant or token".into(),
+            other => other.to_string(),
+        })
+    }
+}
+
+impl From<scim_auth::Error> for CliError {
+    fn from(e: scim_auth::Error) -> CliError {
+        CliError::Failed(e.to_string())
+    }
+}
+
+/// Parsed words: positional arguments, `--key value` options and `--flag`s.
+#[derive(Debug, Default)]
+pub struct Args {
+    /// Positional arguments, in order.
+    pub positional: Vec<String>,
+    options: HashMap<String, String>,
+    flags: Vec<String>,
+}
+
+const FLAGS: &[&str] = &["json", "help", "version"];
+const OPTIONS: &[&str] = &["db", "listen", "public-url", "profile", "name", "tenant", "durability", "log-format"];
+
+impl Args {
+    /// Parses `words` (without the program name).
+    pub fn parse(words: impl IntoIterator<Item = String>) -> Result<Args, CliError> {
+        let mut args = Args::default();
+        let mut words = words.into_iter();
+        while let Some(word) = words.next() {
+            let Some(name) = word.strip_prefix("--") else {
+                args.positional.push(word);
+                continue;
+            };
+            let (name, inline) = match name.split_once('=') {
+                Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
+                None => (name.to_owned(), None),
+            };
+            if FLAGS.contains(&name.as_str()) && inline.is_none() {
+                args.flags.push(name);
+            } else if OPTIONS.contains(&name.as_str()) {
+                let value = match inline {
+                    Some(v) => v,
+                    None => words.next().ok_or_else(|| CliError::Usage(format!("--{name} needs a value")))?,
+                };
+                args.options.insert(name, value);
+            } else {
+                return Err(CliError::Usage(format!("unknown option --{name}")));
+            }
+        }
+        Ok(args)
+    }
+
+    /// The option `name`, else the environment variable `env`.
+    pub fn get(&self, name: &str, env: &str) -> Option<String> {
+        self.options.get(name).cloned().or_else(|| std::env::var(env).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Whether `--name` was given.
+    pub fn flag(&self, name: &str) -> bool {
+        self.flags.iter().any(|f| f == name)
+    }
+
+    /// The database path.
+    pub fn db(&self) -> PathBuf {
+        PathBuf::from(self.get("db", "SCIM_DB").unwrap_or_else(|| "./data/scim.db".into()))
+    }
+
+    /// The listen address.
+    pub fn listen(&self) -> String {
+        self.get("listen", "SCIM_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into())
+    }
+
+    /// The public URL, defaulting to the listen address.
+    pub fn public_url(&self) -> String {
+        self.get("public-url", "SCIM_PUBLIC_URL")
+            .unwrap_or_else(|| format!("http://{}", self.listen()))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// Store options from `--durability`.
+    pub fn store_options(&self) -> Result<Options, CliError> {
+        let durability = match self.get("durability", "SCIM_DURABILITY").as_deref() {
+            None | Some("full") => Durability::Full,
+            Some("normal") => Durability::Normal,
+            Some(other) => return Err(CliError::Usage(format!("--durability must be full or normal, not {other:?}"))),
+        };
+        Ok(Options { durability, ..Options::default() })
+    }
+
+    fn tenant(&self) -> Result<String, CliError> {
+        self.options.get("tenant").cloned().ok_or_else(|| CliError::Usage("--tenant TENANT_ID is required".into()))
+    }
+}
+
+/// Opens the database, creating its folder when needed.
+pub fn open(args: &Args) -> Result<Store, CliError> {
+    let path = args.db();
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| CliError::Failed(format!("cannot create {}: {e}", parent.display())))?;
+    }
+    Ok(Store::open(&path, args.store_options()?)?)
+}
+
+fn endpoint(public_url: &str, tenant_id: &str) -> String {
+    format!("{public_url}/{tenant_id}/scim/v2")
+}
+
+fn issue(store: &Store, tenant_id: &str) -> Result<(scim_auth::Issued, TokenRecord), CliError> {
+    let signer = scim_auth::Signer::new(&store.signing_key()?);
+    let now = scim_schema::time::now_millis() / 1000;
+    let issued = signer.issue(tenant_id, now, scim_auth::DEFAULT_TTL_SECS)?;
+    let record = TokenRecord {
+        id: issued.token_id.clone(),
+        tenant_id: tenant_id.to_owned(),
+        created: issued.created,
+        expires: issued.expires,
+    };
+    store.add_token(&record)?;
+    Ok((issued, record))
+}
+
+fn print_token(args: &Args, tenant_id: &str, issued: &scim_auth::Issued, headline: &str) {
+    let scim_endpoint = endpoint(&args.public_url(), tenant_id);
+    let expires_at = format_datetime(issued.expires * 1000);
+    if args.flag("json") {
+        let out = json!({
+            "tenant_id": tenant_id,
+            "scim_endpoint": scim_endpoint,
+            "token": issued.token,
+            "token_id": issued.token_id,
+            "expires_at": expires_at,
+        });
+        println!("{out}");
+    } else {
+        println!("{headline}");
+        println!("SCIM endpoint: {scim_endpoint}");
+        println!("Access token (shown once; copy it now):");
+        println!("{}", issued.token);
+        println!("Token id: {} (expires {expires_at})", issued.token_id);
+    }
+}
+
+/// `tenant create|list|delete`.
+pub fn tenant(args: &Args) -> Result<(), CliError> {
+    match args.positional.get(1).map(String::as_str) {
+        Some("create") => {
+            let profile = match args.get("profile", "SCIM_PROFILE") {
+                None => ProfileName::IdentityCenter,
+                Some(text) => text.parse::<ProfileName>().map_err(CliError::Usage)?,
+            };
+            if profile == ProfileName::Rfc {
+                return Err(CliError::Usage(
+                    "the rfc profile is not available yet; only identity-center can be chosen".into(),
+                ));
+            }
+            let store = open(args)?;
+            let name = args.get("name", "SCIM_TENANT_NAME");
+            let tenant = store.create_tenant(name.as_deref(), profile.as_str())?;
+            let (issued, _) = issue(&store, &tenant.id)?;
+            print_token(args, &tenant.id, &issued, &format!("Tenant {} created (profile {profile}).", tenant.id));
+            Ok(())
+        }
+        Some("list") => {
+            let store = open(args)?;
+            let tenants = store.tenants()?;
+            if args.flag("json") {
+                let list: Vec<_> = tenants
+                    .iter()
+                    .map(|t| {
+                        json!({"tenant_id": t.id, "name": t.name, "profile": t.profile,
+                               "scim_endpoint": endpoint(&args.public_url(), &t.id),
+                               "created_at": format_datetime(t.created)})
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(list));
+            } else {
+                for t in &tenants {
+                    let name = t.name.as_deref().unwrap_or("-");
+                    println!("{}  {}  {}  {}", t.id, t.profile, name, endpoint(&args.public_url(), &t.id));
+                }
+            }
+            Ok(())
+        }
+        Some("delete") => {
+            let id = args.positional.get(2).ok_or_else(|| CliError::Usage("tenant delete needs TENANT_ID".into()))?;
+            open(args)?.delete_tenant(id)?;
+            println!("Tenant {id} deleted with all its users, groups and tokens.");
+            Ok(())
+        }
+        _ => Err(CliError::Usage("tenant needs create, list or delete".into())),
+    }
+}
+
+/// `token create|list|delete`.
+pub fn token(args: &Args) -> Result<(), CliError> {
+    match args.positional.get(1).map(String::as_str) {
+        Some("create") => {
+            let tenant_id = args.tenant()?;
+            let store = open(args)?;
+            let (issued, _) = issue(&store, &tenant_id)?;
+            print_token(args, &tenant_id, &issued, &format!("Token created for tenant {tenant_id}."));
+            Ok(())
+        }
+        Some("list") => {
+            let tenant_id = args.tenant()?;
+            let tokens = open(args)?.tokens(&tenant_id)?;
+            if args.flag("json") {
+                let list: Vec<_> = tokens
+                    .iter()
+                    .map(|t| json!({"token_id": t.id, "created_at": format_datetime(t.created * 1000), "expires_at": format_datetime(t.expires * 1000)}))
+                    .collect();
+                println!("{}", serde_json::Value::Array(list));
+            } else {
+                for t in &tokens {
+                    println!(
+                        "{}  created {}  expires {}",
+                        t.id,
+                        format_datetime(t.created * 1000),
+                        format_datetime(t.expires * 1000)
+                    );
+                }
+            }
+            Ok(())
+        }
+        Some("delete") => {
+            let tenant_id = args.tenant()?;
+            let id = args.positional.get(2).ok_or_else(|| CliError::Usage("token delete needs TOKEN_ID".into()))?;
+            open(args)?.delete_token(&tenant_id, id)?;
+            println!("Token {id} deleted; it stops working within a second.");
+            Ok(())
+        }
+        _ => Err(CliError::Usage("token needs create, list or delete".into())),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn parse(words: &str) -> Result<Args, CliError> {
+        Args::parse(words.split_whitespace().map(str::to_owned))
+    }
+
+    #[test]
+    fn options_flags_and_positionals() {
+        let a = parse("token delete abc --tenant t1 --db=/tmp/x.db --json").unwrap();
+        assert_eq!(a.positional, ["token", "delete", "abc"]);
+        assert_eq!(a.tenant().unwrap(), "t1");
+        assert_eq!(a.db(), PathBuf::from("/tmp/x.db"));
+        assert!(a.flag("json"));
+        assert!(matches!(parse("serve --bogus"), Err(CliError::Usage(_))));
+        assert!(matches!(parse("serve --db"), Err(CliError::Usage(_))));
+    }
+
+    #[test]
+    fn public_url_defaults_to_listen_address() {
+        let a = parse("serve --listen 127.0.0.1:9999").unwrap();
+        if std::env::var("SCIM_PUBLIC_URL").is_err() {
+            assert_eq!(a.public_url(), "http://127.0.0.1:9999");
+        }
+        let a = parse("serve --public-url https://scim.example.com/").unwrap();
+        assert_eq!(a.public_url(), "https://scim.example.com");
+    }
+}

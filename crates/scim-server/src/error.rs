@@ -1,0 +1,186 @@
+//! Every way a request can fail, and the one table that turns each into a status, a `scimType`
+//! and a detail, per profile.
+//!
+//! identity-center answers as AWS does: a handful of fixed texts, the specific reason hidden.
+//! The specific reason is never lost: [`ApiError::reason`] goes to the log line and the tenant's
+//! audit log.
+
+use hyper::StatusCode;
+use scim_schema::{ErrorKind, Profile, ResourceKind};
+use scim_store::Unique;
+
+/// A failed request.
+#[derive(Debug)]
+pub enum ApiError {
+    /// No usable bearer token for this tenant, or no such tenant.
+    Unauthorized(String),
+    /// The addressed resource does not exist.
+    NotFound(ResourceKind),
+    /// A membership filter names a user that does not exist.
+    MemberNotFound,
+    /// No endpoint at this path.
+    NoEndpoint,
+    /// The endpoint exists but not with this method.
+    MethodNotAllowed(&'static str),
+    /// The body is over the size limit.
+    PayloadTooLarge,
+    /// The body is not JSON by its content type.
+    UnsupportedMediaType(String),
+    /// A schema, profile, PATCH or filter rule refused the request.
+    Schema(scim_schema::Error),
+    /// A query parameter or cursor is unusable.
+    BadQuery(ErrorKind, String),
+    /// A uniqueness rule refused the write.
+    Conflict(Unique),
+    /// A member named in a write is not a user of this tenant.
+    NoSuchMember(String),
+    /// The tenant holds as many resources of this kind as it may.
+    Quota(ResourceKind),
+    /// The server failed; the reason is logged, never shown.
+    Internal(String),
+}
+
+/// An error ready for the wire.
+#[derive(Debug)]
+pub struct Rendered {
+    pub status: StatusCode,
+    pub scim_type: Option<&'static str>,
+    pub detail: String,
+}
+
+const UNPARSABLE: &str = "Request is unparsable, syntactically incorrect, or violates schema.";
+
+impl ApiError {
+    /// The specific reason, for logs and audit.
+    pub fn reason(&self) -> String {
+        match self {
+            ApiError::Unauthorized(why) => format!("unauthorized: {why}"),
+            ApiError::NotFound(kind) => format!("{} not found", kind.name()),
+            ApiError::MemberNotFound => "the member named in the filter does not exist".into(),
+            ApiError::NoEndpoint => "no such endpoint".into(),
+            ApiError::MethodNotAllowed(allow) => format!("method not allowed; allowed: {allow}"),
+            ApiError::PayloadTooLarge => "request body over 1 MiB".into(),
+            ApiError::UnsupportedMediaType(ct) => format!("unsupported content type {ct:?}"),
+            ApiError::Schema(e) => e.to_string(),
+            ApiError::BadQuery(kind, why) => format!("{}: {why}", kind.scim_type()),
+            ApiError::Conflict(unique) => format!("duplicate {}", unique_name(*unique)),
+            ApiError::NoSuchMember(id) => format!("member {id:?} is not a user of this tenant"),
+            ApiError::Quota(kind) => format!("the tenant's {} quota is reached", kind.name()),
+            ApiError::Internal(why) => format!("internal error: {why}"),
+        }
+    }
+
+    /// The table: status, `scimType` and client-facing detail under `profile`.
+    pub fn render(&self, profile: &Profile) -> Rendered {
+        use ApiError::*;
+        let hide = profile.aws_errors;
+        let (status, scim_type, detail): (StatusCode, Option<&'static str>, String) = match self {
+            Unauthorized(_) => {
+                (StatusCode::UNAUTHORIZED, None, "The authorization header is invalid or missing.".into())
+            }
+            NotFound(ResourceKind::User) => (StatusCode::NOT_FOUND, None, "Specified user does not exist.".into()),
+            NotFound(ResourceKind::Group) => (StatusCode::NOT_FOUND, None, "Specified group does not exist.".into()),
+            MemberNotFound => (StatusCode::NOT_FOUND, None, "Specified user does not exist.".into()),
+            NoEndpoint => (StatusCode::NOT_FOUND, None, "Specified resource or endpoint does not exist.".into()),
+            MethodNotAllowed(_) => {
+                (StatusCode::METHOD_NOT_ALLOWED, None, "The HTTP method is not supported on this endpoint.".into())
+            }
+            PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, None, "The request body exceeds 1048576 bytes.".into()),
+            UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                None,
+                "Content-Type must be application/scim+json or application/json.".into(),
+            ),
+            Schema(e) => (StatusCode::BAD_REQUEST, Some(e.kind.scim_type()), e.detail.clone()),
+            BadQuery(kind, why) => (StatusCode::BAD_REQUEST, Some(kind.scim_type()), why.clone()),
+            NoSuchMember(id) => {
+                (StatusCode::BAD_REQUEST, Some("invalidValue"), format!("Member {id} is not a user of this tenant."))
+            }
+            Quota(kind) => (
+                StatusCode::BAD_REQUEST,
+                Some("tooMany"),
+                format!("The tenant holds its maximum number of {}s.", kind.name()),
+            ),
+            Conflict(unique) => (
+                StatusCode::CONFLICT,
+                Some("uniqueness"),
+                format!("Refused to create a new, duplicate resource: {} is taken.", unique_name(*unique)),
+            ),
+            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None, "Service failed to process the request.".into()),
+        };
+        if !hide {
+            return Rendered { status, scim_type, detail };
+        }
+        let detail = match self {
+            Schema(e) if e.kind == ErrorKind::PathlessMultiAttribute => detail,
+            Schema(_) | BadQuery(..) | NoSuchMember(_) | Quota(_) => UNPARSABLE.into(),
+            Conflict(_) => "Refused to create a new, duplicate resource.".into(),
+            _ => detail,
+        };
+        Rendered { status, scim_type: None, detail }
+    }
+}
+
+fn unique_name(unique: Unique) -> &'static str {
+    match unique {
+        Unique::Name => "the name",
+        Unique::ExternalId => "the externalId",
+        Unique::Email => "the primary email",
+    }
+}
+
+impl From<scim_schema::Error> for ApiError {
+    fn from(e: scim_schema::Error) -> ApiError {
+        ApiError::Schema(e)
+    }
+}
+
+impl From<scim_filter::Error> for ApiError {
+    fn from(e: scim_filter::Error) -> ApiError {
+        ApiError::Schema(e.into())
+    }
+}
+
+impl From<scim_store::Error> for ApiError {
+    fn from(e: scim_store::Error) -> ApiError {
+        match e {
+            scim_store::Error::Conflict(unique) => ApiError::Conflict(unique),
+            scim_store::Error::NoSuchMember(id) => ApiError::NoSuchMember(id),
+            scim_store::Error::Quota(scim_store::Kind::User) => ApiError::Quota(ResourceKind::User),
+            scim_store::Error::Quota(scim_store::Kind::Group) => ApiError::Quota(ResourceKind::Group),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use scim_schema::ProfileName;
+
+    use super::*;
+
+    #[test]
+    fn identity_center_hides_reasons_behind_aws_texts() {
+        let ic = ProfileName::IdentityCenter.profile();
+        let e = ApiError::Schema(scim_schema::Error::new(ErrorKind::InvalidValue, "emails holds 2 values"));
+        let r = e.render(ic);
+        assert_eq!((r.status, r.scim_type, r.detail.as_str()), (StatusCode::BAD_REQUEST, None, UNPARSABLE));
+        assert!(e.reason().contains("emails holds 2 values"));
+        let r = ApiError::Conflict(Unique::Name).render(ic);
+        assert_eq!(
+            (r.status, r.detail.as_str()),
+            (StatusCode::CONFLICT, "Refused to create a new, duplicate resource.")
+        );
+        let pathless = scim_schema::Error::new(ErrorKind::PathlessMultiAttribute, scim_schema::patch::PATHLESS_DETAIL);
+        assert_eq!(ApiError::Schema(pathless).render(ic).detail, scim_schema::patch::PATHLESS_DETAIL);
+    }
+
+    #[test]
+    fn rfc_shows_reasons_and_scim_type() {
+        let rfc = ProfileName::Rfc.profile();
+        let e = ApiError::Schema(scim_schema::Error::new(ErrorKind::InvalidFilter, "bad"));
+        let r = e.render(rfc);
+        assert_eq!((r.scim_type, r.detail.as_str()), (Some("invalidFilter"), "bad"));
+    }
+}

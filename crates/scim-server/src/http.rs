@@ -1,0 +1,230 @@
+//! The wire: what a request looks like once the transport's quirks are ironed out, and how a
+//! response is written.
+//!
+//! Clients join URLs themselves and encode queries every way there is: `//Users`, a trailing `/`,
+//! `?` or `&`, spaces as `+` or `%20` or raw. [`Target::parse`] accepts all of them and yields
+//! decoded path segments and query pairs, so the router never sees the difference.
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::header::{HeaderMap, HeaderValue};
+use hyper::{Response, StatusCode};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+
+/// The body type of every response.
+pub type Body = Full<Bytes>;
+
+/// A request's decoded path and query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Path segments, percent-decoded, without empty ones.
+    pub segments: Vec<String>,
+    /// Query pairs in order, decoded (`+` is a space); a bare `key` has an empty value.
+    pub query: Vec<(String, String)>,
+}
+
+impl Target {
+    /// Parses the request target (path and query) of a request line.
+    pub fn parse(path: &str, query: Option<&str>) -> Target {
+        let segments = path.split('/').filter(|s| !s.is_empty()).map(|s| percent_decode(s, false)).collect();
+        let query = query
+            .unwrap_or("")
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| match pair.split_once('=') {
+                Some((k, v)) => (percent_decode(k, true), percent_decode(v, true)),
+                None => (percent_decode(pair, true), String::new()),
+            })
+            .collect();
+        Target { segments, query }
+    }
+
+    /// The value of the first query parameter named `name` (case-insensitive), if present.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The path as logged: segments joined, starting with `/`.
+    pub fn path(&self) -> String {
+        let mut out = String::new();
+        for s in &self.segments {
+            out.push('/');
+            out.push_str(s);
+        }
+        if out.is_empty() {
+            out.push('/');
+        }
+        out
+    }
+}
+
+/// Decodes `%XX` escapes (and `+` as a space in queries); invalid escapes stay as written, and
+/// invalid UTF-8 is replaced rather than refused.
+pub fn percent_decode(text: &str, plus_is_space: bool) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = |b: u8| (b as char).to_digit(16);
+                match (bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 3;
+                    }
+                    _ => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Checks a request's `Content-Type`: JSON or SCIM JSON, any parameters; absent is accepted.
+pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(hyper::header::CONTENT_TYPE) else { return Ok(()) };
+    let text = value.to_str().unwrap_or("");
+    let essence = text.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json" | "application/scim+json" => Ok(()),
+        _ => Err(ApiError::UnsupportedMediaType(text.to_owned())),
+    }
+}
+
+/// The bearer token of the `Authorization` header.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+/// How responses of one request are written.
+#[derive(Debug, Clone, Copy)]
+pub struct Writer<'a> {
+    /// The request id, echoed in `x-amzn-RequestId` and in error bodies.
+    pub request_id: &'a str,
+    /// Whether to say `application/scim+json` rather than `application/json`.
+    pub scim_content_type: bool,
+}
+
+impl Writer<'_> {
+    /// A response with `status` and no body (still typed as JSON, as AWS does).
+    pub fn empty(&self, status: StatusCode) -> Response<Body> {
+        self.build(status, Bytes::new())
+    }
+
+    /// A JSON response.
+    pub fn json(&self, status: StatusCode, value: &Value) -> Response<Body> {
+        let bytes = serde_json::to_vec(value).unwrap_or_default();
+        self.build(status, Bytes::from(bytes))
+    }
+
+    fn build(&self, status: StatusCode, body: Bytes) -> Response<Body> {
+        let mut response = Response::new(Full::new(body));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        let content_type = if self.scim_content_type { "application/scim+json" } else { "application/json" };
+        headers.insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if let Ok(id) = HeaderValue::from_str(self.request_id) {
+            headers.insert("x-amzn-RequestId", id);
+        }
+        response
+    }
+
+    /// The error body of `error` under `profile`, with any headers the status calls for.
+    pub fn error(&self, profile: &scim_schema::Profile, error: &ApiError) -> Response<Body> {
+        const URN: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+        let rendered = error.render(profile);
+        let status = rendered.status.as_u16().to_string();
+        let body = if profile.aws_errors {
+            json!({
+                "schema": [URN],
+                "schemas": [URN],
+                "detail": rendered.detail,
+                "status": status,
+                "exceptionRequestId": self.request_id,
+                "timeStamp": scim_schema::time::format_error_timestamp(scim_schema::time::now_millis()),
+            })
+        } else {
+            let mut body = json!({"schemas": [URN], "detail": rendered.detail, "status": status});
+            if let (Some(scim_type), Some(object)) = (rendered.scim_type, body.as_object_mut()) {
+                object.insert("scimType".into(), Value::String(scim_type.to_owned()));
+            }
+            body
+        };
+        let mut response = self.json(rendered.status, &body);
+        match error {
+            ApiError::MethodNotAllowed(allow) => {
+                response.headers_mut().insert(hyper::header::ALLOW, HeaderValue::from_static(allow));
+            }
+            ApiError::Unauthorized(_) => {
+                response.headers_mut().insert(hyper::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn pairs(t: &Target) -> Vec<(&str, &str)> {
+        t.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+
+    #[test]
+    fn client_url_quirks() {
+        let t = Target::parse("/t1/scim/v2//Users/", Some("filter=userName+eq+%22onelogin-test-user01%22&"));
+        assert_eq!(t.segments, ["t1", "scim", "v2", "Users"]);
+        assert_eq!(pairs(&t), [("filter", "userName eq \"onelogin-test-user01\"")]);
+        let t = Target::parse("/t1/scim/v2/Users/abc", Some(""));
+        assert_eq!(t.path(), "/t1/scim/v2/Users/abc");
+        assert!(t.query.is_empty());
+        let t = Target::parse("/x", Some("cursor&count=2&filter=userName eq \"a b\""));
+        assert_eq!(pairs(&t), [("cursor", ""), ("count", "2"), ("filter", "userName eq \"a b\"")]);
+        assert_eq!(t.param("COUNT"), Some("2"));
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%20b%3A%", false), "a b:%");
+        assert_eq!(percent_decode("%zz%4", false), "%zz%4");
+        assert_eq!(percent_decode("a+b", false), "a+b");
+        assert_eq!(percent_decode("a+b", true), "a b");
+        assert_eq!(percent_decode("%C3%A9", true), "é");
+        assert_eq!(percent_decode("%FF", true), "\u{FFFD}");
+    }
+
+    #[test]
+    fn bearer_and_content_types() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer(&h), None);
+        h.insert("authorization", HeaderValue::from_static("Bearer abc"));
+        assert_eq!(bearer(&h), Some("abc"));
+        h.insert("authorization", HeaderValue::from_static("non-token"));
+        assert_eq!(bearer(&h), None);
+        for ok in ["application/json", "application/scim+json; charset=utf-8", "Application/JSON;charset=UTF-8"] {
+            h.insert("content-type", HeaderValue::from_static(ok));
+            assert!(check_content_type(&h).is_ok(), "{ok}");
+        }
+        h.insert("content-type", HeaderValue::from_static("text/plain"));
+        assert!(check_content_type(&h).is_err());
+    }
+}

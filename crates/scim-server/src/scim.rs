@@ -1,0 +1,452 @@
+//! The SCIM resource endpoints: `/Users` and `/Groups`, create, read, list, replace, patch and
+//! delete.
+//!
+//! Each write is one store job: read, change, validate and write happen inside one savepoint of
+//! the writer's transaction, with the audit entry, so a failed request changes nothing and two
+//! concurrent PATCHes of one resource cannot lose each other's change.
+
+use hyper::{Method, Response, StatusCode};
+use scim_schema::definition::ENTERPRISE_USER;
+use scim_schema::patch::{self, MemberChange};
+use scim_schema::query::{self, Clause};
+use scim_schema::render::{self, Memberships};
+use scim_schema::{ErrorKind, ResourceKind, discovery, resource, time};
+use scim_store::{Condition, Keys, Kind, NewAudit, Query, Stored, TenantKey, Writer};
+use serde_json::{Map, Value, json};
+
+use crate::app::{Ctx, blocking};
+use crate::error::ApiError;
+use crate::http::{Body, Target};
+
+const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+
+fn store_kind(kind: ResourceKind) -> Kind {
+    match kind {
+        ResourceKind::User => Kind::User,
+        ResourceKind::Group => Kind::Group,
+    }
+}
+
+/// Maps the store's `NotFound` to the resource's 404.
+fn found(kind: ResourceKind) -> impl Fn(scim_store::Error) -> ApiError {
+    move |e| match e {
+        scim_store::Error::NotFound => ApiError::NotFound(kind),
+        other => other.into(),
+    }
+}
+
+/// The AWS operation name of a request, for the audit log (`CreateUser`, `ListGroups`, ...).
+pub fn action(method: &Method, target: &Target) -> String {
+    let rest = target.segments.get(3..).unwrap_or_default();
+    let (noun, by_id) = match rest {
+        [c] if c == "Users" => ("User", false),
+        [c, _] if c == "Users" => ("User", true),
+        [c] if c == "Groups" => ("Group", false),
+        [c, _] if c == "Groups" => ("Group", true),
+        _ => return format!("{method} {}", target.path()),
+    };
+    match (method.as_str(), by_id) {
+        ("GET", false) => format!("List{noun}s"),
+        ("POST", false) => format!("Create{noun}"),
+        ("GET", true) => format!("Get{noun}"),
+        ("PUT", true) => format!("Put{noun}"),
+        ("PATCH", true) => format!("Patch{noun}"),
+        ("DELETE", true) => format!("Delete{noun}"),
+        _ => format!("{method} {}", target.path()),
+    }
+}
+
+/// The uniqueness keys the store indexes.
+fn keys(kind: ResourceKind, resource: &resource::Resource) -> Keys {
+    Keys {
+        name: resource.name(kind).to_owned(),
+        external_id: resource.external_id().map(str::to_owned),
+        email: match kind {
+            ResourceKind::User => resource.primary_email().map(str::to_owned),
+            ResourceKind::Group => None,
+        },
+    }
+}
+
+/// A ListResponse of everything in `resources` (discovery endpoints).
+pub fn list_response(resources: Vec<Value>) -> Value {
+    json!({
+        "totalResults": resources.len(),
+        "itemsPerPage": resources.len(),
+        "startIndex": 1,
+        "schemas": [LIST_RESPONSE],
+        "Resources": resources,
+    })
+}
+
+impl Ctx {
+    fn audit(&self, method: &Method) -> NewAudit {
+        NewAudit {
+            at: time::now_millis(),
+            request_id: self.request_id.clone(),
+            action: action(method, &self.target),
+            resource_id: None,
+            status: 0,
+            detail: None,
+        }
+    }
+
+    fn location(&self, kind: ResourceKind, id: &str) -> String {
+        format!("{}{}/{id}", self.base, kind.endpoint())
+    }
+
+    fn render(&self, kind: ResourceKind, stored: &Stored, memberships: Memberships) -> Value {
+        let meta = render::Meta {
+            id: &stored.id,
+            created: stored.created,
+            modified: stored.modified,
+            version: stored.version,
+        };
+        let location = self.location(kind, &stored.id);
+        render::render(self.profile(), kind, meta, &stored.attrs, memberships, Some(&location))
+    }
+
+    /// The memberships a single-resource read shows.
+    fn memberships(&self, kind: ResourceKind, ids: Option<Vec<String>>) -> Memberships {
+        match ids {
+            None => Memberships::Omitted,
+            Some(ids) => {
+                let endpoint = match kind {
+                    ResourceKind::User => ResourceKind::Group,
+                    ResourceKind::Group => ResourceKind::User,
+                };
+                Memberships::Listed(
+                    ids.into_iter()
+                        .map(|id| json!({"value": id, "$ref": self.location(endpoint, &id), "type": endpoint.name()}))
+                        .collect(),
+                )
+            }
+        }
+    }
+}
+
+/// Records a successful write in the same transaction as the write.
+fn audited(
+    w: &mut Writer<'_>,
+    tenant: TenantKey,
+    mut entry: NewAudit,
+    id: &str,
+    status: StatusCode,
+) -> Result<(), ApiError> {
+    entry.resource_id = Some(id.to_owned());
+    entry.status = status.as_u16();
+    w.record_audit(tenant, &entry).map_err(ApiError::from)
+}
+
+/// Applies membership changes to `group_id`; returns whether anything changed.
+fn apply_members(
+    w: &mut Writer<'_>,
+    tenant: TenantKey,
+    group_id: &str,
+    changes: &[MemberChange],
+) -> Result<bool, ApiError> {
+    let mut changed = false;
+    for change in changes {
+        let n = match change {
+            MemberChange::Add(members) => {
+                let ids: Vec<String> = members.iter().map(|m| m.value.clone()).collect();
+                w.add_members(tenant, group_id, &ids)?
+            }
+            MemberChange::Remove(ids) => w.remove_members(tenant, group_id, ids)?,
+            MemberChange::Replace(members) => {
+                let wanted: Vec<String> = members.iter().map(|m| m.value.clone()).collect();
+                let current = w.member_ids(tenant, group_id)?;
+                let gone: Vec<String> = current.iter().filter(|id| !wanted.contains(id)).cloned().collect();
+                w.remove_members(tenant, group_id, &gone)? + w.add_members(tenant, group_id, &wanted)?
+            }
+        };
+        changed |= n > 0;
+    }
+    Ok(changed)
+}
+
+/// `POST /Users`, `POST /Groups`.
+pub async fn create(ctx: &Ctx, kind: ResourceKind, body: Value) -> Result<Response<Body>, ApiError> {
+    let parsed = resource::parse(ctx.profile(), kind, &body)?;
+    let keys = keys(kind, &parsed);
+    let (tenant, audit, store) = (ctx.tenant.key, ctx.audit(&Method::POST), ctx.state.store.clone());
+    let stored = blocking(move || {
+        store.write(move |w| {
+            let stored = w.insert(tenant, store_kind(kind), &keys, &parsed.attrs, audit.at)?;
+            if !parsed.members.is_empty() {
+                let ids: Vec<String> = parsed.members.iter().map(|m| m.value.clone()).collect();
+                w.add_members(tenant, &stored.id, &ids)?;
+            }
+            audited(w, tenant, audit, &stored.id, StatusCode::CREATED)?;
+            Ok::<_, ApiError>(stored)
+        })
+    })
+    .await?;
+    let memberships = match (kind, ctx.profile().return_memberships) {
+        (ResourceKind::Group, true) => Memberships::Listed(Vec::new()),
+        _ => Memberships::Omitted,
+    };
+    let mut response = ctx.writer().json(StatusCode::CREATED, &ctx.render(kind, &stored, memberships));
+    if ctx.profile().return_memberships
+        && let Ok(location) = hyper::header::HeaderValue::from_str(&ctx.location(kind, &stored.id))
+    {
+        response.headers_mut().insert(hyper::header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// `GET /Users/{id}`, `GET /Groups/{id}`.
+pub async fn get(ctx: &Ctx, kind: ResourceKind, id: String) -> Result<Response<Body>, ApiError> {
+    let (tenant, store, with_members) = (ctx.tenant.key, ctx.state.store.clone(), ctx.profile().return_memberships);
+    let (stored, ids) = blocking(move || {
+        store.read(|r| {
+            let stored = r.get(tenant, store_kind(kind), &id)?.ok_or(ApiError::NotFound(kind))?;
+            let ids = match (with_members, kind) {
+                (false, _) => None,
+                (true, ResourceKind::User) => Some(r.group_ids_of(tenant, &id)?),
+                (true, ResourceKind::Group) => Some(r.member_ids(tenant, &id)?),
+            };
+            Ok::<_, ApiError>((stored, ids))
+        })
+    })
+    .await?;
+    Ok(ctx.writer().json(StatusCode::OK, &ctx.render(kind, &stored, ctx.memberships(kind, ids))))
+}
+
+/// How a list request pages.
+enum Paging {
+    /// `startIndex` (1-based) and a true `totalResults`.
+    Index(usize),
+    /// AWS cursor paging: after this sequence number.
+    Cursor(Option<i64>),
+}
+
+/// A cursor is the last sequence number returned plus a fingerprint of the filter it belongs to,
+/// so a cursor reused with another filter is refused as AWS refuses it.
+fn fingerprint(kind: ResourceKind, filter: &str) -> u64 {
+    // FNV-1a: stable across runs and builds, unlike the std hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in kind.name().bytes().chain([0]).chain(filter.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+fn bad_query(why: impl Into<String>) -> ApiError {
+    ApiError::BadQuery(ErrorKind::InvalidValue, why.into())
+}
+
+fn decode_cursor(cursor: &str, print: u64) -> Result<Option<i64>, ApiError> {
+    if cursor.is_empty() {
+        return Ok(None);
+    }
+    let (seq, given) = cursor.split_once(':').ok_or_else(|| bad_query("the cursor is not one this server issued"))?;
+    let seq = i64::from_str_radix(seq, 16).map_err(|_| bad_query("the cursor is not one this server issued"))?;
+    let given = u64::from_str_radix(given, 16).map_err(|_| bad_query("the cursor is not one this server issued"))?;
+    if given != print {
+        return Err(bad_query("the filter changed between pages"));
+    }
+    Ok(Some(seq))
+}
+
+/// `GET /Users`, `GET /Groups`.
+pub async fn list(ctx: &Ctx, kind: ResourceKind) -> Result<Response<Body>, ApiError> {
+    let target = &ctx.target;
+    let count = match target.param("count") {
+        None => discovery::MAX_PAGE,
+        Some(text) => match text.trim().parse::<usize>() {
+            Ok(n) if (1..=discovery::MAX_PAGE).contains(&n) => n,
+            _ => return Err(bad_query(format!("count must be 1 to {}, not {text:?}", discovery::MAX_PAGE))),
+        },
+    };
+    let filter = match target.param("filter").map(str::trim).filter(|f| !f.is_empty()) {
+        Some(text) => Some(scim_filter::parse_filter(text)?),
+        None => None,
+    };
+    let canonical = filter.as_ref().map(ToString::to_string).unwrap_or_default();
+    let paging = match target.param("cursor") {
+        Some(cursor) => Paging::Cursor(decode_cursor(cursor.trim(), fingerprint(kind, &canonical))?),
+        None => {
+            let start = match target.param("startIndex").map(str::trim) {
+                None | Some("") => 1,
+                Some(text) => {
+                    text.parse::<i64>().map_err(|_| bad_query(format!("startIndex {text:?} is not a number")))?
+                }
+            };
+            Paging::Index(usize::try_from(start.max(1)).unwrap_or(1))
+        }
+    };
+    let clauses = match &filter {
+        Some(f) => query::identity_center_clauses(kind, f)?,
+        None => Vec::new(),
+    };
+    let mut member_to_check = None;
+    let conditions: Vec<Condition> = clauses
+        .into_iter()
+        .map(|clause| match clause {
+            Clause::Id(v) => Condition::Id(v),
+            Clause::Name(v) => Condition::Name(v),
+            Clause::ExternalId(v) => Condition::ExternalId(v),
+            Clause::MemberOf(v) => Condition::MemberOf(v),
+            Clause::HasMember(v) => {
+                member_to_check = Some(v.clone());
+                Condition::HasMember(v)
+            }
+            Clause::Manager(v) => {
+                Condition::AttrEq { pointer: format!("$.\"{ENTERPRISE_USER}\".manager.value"), value: v }
+            }
+        })
+        .collect();
+    let query = match paging {
+        Paging::Index(start) => Query { conditions, after: None, offset: start - 1, limit: count, with_total: true },
+        Paging::Cursor(after) => Query { conditions, after, offset: 0, limit: count, with_total: false },
+    };
+    let (tenant, store) = (ctx.tenant.key, ctx.state.store.clone());
+    let page = blocking(move || {
+        store.read(|r| {
+            if let Some(user) = &member_to_check
+                && !r.exists(tenant, Kind::User, user)?
+            {
+                return Err(ApiError::MemberNotFound);
+            }
+            Ok(r.list(tenant, store_kind(kind), &query)?)
+        })
+    })
+    .await?;
+    let memberships = match kind {
+        ResourceKind::Group => Memberships::Empty,
+        ResourceKind::User => Memberships::Omitted,
+    };
+    let resources: Vec<Value> = page.items.iter().map(|s| ctx.render(kind, s, memberships.clone())).collect();
+    let mut out = Map::new();
+    match paging {
+        Paging::Index(start) => {
+            out.insert("totalResults".into(), json!(page.total.unwrap_or(resources.len() as u64)));
+            out.insert("itemsPerPage".into(), json!(resources.len()));
+            out.insert("startIndex".into(), json!(start));
+        }
+        Paging::Cursor(_) => {
+            out.insert("itemsPerPage".into(), json!(resources.len()));
+            if page.more
+                && let Some(last) = page.items.last()
+            {
+                let cursor = format!("{:x}:{:016x}", last.seq, fingerprint(kind, &canonical));
+                out.insert("nextCursor".into(), Value::String(cursor));
+            }
+        }
+    }
+    out.insert("schemas".into(), json!([LIST_RESPONSE]));
+    out.insert("Resources".into(), Value::Array(resources));
+    Ok(ctx.writer().json(StatusCode::OK, &Value::Object(out)))
+}
+
+/// `PUT /Users/{id}`, `PUT /Groups/{id}`.
+pub async fn replace(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> Result<Response<Body>, ApiError> {
+    let parsed = resource::parse(ctx.profile(), kind, &body)?;
+    let keys = keys(kind, &parsed);
+    let (tenant, audit, store) = (ctx.tenant.key, ctx.audit(&Method::PUT), ctx.state.store.clone());
+    let stored = blocking(move || {
+        store.write(move |w| {
+            let stored =
+                w.replace(tenant, store_kind(kind), &id, &keys, &parsed.attrs, audit.at).map_err(found(kind))?;
+            if kind == ResourceKind::Group {
+                apply_members(w, tenant, &id, &[MemberChange::Replace(parsed.members)])?;
+            }
+            audited(w, tenant, audit, &id, StatusCode::OK)?;
+            Ok::<_, ApiError>(stored)
+        })
+    })
+    .await?;
+    let memberships = if ctx.profile().return_memberships && kind == ResourceKind::Group {
+        let (tenant, store, id) = (ctx.tenant.key, ctx.state.store.clone(), stored.id.clone());
+        ctx.memberships(kind, Some(blocking(move || Ok(store.read(|r| r.member_ids(tenant, &id))?)).await?))
+    } else {
+        Memberships::Omitted
+    };
+    Ok(ctx.writer().json(StatusCode::OK, &ctx.render(kind, &stored, memberships)))
+}
+
+/// `PATCH /Users/{id}`, `PATCH /Groups/{id}`.
+pub async fn patch(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> Result<Response<Body>, ApiError> {
+    let profile = ctx.profile();
+    let (tenant, audit, store) = (ctx.tenant.key, ctx.audit(&Method::PATCH), ctx.state.store.clone());
+    let stored = blocking(move || {
+        store.write(move |w| {
+            let current = w.get(tenant, store_kind(kind), &id)?.ok_or(ApiError::NotFound(kind))?;
+            let patched = patch::apply(profile, kind, &id, &current.attrs, &body)?;
+            let attrs_changed = patched.resource.attrs != current.attrs;
+            let mut stored = current;
+            if attrs_changed {
+                let keys = keys(kind, &patched.resource);
+                stored = w.replace(tenant, store_kind(kind), &id, &keys, &patched.resource.attrs, audit.at)?;
+            }
+            if apply_members(w, tenant, &id, &patched.members)? && !attrs_changed {
+                w.touch(tenant, store_kind(kind), &id, audit.at)?;
+                stored = w.get(tenant, store_kind(kind), &id)?.ok_or(ApiError::NotFound(kind))?;
+            }
+            audited(w, tenant, audit, &id, StatusCode::OK)?;
+            Ok::<_, ApiError>(stored)
+        })
+    })
+    .await?;
+    if kind == ResourceKind::Group && profile.group_patch_no_content {
+        return Ok(ctx.writer().empty(StatusCode::NO_CONTENT));
+    }
+    let ids = if profile.return_memberships {
+        let (tenant, store, id) = (ctx.tenant.key, ctx.state.store.clone(), stored.id.clone());
+        Some(
+            blocking(move || {
+                Ok(store.read(|r| match kind {
+                    ResourceKind::User => r.group_ids_of(tenant, &id),
+                    ResourceKind::Group => r.member_ids(tenant, &id),
+                })?)
+            })
+            .await?,
+        )
+    } else {
+        None
+    };
+    Ok(ctx.writer().json(StatusCode::OK, &ctx.render(kind, &stored, ctx.memberships(kind, ids))))
+}
+
+/// `DELETE /Users/{id}`, `DELETE /Groups/{id}`.
+pub async fn delete(ctx: &Ctx, kind: ResourceKind, id: String) -> Result<Response<Body>, ApiError> {
+    let (tenant, audit, store) = (ctx.tenant.key, ctx.audit(&Method::DELETE), ctx.state.store.clone());
+    blocking(move || {
+        store.write(move |w| {
+            w.delete(tenant, store_kind(kind), &id).map_err(found(kind))?;
+            audited(w, tenant, audit, &id, StatusCode::NO_CONTENT)
+        })
+    })
+    .await?;
+    Ok(ctx.writer().empty(StatusCode::NO_CONTENT))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_bind_to_their_filter() {
+        let print = fingerprint(ResourceKind::User, "userName eq \"a\"");
+        let cursor = format!("{:x}:{:016x}", 42, print);
+        assert_eq!(decode_cursor(&cursor, print).unwrap(), Some(42));
+        assert_eq!(decode_cursor("", print).unwrap(), None);
+        assert!(decode_cursor(&cursor, fingerprint(ResourceKind::User, "")).is_err());
+        assert!(decode_cursor(&cursor, fingerprint(ResourceKind::Group, "userName eq \"a\"")).is_err());
+        for bad in ["zz", "1", "x:y", "VGVzdFVzZXJDdXJzb3I"] {
+            assert!(decode_cursor(bad, print).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn action_names_follow_aws() {
+        let t = |p: &str| Target::parse(p, None);
+        assert_eq!(action(&Method::POST, &t("/t/scim/v2/Users")), "CreateUser");
+        assert_eq!(action(&Method::GET, &t("/t/scim/v2/Groups")), "ListGroups");
+        assert_eq!(action(&Method::PATCH, &t("/t/scim/v2/Groups/g")), "PatchGroup");
+        assert_eq!(action(&Method::GET, &t("/t/scim/v2/Schemas")), "GET /t/scim/v2/Schemas");
+    }
+}

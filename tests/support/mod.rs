@@ -1,0 +1,322 @@
+//! The end-to-end harness: the real `scim-server` binary on a loopback port with a temporary
+//! database, driven over HTTP/1.1 by a deliberately small client that sends bytes exactly as
+//! written (raw quotes and spaces in queries, `//` in paths), as real identity providers do.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_scim-server");
+
+/// A directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "scim-e2e-{}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed),
+            Instant::now().elapsed().as_nanos()
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs a `scim-server` command on `db`; returns (exit code, stdout, stderr).
+pub fn cli(db: &Path, words: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(words)
+        .arg("--db")
+        .arg(db)
+        .env_remove("SCIM_PUBLIC_URL")
+        .env_remove("SCIM_LISTEN")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// Creates a tenant through the CLI; returns its `--json` object.
+pub fn create_tenant(db: &Path) -> Value {
+    let (code, out, err) = cli(db, &["tenant", "create", "--json"]);
+    assert_eq!(code, 0, "tenant create failed: {err}");
+    serde_json::from_str(out.trim()).unwrap()
+}
+
+/// A running server with one tenant.
+pub struct Server {
+    pub dir: TempDir,
+    pub db: PathBuf,
+    pub addr: String,
+    pub tenant: String,
+    pub token: String,
+    child: Option<Child>,
+    pub stderr: PathBuf,
+}
+
+impl Server {
+    /// A server on a fresh database with one identity-center tenant.
+    pub fn start() -> Server {
+        let dir = TempDir::new();
+        let db = dir.0.join("scim.db");
+        let created = create_tenant(&db);
+        let mut server = Server {
+            db,
+            addr: String::new(),
+            tenant: created["tenant_id"].as_str().unwrap().to_owned(),
+            token: created["token"].as_str().unwrap().to_owned(),
+            child: None,
+            stderr: dir.0.join("server.log"),
+            dir,
+        };
+        server.launch();
+        server
+    }
+
+    /// Starts (or restarts) the process on the same database.
+    pub fn launch(&mut self) {
+        let log = std::fs::File::create(&self.stderr).unwrap();
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .arg(&self.db)
+            .env("SCIM_LOG", "info")
+            .env_remove("SCIM_PUBLIC_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let addr = line.trim().rsplit("http://").next().unwrap_or_default().to_owned();
+        assert!(addr.starts_with("127.0.0.1:"), "unexpected first line {line:?}; log: {}", self.log());
+        self.addr = addr;
+        self.child = Some(child);
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Kills the process with SIGKILL and waits for it.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// Sends SIGTERM and waits for a clean exit; returns the exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The tenant's SCIM base path.
+    pub fn base(&self) -> String {
+        format!("/{}/scim/v2", self.tenant)
+    }
+
+    /// A request builder for `method` on `path` relative to the SCIM base, with the token.
+    pub fn req(&self, method: &str, path: &str) -> Req {
+        Req::new(&self.addr, method, &format!("{}{path}", self.base())).bearer(&self.token)
+    }
+
+    pub fn get(&self, path: &str) -> Resp {
+        self.req("GET", path).send()
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Resp {
+        self.req("POST", path).json(body).send()
+    }
+
+    pub fn put(&self, path: &str, body: &Value) -> Resp {
+        self.req("PUT", path).json(body).send()
+    }
+
+    pub fn patch(&self, path: &str, body: &Value) -> Resp {
+        self.req("PATCH", path).json(body).send()
+    }
+
+    pub fn delete(&self, path: &str) -> Resp {
+        self.req("DELETE", path).send()
+    }
+
+    /// Creates a user with the given userName and returns its id.
+    pub fn user(&self, user_name: &str) -> String {
+        let r = self.post("/Users", &user_body(user_name));
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.json()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a group and returns its id.
+    pub fn group(&self, name: &str) -> String {
+        let r = self.post("/Groups", &serde_json::json!({"displayName": name}));
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.json()["id"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A minimal valid identity-center user.
+pub fn user_body(user_name: &str) -> Value {
+    serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": user_name,
+        "name": {"givenName": "Given", "familyName": "Family"},
+        "displayName": "Given Family",
+        "emails": [{"value": user_name, "type": "work", "primary": true}],
+        "active": true
+    })
+}
+
+/// One HTTP request.
+pub struct Req {
+    addr: String,
+    head: String,
+    body: Vec<u8>,
+    content_type: Option<String>,
+}
+
+impl Req {
+    /// A request for `target`; spaces and double quotes in it are sent as `%20` and `%22`, as
+    /// HTTP client libraries do (neither may travel raw in a request line).
+    pub fn new(addr: &str, method: &str, target: &str) -> Req {
+        let target = target.replace(' ', "%20").replace('"', "%22");
+        Req {
+            addr: addr.to_owned(),
+            head: format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\n"),
+            body: Vec::new(),
+            content_type: None,
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Req {
+        self.head.push_str(&format!("{name}: {value}\r\n"));
+        self
+    }
+
+    pub fn bearer(self, token: &str) -> Req {
+        self.header("Authorization", &format!("Bearer {token}"))
+    }
+
+    pub fn json(mut self, body: &Value) -> Req {
+        self.body = serde_json::to_vec(body).unwrap();
+        self.content_type.get_or_insert_with(|| "application/scim+json; charset=utf-8".into());
+        self
+    }
+
+    pub fn raw_body(mut self, body: &[u8], content_type: Option<&str>) -> Req {
+        self.body = body.to_vec();
+        self.content_type = content_type.map(str::to_owned);
+        self
+    }
+
+    pub fn send(self) -> Resp {
+        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut request = self.head.into_bytes();
+        if let Some(ct) = &self.content_type {
+            request.extend_from_slice(format!("Content-Type: {ct}\r\n").as_bytes());
+        }
+        request
+            .extend_from_slice(format!("Content-Length: {}\r\nConnection: close\r\n\r\n", self.body.len()).as_bytes());
+        request.extend_from_slice(&self.body);
+        // The server may answer (413) before reading all of a large body.
+        let _ = stream.write_all(&request);
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        Resp::parse(&raw)
+    }
+}
+
+/// One HTTP response.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub text: String,
+}
+
+impl Resp {
+    fn parse(raw: &[u8]) -> Resp {
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("no header end in response");
+        let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+        let mut lines = head.lines();
+        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        Resp { status, headers, text: String::from_utf8_lossy(&raw[split + 4..]).into_owned() }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {} {:?}", self.status, self.text))
+    }
+
+    /// Asserts an identity-center error body with `status` and `detail`.
+    pub fn assert_error(&self, status: u16, detail: &str) {
+        assert_eq!(self.status, status, "{}", self.text);
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        let body = self.json();
+        let urn = serde_json::json!(["urn:ietf:params:scim:api:messages:2.0:Error"]);
+        assert_eq!(body["schemas"], urn, "{body}");
+        assert_eq!(body["schema"], urn, "{body}");
+        assert_eq!(body["status"], Value::String(status.to_string()), "{body}");
+        assert_eq!(body["detail"], detail, "{body}");
+        assert_eq!(body["exceptionRequestId"].as_str(), self.header("x-amzn-requestid"), "{body}");
+        let stamp = body["timeStamp"].as_str().unwrap();
+        assert_eq!(stamp.len(), 23, "{stamp}");
+        assert!(body.get("scimType").is_none(), "{body}");
+    }
+}
+
+pub const UNPARSABLE: &str = "Request is unparsable, syntactically incorrect, or violates schema.";
+pub const DUPLICATE: &str = "Refused to create a new, duplicate resource.";
+
+/// Percent-encodes a query value (spaces as %20).
+pub fn enc(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
