@@ -5,16 +5,18 @@
 use serde_json::{Map, Value, json};
 
 use crate::definition::{Attribute, ResourceKind, Returned, Schema, Type};
-use crate::profile::{Profile, ProfileName};
+use crate::profile::Profile;
 
 /// The largest request body, in bytes.
 pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
 /// The largest page of a list.
 pub const MAX_PAGE: usize = 100;
+/// The most operations one `/Bulk` request may carry.
+pub const MAX_BULK_OPERATIONS: usize = 1000;
 
 /// `/ServiceProviderConfig`.
 pub fn service_provider_config(profile: &Profile) -> Value {
-    let rfc = profile.name == ProfileName::Rfc;
+    let bulk = profile.extended_endpoints;
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": "https://docs.aws.amazon.com/singlesignon/latest/userguide/manage-your-identity-source-idp.html",
@@ -27,11 +29,11 @@ pub fn service_provider_config(profile: &Profile) -> Value {
             "primary": true
         }],
         "patch": {"supported": true},
-        "bulk": {"supported": rfc, "maxOperations": if rfc { 1000 } else { 1 }, "maxPayloadSize": MAX_PAYLOAD_BYTES},
+        "bulk": {"supported": bulk, "maxOperations": if bulk { MAX_BULK_OPERATIONS } else { 1 }, "maxPayloadSize": MAX_PAYLOAD_BYTES},
         "filter": {"supported": true, "maxResults": MAX_PAGE},
         "changePassword": {"supported": false},
-        "sort": {"supported": rfc},
-        "etag": {"supported": rfc}
+        "sort": {"supported": profile.projection_and_sort},
+        "etag": {"supported": profile.etags}
     })
 }
 

@@ -61,8 +61,9 @@ fn lookup<'v>(scope: Scope, value: &'v Value, path: &AttrPath) -> Result<(&'stat
 }
 
 /// Finds the top-level attribute `path` names on `kind`: the extension URN that holds it (if any)
-/// and its definition.
-pub(crate) fn resolve(kind: ResourceKind, path: &AttrPath) -> Result<(Option<&'static str>, &'static Attribute)> {
+/// and its definition. Unqualified names are looked up in the core schema, then the common
+/// attributes, then the extensions.
+pub fn resolve(kind: ResourceKind, path: &AttrPath) -> Result<(Option<&'static str>, &'static Attribute)> {
     let unknown = || invalid(format!("unknown attribute {path}"));
     if let Some(urn) = &path.schema {
         if let Some(extension) = kind.extension(urn) {

@@ -110,6 +110,17 @@ pub struct Profile {
     pub group_patch_no_content: bool,
     /// Whether `/Me`, `/Bulk` and `/.search` exist.
     pub extended_endpoints: bool,
+    /// Whether resources carry `meta.version`, responses an `ETag`, and `If-Match` /
+    /// `If-None-Match` are honoured.
+    pub etags: bool,
+    /// Whether resources carry `meta.location` and a 201 a `Location` header.
+    pub meta_location: bool,
+    /// Whether a `count` outside 1 to the page maximum is refused (else clamped, 0 allowed).
+    pub strict_count: bool,
+    /// Whether list filters are limited to identity-center's indexed `eq` subset.
+    pub filter_subset: bool,
+    /// Whether `attributes`, `excludedAttributes`, `sortBy` and `sortOrder` are applied (else ignored).
+    pub projection_and_sort: bool,
 }
 
 impl Profile {
@@ -189,6 +200,11 @@ pub static IDENTITY_CENTER: Profile = Profile {
     scim_content_type: false,
     group_patch_no_content: true,
     extended_endpoints: false,
+    etags: false,
+    meta_location: false,
+    strict_count: true,
+    filter_subset: true,
+    projection_and_sort: false,
 };
 
 /// RFC 7643 and RFC 7644 in full.
@@ -219,4 +235,9 @@ pub static RFC: Profile = Profile {
     scim_content_type: true,
     group_patch_no_content: false,
     extended_endpoints: true,
+    etags: true,
+    meta_location: true,
+    strict_count: false,
+    filter_subset: false,
+    projection_and_sort: true,
 };

@@ -127,6 +127,10 @@ pub struct Ctx {
     pub target: Target,
     /// The SCIM base URL of the tenant.
     pub base: String,
+    /// The `If-Match` header, if any.
+    pub if_match: Option<String>,
+    /// The `If-None-Match` header, if any.
+    pub if_none_match: Option<String>,
 }
 
 impl Ctx {
@@ -197,7 +201,18 @@ async fn pipeline(
     }
     let base = format!("{}/{}/scim/v2", state.public_url, tenant_id);
     let method = request.method().clone();
-    let ctx = Ctx { state: Arc::clone(&state), tenant, request_id: request_id.to_owned(), target, base };
+    let header =
+        |name: hyper::header::HeaderName| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let (if_match, if_none_match) = (header(hyper::header::IF_MATCH), header(hyper::header::IF_NONE_MATCH));
+    let ctx = Ctx {
+        if_match,
+        if_none_match,
+        state: Arc::clone(&state),
+        tenant,
+        request_id: request_id.to_owned(),
+        target,
+        base,
+    };
     let outcome = match read_body(request).await {
         Ok(body) => route(&ctx, &method, body).await,
         Err(e) => Err(e),
@@ -297,9 +312,16 @@ async fn route(ctx: &Ctx, method: &Method, body: Option<Value>) -> Result<Respon
         [collection] if resource(collection).is_some() => {
             let kind = resource(collection).ok_or(ApiError::NoEndpoint)?;
             match *method {
-                Method::GET => scim::list(ctx, kind).await,
+                Method::GET => scim::list(ctx, kind, scim::ListParams::from_query(&ctx.target)).await,
                 Method::POST => scim::create(ctx, kind, need_body()?).await,
                 _ => Err(ApiError::MethodNotAllowed("GET, POST")),
+            }
+        }
+        [collection, ".search"] if resource(collection).is_some() && profile.extended_endpoints => {
+            let kind = resource(collection).ok_or(ApiError::NoEndpoint)?;
+            match *method {
+                Method::POST => scim::list(ctx, kind, scim::ListParams::from_search(&need_body()?)?).await,
+                _ => Err(ApiError::MethodNotAllowed("POST")),
             }
         }
         [collection, id] if resource(collection).is_some() => {

@@ -36,6 +36,8 @@ pub enum ApiError {
     NoSuchMember(String),
     /// The tenant holds as many resources of this kind as it may.
     Quota(ResourceKind),
+    /// An `If-Match` precondition names another version than the stored one.
+    PreconditionFailed,
     /// The server failed; the reason is logged, never shown.
     Internal(String),
 }
@@ -66,6 +68,7 @@ impl ApiError {
             ApiError::Conflict(unique) => format!("duplicate {}", unique_name(*unique)),
             ApiError::NoSuchMember(id) => format!("member {id:?} is not a user of this tenant"),
             ApiError::Quota(kind) => format!("the tenant's {} quota is reached", kind.name()),
+            ApiError::PreconditionFailed => "If-Match names another version".into(),
             ApiError::Internal(why) => format!("internal error: {why}"),
         }
     }
@@ -105,6 +108,11 @@ impl ApiError {
                 StatusCode::CONFLICT,
                 Some("uniqueness"),
                 format!("Refused to create a new, duplicate resource: {} is taken.", unique_name(*unique)),
+            ),
+            PreconditionFailed => (
+                StatusCode::PRECONDITION_FAILED,
+                Some("invalidVers"),
+                "Failed to update. Resource changed on the server.".into(),
             ),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None, "Service failed to process the request.".into()),
         };

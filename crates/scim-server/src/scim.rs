@@ -5,11 +5,12 @@
 //! the writer's transaction, with the audit entry, so a failed request changes nothing and two
 //! concurrent PATCHes of one resource cannot lose each other's change.
 
+use hyper::header::HeaderValue;
 use hyper::{Method, Response, StatusCode};
 use scim_schema::definition::ENTERPRISE_USER;
 use scim_schema::patch::{self, MemberChange};
 use scim_schema::query::{self, Clause};
-use scim_schema::render::{self, Memberships};
+use scim_schema::render::{self, Memberships, Projection};
 use scim_schema::{ErrorKind, ResourceKind, discovery, resource, time};
 use scim_store::{Condition, Keys, Kind, NewAudit, Query, Stored, TenantKey, Writer};
 use serde_json::{Map, Value, json};
@@ -95,7 +96,7 @@ impl Ctx {
         format!("{}{}/{id}", self.base, kind.endpoint())
     }
 
-    fn render(&self, kind: ResourceKind, stored: &Stored, memberships: Memberships) -> Value {
+    fn render(&self, kind: ResourceKind, stored: &Stored, memberships: Memberships, projection: &Projection) -> Value {
         let meta = render::Meta {
             id: &stored.id,
             created: stored.created,
@@ -103,7 +104,50 @@ impl Ctx {
             version: stored.version,
         };
         let location = self.location(kind, &stored.id);
-        render::render(self.profile(), kind, meta, &stored.attrs, memberships, Some(&location))
+        let mut out = render::render(self.profile(), kind, meta, &stored.attrs, memberships, Some(&location));
+        render::project(kind, &mut out, projection);
+        out
+    }
+
+    /// A single-resource response: rendered, projected, with `ETag` and (on 201) `Location`
+    /// where the profile has them.
+    fn respond(
+        &self,
+        status: StatusCode,
+        kind: ResourceKind,
+        stored: &Stored,
+        memberships: Memberships,
+    ) -> Result<Response<Body>, ApiError> {
+        let body = self.render(kind, stored, memberships, &self.projection()?);
+        let mut response = self.writer().json(status, &body);
+        let headers = response.headers_mut();
+        if self.profile().etags
+            && let Ok(tag) = HeaderValue::from_str(&render::etag(stored.version))
+        {
+            headers.insert(hyper::header::ETAG, tag);
+        }
+        if status == StatusCode::CREATED
+            && self.profile().meta_location
+            && let Ok(location) = HeaderValue::from_str(&self.location(kind, &stored.id))
+        {
+            headers.insert(hyper::header::LOCATION, location);
+        }
+        Ok(response)
+    }
+
+    /// The `If-Match` precondition of a write, where the profile honours ETags.
+    fn precondition(&self) -> Option<Vec<String>> {
+        if !self.profile().etags {
+            return None;
+        }
+        let value = self.if_match.as_deref()?;
+        Some(value.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect())
+    }
+
+    /// The projection the query string asks for, for single-resource responses.
+    fn projection(&self) -> Result<Projection, ApiError> {
+        let target = &self.target;
+        projection(self.profile(), target.param("attributes"), target.param("excludedAttributes"))
     }
 
     /// The memberships a single-resource read shows.
@@ -136,6 +180,21 @@ fn audited(
     entry.resource_id = Some(id.to_owned());
     entry.status = status.as_u16();
     w.record_audit(tenant, &entry).map_err(ApiError::from)
+}
+
+/// Checks an `If-Match` precondition against the stored version (RFC 7232: `*` matches any).
+fn check_precondition(expected: &Option<Vec<String>>, current: &Stored) -> Result<(), ApiError> {
+    match expected {
+        Some(tags) if !tags.iter().any(|t| t == "*" || etag_matches(t, current.version)) => {
+            Err(ApiError::PreconditionFailed)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether an entity tag (weak or strong form) names `version`.
+fn etag_matches(tag: &str, version: i64) -> bool {
+    tag.trim_start_matches("W/").trim_matches('"') == version.to_string()
 }
 
 /// Applies membership changes to `group_id`; returns whether anything changed.
@@ -182,17 +241,8 @@ pub async fn create(ctx: &Ctx, kind: ResourceKind, body: Value) -> Result<Respon
         })
     })
     .await?;
-    let memberships = match (kind, ctx.profile().return_memberships) {
-        (ResourceKind::Group, true) => Memberships::Listed(Vec::new()),
-        _ => Memberships::Omitted,
-    };
-    let mut response = ctx.writer().json(StatusCode::CREATED, &ctx.render(kind, &stored, memberships));
-    if ctx.profile().return_memberships
-        && let Ok(location) = hyper::header::HeaderValue::from_str(&ctx.location(kind, &stored.id))
-    {
-        response.headers_mut().insert(hyper::header::LOCATION, location);
-    }
-    Ok(response)
+    let memberships = ctx.memberships(kind, ctx.profile().return_memberships.then(Vec::new));
+    ctx.respond(StatusCode::CREATED, kind, &stored, memberships)
 }
 
 /// `GET /Users/{id}`, `GET /Groups/{id}`.
@@ -210,7 +260,17 @@ pub async fn get(ctx: &Ctx, kind: ResourceKind, id: String) -> Result<Response<B
         })
     })
     .await?;
-    Ok(ctx.writer().json(StatusCode::OK, &ctx.render(kind, &stored, ctx.memberships(kind, ids))))
+    if ctx.profile().etags
+        && let Some(tags) = ctx.if_none_match.as_deref()
+        && tags.split(',').any(|t| t.trim() == "*" || etag_matches(t.trim(), stored.version))
+    {
+        let mut response = ctx.writer().empty(StatusCode::NOT_MODIFIED);
+        if let Ok(tag) = HeaderValue::from_str(&render::etag(stored.version)) {
+            response.headers_mut().insert(hyper::header::ETAG, tag);
+        }
+        return Ok(response);
+    }
+    ctx.respond(StatusCode::OK, kind, &stored, ctx.memberships(kind, ids))
 }
 
 /// How a list request pages.
@@ -250,25 +310,110 @@ fn decode_cursor(cursor: &str, print: u64) -> Result<Option<i64>, ApiError> {
     Ok(Some(seq))
 }
 
-/// `GET /Users`, `GET /Groups`.
-pub async fn list(ctx: &Ctx, kind: ResourceKind) -> Result<Response<Body>, ApiError> {
-    let target = &ctx.target;
-    let count = match target.param("count") {
-        None => discovery::MAX_PAGE,
-        Some(text) => match text.trim().parse::<usize>() {
-            Ok(n) if (1..=discovery::MAX_PAGE).contains(&n) => n,
-            _ => return Err(bad_query(format!("count must be 1 to {}, not {text:?}", discovery::MAX_PAGE))),
-        },
-    };
-    let filter = match target.param("filter").map(str::trim).filter(|f| !f.is_empty()) {
+/// The parameters of a list or search request, from a query string or a SearchRequest body.
+#[derive(Debug, Default)]
+pub struct ListParams {
+    filter: Option<String>,
+    count: Option<String>,
+    start_index: Option<String>,
+    cursor: Option<String>,
+    attributes: Option<String>,
+    excluded: Option<String>,
+}
+
+impl ListParams {
+    /// From `?filter=…&count=…` (names case-insensitive).
+    pub fn from_query(target: &Target) -> ListParams {
+        let get = |name: &str| target.param(name).map(str::to_owned);
+        ListParams {
+            filter: get("filter"),
+            count: get("count"),
+            start_index: get("startIndex"),
+            cursor: get("cursor"),
+            attributes: get("attributes"),
+            excluded: get("excludedAttributes"),
+        }
+    }
+
+    /// From a `POST .search` body (RFC 7644 section 3.4.3).
+    pub fn from_search(body: &Value) -> Result<ListParams, ApiError> {
+        let object = body.as_object().ok_or_else(|| bad_query("a SearchRequest must be an object"))?;
+        let field = |name: &str| object.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
+        let text = |name: &str| -> Result<Option<String>, ApiError> {
+            match field(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(Value::Number(n)) => Ok(Some(n.to_string())),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|i| {
+                        i.as_str().map(str::to_owned).ok_or_else(|| bad_query(format!("{name} must list strings")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(|names| Some(names.join(","))),
+                Some(_) => Err(bad_query(format!("{name} has the wrong type"))),
+            }
+        };
+        Ok(ListParams {
+            filter: text("filter")?,
+            count: text("count")?,
+            start_index: text("startIndex")?,
+            cursor: text("cursor")?,
+            attributes: text("attributes")?,
+            excluded: text("excludedAttributes")?,
+        })
+    }
+
+    /// The projection these parameters ask for, where the profile applies one.
+    fn projection(&self, profile: &scim_schema::Profile) -> Result<Projection, ApiError> {
+        projection(profile, self.attributes.as_deref(), self.excluded.as_deref())
+    }
+}
+
+/// The `attributes` / `excludedAttributes` projection, where the profile applies one.
+fn projection(
+    profile: &scim_schema::Profile,
+    attributes: Option<&str>,
+    excluded: Option<&str>,
+) -> Result<Projection, ApiError> {
+    if !profile.projection_and_sort {
+        return Ok(Projection::All);
+    }
+    let parse =
+        |text: &str| scim_filter::parse_attr_list(text).map_err(|e| bad_query(format!("attribute list {text:?}: {e}")));
+    match (attributes.map(str::trim).filter(|a| !a.is_empty()), excluded.map(str::trim).filter(|e| !e.is_empty())) {
+        (Some(only), _) => Ok(Projection::Only(parse(only)?)),
+        (None, Some(except)) => Ok(Projection::Except(parse(except)?)),
+        (None, None) => Ok(Projection::All),
+    }
+}
+
+/// The page size a request asks for, under the profile's rule.
+fn page_size(profile: &scim_schema::Profile, count: Option<&str>) -> Result<usize, ApiError> {
+    let Some(text) = count.map(str::trim) else { return Ok(discovery::MAX_PAGE) };
+    let refuse = || bad_query(format!("count must be 1 to {}, not {text:?}", discovery::MAX_PAGE));
+    let n = text.parse::<i64>().map_err(|_| refuse())?;
+    if profile.strict_count {
+        return usize::try_from(n).ok().filter(|n| (1..=discovery::MAX_PAGE).contains(n)).ok_or_else(refuse);
+    }
+    // RFC 7644 section 3.4.2.4: negative means 0; more than the maximum gets the maximum.
+    Ok(usize::try_from(n.max(0)).unwrap_or(0).min(discovery::MAX_PAGE))
+}
+
+/// `GET /Users`, `GET /Groups`, and their `POST .search`.
+pub async fn list(ctx: &Ctx, kind: ResourceKind, params: ListParams) -> Result<Response<Body>, ApiError> {
+    let profile = ctx.profile();
+    let count = page_size(profile, params.count.as_deref())?;
+    let projection = params.projection(profile)?;
+    let filter = match params.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
         Some(text) => Some(scim_filter::parse_filter(text)?),
         None => None,
     };
     let canonical = filter.as_ref().map(ToString::to_string).unwrap_or_default();
-    let paging = match target.param("cursor") {
+    let paging = match params.cursor.as_deref() {
         Some(cursor) => Paging::Cursor(decode_cursor(cursor.trim(), fingerprint(kind, &canonical))?),
         None => {
-            let start = match target.param("startIndex").map(str::trim) {
+            let start = match params.start_index.as_deref().map(str::trim) {
                 None | Some("") => 1,
                 Some(text) => {
                     text.parse::<i64>().map_err(|_| bad_query(format!("startIndex {text:?} is not a number")))?
@@ -278,7 +423,13 @@ pub async fn list(ctx: &Ctx, kind: ResourceKind) -> Result<Response<Body>, ApiEr
         }
     };
     let clauses = match &filter {
-        Some(f) => query::identity_center_clauses(kind, f)?,
+        Some(f) if profile.filter_subset => query::identity_center_clauses(kind, f)?,
+        Some(_) => {
+            return Err(ApiError::Schema(scim_schema::Error::new(
+                ErrorKind::InvalidFilter,
+                "filters beyond the indexed subset are not available yet",
+            )));
+        }
         None => Vec::new(),
     };
     let mut member_to_check = None;
@@ -318,7 +469,8 @@ pub async fn list(ctx: &Ctx, kind: ResourceKind) -> Result<Response<Body>, ApiEr
         ResourceKind::Group => Memberships::Empty,
         ResourceKind::User => Memberships::Omitted,
     };
-    let resources: Vec<Value> = page.items.iter().map(|s| ctx.render(kind, s, memberships.clone())).collect();
+    let resources: Vec<Value> =
+        page.items.iter().map(|s| ctx.render(kind, s, memberships.clone(), &projection)).collect();
     let mut out = Map::new();
     match paging {
         Paging::Index(start) => {
@@ -341,13 +493,34 @@ pub async fn list(ctx: &Ctx, kind: ResourceKind) -> Result<Response<Body>, ApiEr
     Ok(ctx.writer().json(StatusCode::OK, &Value::Object(out)))
 }
 
+/// The memberships a response about `id` shows under the profile, read after a write.
+async fn memberships_of(ctx: &Ctx, kind: ResourceKind, id: &str) -> Result<Memberships, ApiError> {
+    if !ctx.profile().return_memberships {
+        return Ok(Memberships::Omitted);
+    }
+    let (tenant, store, id) = (ctx.tenant.key, ctx.state.store.clone(), id.to_owned());
+    let ids = blocking(move || {
+        Ok(store.read(|r| match kind {
+            ResourceKind::User => r.group_ids_of(tenant, &id),
+            ResourceKind::Group => r.member_ids(tenant, &id),
+        })?)
+    })
+    .await?;
+    Ok(ctx.memberships(kind, Some(ids)))
+}
+
 /// `PUT /Users/{id}`, `PUT /Groups/{id}`.
 pub async fn replace(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> Result<Response<Body>, ApiError> {
     let parsed = resource::parse(ctx.profile(), kind, &body)?;
     let keys = keys(kind, &parsed);
+    let expected = ctx.precondition();
     let (tenant, audit, store) = (ctx.tenant.key, ctx.audit(&Method::PUT), ctx.state.store.clone());
     let stored = blocking(move || {
         store.write(move |w| {
+            if expected.is_some() {
+                let current = w.get(tenant, store_kind(kind), &id)?.ok_or(ApiError::NotFound(kind))?;
+                check_precondition(&expected, &current)?;
+            }
             let stored =
                 w.replace(tenant, store_kind(kind), &id, &keys, &parsed.attrs, audit.at).map_err(found(kind))?;
             if kind == ResourceKind::Group {
@@ -358,22 +531,19 @@ pub async fn replace(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> 
         })
     })
     .await?;
-    let memberships = if ctx.profile().return_memberships && kind == ResourceKind::Group {
-        let (tenant, store, id) = (ctx.tenant.key, ctx.state.store.clone(), stored.id.clone());
-        ctx.memberships(kind, Some(blocking(move || Ok(store.read(|r| r.member_ids(tenant, &id))?)).await?))
-    } else {
-        Memberships::Omitted
-    };
-    Ok(ctx.writer().json(StatusCode::OK, &ctx.render(kind, &stored, memberships)))
+    let memberships = memberships_of(ctx, kind, &stored.id).await?;
+    ctx.respond(StatusCode::OK, kind, &stored, memberships)
 }
 
 /// `PATCH /Users/{id}`, `PATCH /Groups/{id}`.
 pub async fn patch(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> Result<Response<Body>, ApiError> {
     let profile = ctx.profile();
+    let expected = ctx.precondition();
     let (tenant, audit, store) = (ctx.tenant.key, ctx.audit(&Method::PATCH), ctx.state.store.clone());
     let stored = blocking(move || {
         store.write(move |w| {
             let current = w.get(tenant, store_kind(kind), &id)?.ok_or(ApiError::NotFound(kind))?;
+            check_precondition(&expected, &current)?;
             let patched = patch::apply(profile, kind, &id, &current.attrs, &body)?;
             let attrs_changed = patched.resource.attrs != current.attrs;
             let mut stored = current;
@@ -393,28 +563,20 @@ pub async fn patch(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> Re
     if kind == ResourceKind::Group && profile.group_patch_no_content {
         return Ok(ctx.writer().empty(StatusCode::NO_CONTENT));
     }
-    let ids = if profile.return_memberships {
-        let (tenant, store, id) = (ctx.tenant.key, ctx.state.store.clone(), stored.id.clone());
-        Some(
-            blocking(move || {
-                Ok(store.read(|r| match kind {
-                    ResourceKind::User => r.group_ids_of(tenant, &id),
-                    ResourceKind::Group => r.member_ids(tenant, &id),
-                })?)
-            })
-            .await?,
-        )
-    } else {
-        None
-    };
-    Ok(ctx.writer().json(StatusCode::OK, &ctx.render(kind, &stored, ctx.memberships(kind, ids))))
+    let memberships = memberships_of(ctx, kind, &stored.id).await?;
+    ctx.respond(StatusCode::OK, kind, &stored, memberships)
 }
 
 /// `DELETE /Users/{id}`, `DELETE /Groups/{id}`.
 pub async fn delete(ctx: &Ctx, kind: ResourceKind, id: String) -> Result<Response<Body>, ApiError> {
+    let expected = ctx.precondition();
     let (tenant, audit, store) = (ctx.tenant.key, ctx.audit(&Method::DELETE), ctx.state.store.clone());
     blocking(move || {
         store.write(move |w| {
+            if expected.is_some() {
+                let current = w.get(tenant, store_kind(kind), &id)?.ok_or(ApiError::NotFound(kind))?;
+                check_precondition(&expected, &current)?;
+            }
             w.delete(tenant, store_kind(kind), &id).map_err(found(kind))?;
             audited(w, tenant, audit, &id, StatusCode::NO_CONTENT)
         })
