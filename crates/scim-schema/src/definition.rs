@@ -288,13 +288,12 @@ static ENTERPRISE_ATTRIBUTES: [Attribute; 6] = [
     complex("manager", false, &MANAGER, "The User's manager."),
 ];
 
-static MEMBER: [Attribute; 4] = [
+static MEMBER: [Attribute; 3] = [
     Attribute { mutability: Mutability::Immutable, ..string("value", "Identifier of the member.") },
     Attribute {
         mutability: Mutability::Immutable,
         ..attr("$ref", Type::Reference(&["User", "Group"]), "The URI of the member resource.")
     },
-    Attribute { mutability: Mutability::ReadOnly, ..string("display", "A human-readable name of the member.") },
     Attribute {
         mutability: Mutability::Immutable,
         canonical_values: &["User", "Group"],

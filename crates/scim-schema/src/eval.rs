@@ -3,11 +3,17 @@
 //! The grammar crate knows shapes; this module knows meaning, because meaning depends on the
 //! schema: whether a string compares with or without case (`caseExact`), whether a string is a
 //! date-time, and that a filter on a multi-valued attribute matches when any value does. A
-//! complex multi-valued attribute named without a sub-attribute (`emails co "x"`) is compared by
-//! its `value` sub-attribute.
+//! complex attribute named without a sub-attribute in a comparison (`emails co "x"`) is compared
+//! by its `value` sub-attribute; in `pr` (and `eq null`) it is present when it holds a non-empty
+//! value, as RFC 7644 defines `pr` for complex attributes.
 //!
 //! Two choices the RFC leaves open: `ne` is the negation of `eq` (a user none of whose emails is
 //! `x` satisfies `emails ne "x"`), and `attr eq null` holds when the attribute has no value.
+//!
+//! Whether a filter is valid never depends on the data: [`validate`] walks the whole filter
+//! before anything is evaluated, so `userName eq "nobody" and foo eq "x"` is refused even when
+//! no resource gets past its first half. The SQL translation in `scim-store` relies on this to
+//! refuse exactly the filters this module refuses.
 
 use std::cmp::Ordering;
 
@@ -19,14 +25,44 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// Whether `resource`, a resource as rendered (with `id`, `meta` and any memberships), satisfies
 /// `filter`.
+///
+/// # Errors
+///
+/// [`ErrorKind::InvalidFilter`] when [`validate`] refuses the filter, whatever the resource.
 pub fn matches(kind: ResourceKind, resource: &Value, filter: &Filter) -> Result<bool> {
+    check(Scope::Resource(kind), filter)?;
     eval(Scope::Resource(kind), resource, filter)
 }
 
 /// Whether `element`, one value of the multi-valued complex attribute `def`, satisfies `filter`
 /// (the inside of a value path such as `emails[type eq "work"]`).
+///
+/// # Errors
+///
+/// [`ErrorKind::InvalidFilter`] when `filter` names something `def` has no sub-attribute for,
+/// or uses an operator its literal or attribute does not allow, whatever the element.
 pub fn element_matches(def: &'static Attribute, element: &Value, filter: &Filter) -> Result<bool> {
+    check(Scope::Complex(def), filter)?;
     eval(Scope::Complex(def), element, filter)
+}
+
+/// Checks that `filter` can be evaluated on resources of `kind`, without looking at any data.
+///
+/// Every attribute it names must exist (see [`resolve`]), every sub-attribute must belong to its
+/// attribute, value paths must name complex attributes and hold no value path, and every
+/// operator must suit its literal and attribute: no `gt`/`ge`/`lt`/`le` on booleans, binary
+/// attributes or boolean literals, no `co`/`sw`/`ew` on booleans or with a boolean or number
+/// literal, and nothing but `eq` and `ne` with `null`.
+/// [`matches()`] calls it first, so a filter is valid or not whatever the resources hold.
+///
+/// The walk uses a heap stack, not recursion: the left-nested chains of `and` and `or` the
+/// parser builds (about a thousand nodes deep within its input limit) cost no stack.
+///
+/// # Errors
+///
+/// [`ErrorKind::InvalidFilter`] naming the first problem found.
+pub fn validate(kind: ResourceKind, filter: &Filter) -> Result<()> {
+    check(Scope::Resource(kind), filter)
 }
 
 #[derive(Clone, Copy)]
@@ -61,8 +97,27 @@ fn lookup<'v>(scope: Scope, value: &'v Value, path: &AttrPath) -> Result<(&'stat
 }
 
 /// Finds the top-level attribute `path` names on `kind`: the extension URN that holds it (if any)
-/// and its definition. Unqualified names are looked up in the core schema, then the common
-/// attributes, then the extensions.
+/// and its definition; `path.sub_attr` is ignored.
+///
+/// A path qualified by the core schema's URN names a core attribute, one qualified by an
+/// extension's URN an attribute of that extension. An unqualified name is looked up in the core
+/// schema, then among the common attributes (`id`, `externalId`, `meta`, held by no extension),
+/// then in the extensions in order. Names and URNs compare ignoring ASCII case.
+/// This is the one resolution rule: filters, PATCH paths and projections here use it, and so
+/// does the SQL translation of filters in `scim-store`.
+///
+/// ```
+/// use scim_schema::{ResourceKind, eval::resolve};
+///
+/// let path = scim_filter::parse_attr_path("manager.value").unwrap();
+/// let (container, def) = resolve(ResourceKind::User, &path).unwrap();
+/// assert_eq!(container, Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"));
+/// assert_eq!(def.name, "manager");
+/// ```
+///
+/// # Errors
+///
+/// [`ErrorKind::InvalidFilter`] when `kind` has no such attribute.
 pub fn resolve(kind: ResourceKind, path: &AttrPath) -> Result<(Option<&'static str>, &'static Attribute)> {
     let unknown = || invalid(format!("unknown attribute {path}"));
     if let Some(urn) = &path.schema {
@@ -89,35 +144,100 @@ fn field<'v>(value: &'v Value, name: &str) -> Option<&'v Value> {
     object.get(name).or_else(|| object.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
 }
 
-/// The scalar values a path names, with the definition that types them.
-fn leaves<'v>(scope: Scope, value: &'v Value, path: &AttrPath) -> Result<(&'static Attribute, Vec<&'v Value>)> {
-    let (def, top) = lookup(scope, value, path)?;
-    let items: Vec<&Value> = match top {
+/// The definition a comparison on `path` applies to: the attribute's, a sub-attribute's, or the
+/// `value` sub-attribute's for a complex attribute named alone.
+fn leaf_def(def: &'static Attribute, path: &AttrPath) -> Result<&'static Attribute> {
+    let sub_name = match (&path.sub_attr, def.kind) {
+        (Some(sub), _) => sub.as_str(),
+        (None, Type::Complex) => "value",
+        (None, _) => return Ok(def),
+    };
+    def.sub(sub_name).ok_or_else(|| invalid(format!("{} has no sub-attribute {sub_name}", def.name)))
+}
+
+/// The values of a looked-up attribute: the elements of a list, else the value itself.
+fn items(top: Option<&Value>) -> Vec<&Value> {
+    match top {
         None => Vec::new(),
         Some(Value::Array(items)) => items.iter().collect(),
         Some(one) => vec![one],
-    };
-    let sub_name = match (&path.sub_attr, def.kind) {
-        (Some(sub), _) => Some(sub.as_str()),
-        (None, Type::Complex) => Some("value"),
-        (None, _) => None,
-    };
-    let Some(sub_name) = sub_name else { return Ok((def, items)) };
-    let sub = def.sub(sub_name).ok_or_else(|| invalid(format!("{} has no sub-attribute {sub_name}", def.name)))?;
-    Ok((sub, items.into_iter().filter_map(|item| field(item, sub.name)).collect()))
+    }
 }
 
+/// The scalar values a path names, with the definition that types them.
+fn leaves<'v>(scope: Scope, value: &'v Value, path: &AttrPath) -> Result<(&'static Attribute, Vec<&'v Value>)> {
+    let (def, top) = lookup(scope, value, path)?;
+    let leaf = leaf_def(def, path)?;
+    if std::ptr::eq(leaf, def) {
+        return Ok((def, items(top)));
+    }
+    Ok((leaf, items(top).into_iter().filter_map(|item| field(item, leaf.name)).collect()))
+}
+
+/// Whether `path` has a value: `pr`, and the negation of `eq null`.
+///
+/// A complex attribute named alone is present when one of its values is a non-empty object
+/// (RFC 7644: "if it contains a non-empty node for complex attributes"); anything else when one
+/// of its scalar values is non-empty.
+fn present(scope: Scope, value: &Value, path: &AttrPath) -> Result<bool> {
+    let (def, top) = lookup(scope, value, path)?;
+    if path.sub_attr.is_none() && def.kind == Type::Complex {
+        return Ok(items(top).into_iter().any(is_present));
+    }
+    Ok(leaves(scope, value, path)?.1.into_iter().any(is_present))
+}
+
+/// The operands of a chain of one operator, in order: `a and b and c` gives `[a, b, c]` however
+/// it is nested, without recursion.
+fn chain(filter: &Filter, is_or: bool) -> Vec<&Filter> {
+    let mut out = Vec::new();
+    let mut stack = vec![filter];
+    while let Some(node) = stack.pop() {
+        match node {
+            Filter::And(a, b) if !is_or => stack.extend([&**b, &**a]),
+            Filter::Or(a, b) if is_or => stack.extend([&**b, &**a]),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Evaluates a filter [`check`] accepted. Chains of `and` and `or` are flattened, so recursion
+/// only follows nesting (`not`, parentheses that change the operator, value paths), which the
+/// parser bounds.
 fn eval(scope: Scope, value: &Value, filter: &Filter) -> Result<bool> {
     match filter {
-        Filter::And(a, b) => Ok(eval(scope, value, a)? && eval(scope, value, b)?),
-        Filter::Or(a, b) => Ok(eval(scope, value, a)? || eval(scope, value, b)?),
+        Filter::And(..) => {
+            for operand in chain(filter, false) {
+                if !eval(scope, value, operand)? {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        }
+        Filter::Or(..) => {
+            for operand in chain(filter, true) {
+                if eval(scope, value, operand)? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
         Filter::Not(inner) => Ok(!eval(scope, value, inner)?),
-        Filter::Present(path) => Ok(leaves(scope, value, path)?.1.into_iter().any(is_present)),
+        Filter::Present(path) => present(scope, value, path),
+        Filter::Compare { path, op, value: CompValue::Null } => {
+            let present = present(scope, value, path)?;
+            match op {
+                CompareOp::Eq => Ok(!present),
+                CompareOp::Ne => Ok(present),
+                _ => Err(invalid(format!("{path} cannot be compared with null by {op}"))),
+            }
+        }
         Filter::Compare { path, op, value: literal } => {
             let (def, values) = leaves(scope, value, path)?;
             match op {
-                CompareOp::Ne => Ok(!any_compare(def, &values, CompareOp::Eq, literal)?),
-                _ => any_compare(def, &values, *op, literal),
+                CompareOp::Ne => Ok(!any_compare(def, &values, CompareOp::Eq, literal)),
+                _ => Ok(any_compare(def, &values, *op, literal)),
             }
         }
         Filter::ValuePath { attr, filter } => {
@@ -125,16 +245,7 @@ fn eval(scope: Scope, value: &Value, filter: &Filter) -> Result<bool> {
             if def.kind != Type::Complex || !matches!(scope, Scope::Resource(_)) {
                 return Err(invalid(format!("{attr} is not a complex attribute")));
             }
-            let items: Vec<&Value> = match top {
-                None => Vec::new(),
-                Some(Value::Array(items)) => items.iter().collect(),
-                Some(one) => vec![one],
-            };
-            if items.is_empty() {
-                // Validate the inner filter even with nothing to match.
-                eval(Scope::Complex(def), &Value::Object(serde_json::Map::new()), filter)?;
-            }
-            for item in items {
+            for item in items(top) {
                 if eval(Scope::Complex(def), item, filter)? {
                     return Ok(true);
                 }
@@ -142,6 +253,40 @@ fn eval(scope: Scope, value: &Value, filter: &Filter) -> Result<bool> {
             Ok(false)
         }
     }
+}
+
+/// Checks a filter without data: see [`validate`].
+fn check(scope: Scope, filter: &Filter) -> Result<()> {
+    let empty = Value::Object(serde_json::Map::new());
+    let mut stack = vec![(scope, filter)];
+    while let Some((scope, node)) = stack.pop() {
+        match node {
+            Filter::And(a, b) | Filter::Or(a, b) => stack.extend([(scope, &**b), (scope, &**a)]),
+            Filter::Not(inner) => stack.push((scope, inner)),
+            Filter::Present(path) => {
+                present(scope, &empty, path)?;
+            }
+            Filter::Compare { path, op, value: CompValue::Null } => {
+                present(scope, &empty, path)?;
+                if !matches!(op, CompareOp::Eq | CompareOp::Ne) {
+                    return Err(invalid(format!("{path} cannot be compared with null by {op}")));
+                }
+            }
+            Filter::Compare { path, op, value: literal } => {
+                let (def, _) = leaves(scope, &empty, path)?;
+                let op = if *op == CompareOp::Ne { CompareOp::Eq } else { *op };
+                check_operator(def, op, literal)?;
+            }
+            Filter::ValuePath { attr, filter } => {
+                let (def, _) = lookup(scope, &empty, attr)?;
+                if def.kind != Type::Complex || !matches!(scope, Scope::Resource(_)) {
+                    return Err(invalid(format!("{attr} is not a complex attribute")));
+                }
+                stack.push((Scope::Complex(def), filter));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn is_present(value: &Value) -> bool {
@@ -154,38 +299,30 @@ fn is_present(value: &Value) -> bool {
     }
 }
 
-fn any_compare(def: &Attribute, values: &[&Value], op: CompareOp, literal: &CompValue) -> Result<bool> {
-    if let CompValue::Null = literal {
-        return match op {
-            CompareOp::Eq => Ok(!values.iter().any(|v| is_present(v))),
-            _ => Err(invalid(format!("{} cannot be compared with null by {op}", def.name))),
-        };
-    }
-    for value in values {
-        if compare(def, value, op, literal)? {
-            return Ok(true);
-        }
-    }
-    // Operators that make no sense for the literal are refused even when there is nothing to
-    // compare, so a filter's validity never depends on the data.
-    check_operator(def, op, literal)?;
-    Ok(false)
+/// Whether any of `values` compares true, for an operator [`check_operator`] accepted; `literal`
+/// is never `null` here.
+fn any_compare(def: &Attribute, values: &[&Value], op: CompareOp, literal: &CompValue) -> bool {
+    values.iter().any(|value| compare(def, value, op, literal))
 }
 
+/// Refuses an operator that makes no sense for the literal or the attribute (RFC 7644 section
+/// 3.4.2.2: `gt`, `ge`, `lt` and `le` on a boolean or binary attribute are `invalidFilter`).
 fn check_operator(def: &Attribute, op: CompareOp, literal: &CompValue) -> Result<()> {
     let ordered = matches!(op, CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le);
     let substring = matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
-    let bad = match literal {
-        CompValue::Bool(_) => ordered || substring,
-        CompValue::Number(_) => substring,
-        CompValue::Str(_) => def.kind == Type::Boolean && (ordered || substring),
-        CompValue::Null => false,
-    };
+    let unordered_attribute = matches!(def.kind, Type::Boolean | Type::Binary);
+    let bad = (ordered && unordered_attribute)
+        || match literal {
+            CompValue::Bool(_) => ordered || substring,
+            CompValue::Number(_) => substring,
+            CompValue::Str(_) => def.kind == Type::Boolean && substring,
+            CompValue::Null => ordered || substring,
+        };
     if bad { Err(invalid(format!("{op} does not apply to {literal} on {}", def.name))) } else { Ok(()) }
 }
 
-fn compare(def: &Attribute, value: &Value, op: CompareOp, literal: &CompValue) -> Result<bool> {
-    check_operator(def, op, literal)?;
+/// Whether one value compares true. A value and a literal of different types never do.
+fn compare(def: &Attribute, value: &Value, op: CompareOp, literal: &CompValue) -> bool {
     let ordering = match (value, literal) {
         (Value::Bool(b), CompValue::Bool(l)) => Some(b.cmp(l)),
         // A boolean attribute compared with "true"/"false" text, as some clients send it.
@@ -203,13 +340,13 @@ fn compare(def: &Attribute, value: &Value, op: CompareOp, literal: &CompValue) -
             {
                 Some(a.cmp(&b))
             } else {
-                return Ok(string_compare(def.case_exact, s, op, l));
+                return string_compare(def.case_exact, s, op, l);
             }
         }
         _ => None,
     };
-    let Some(ordering) = ordering else { return Ok(false) };
-    Ok(match op {
+    let Some(ordering) = ordering else { return false };
+    match op {
         CompareOp::Eq => ordering == Ordering::Equal,
         CompareOp::Ne => ordering != Ordering::Equal,
         CompareOp::Gt => ordering == Ordering::Greater,
@@ -217,7 +354,7 @@ fn compare(def: &Attribute, value: &Value, op: CompareOp, literal: &CompValue) -
         CompareOp::Lt => ordering == Ordering::Less,
         CompareOp::Le => ordering != Ordering::Greater,
         CompareOp::Co | CompareOp::Sw | CompareOp::Ew => false,
-    })
+    }
 }
 
 fn string_compare(case_exact: bool, value: &str, op: CompareOp, literal: &str) -> bool {
@@ -311,5 +448,79 @@ mod tests {
             let err = matches(ResourceKind::User, &json!({}), &parsed).unwrap_err();
             assert_eq!(err.kind, ErrorKind::InvalidFilter, "{bad}");
         }
+    }
+
+    #[test]
+    fn validity_does_not_depend_on_short_circuits() {
+        // The first operand decides the result for bjensen, yet the second is still checked.
+        for bad in [
+            r#"userName eq "nobody" and foo eq "x""#,
+            r#"userName pr or foo eq "x""#,
+            r#"emails[type eq "work" or nope eq "x"]"#,
+            r#"nickName pr and emails[type eq "work" and value gt true]"#,
+            r#"not (title pr) and x509Certificates.value gt "a""#,
+        ] {
+            let parsed = scim_filter::parse_filter(bad).unwrap();
+            for resource in [bjensen(), json!({})] {
+                let err = matches(ResourceKind::User, &resource, &parsed).unwrap_err();
+                assert_eq!(err.kind, ErrorKind::InvalidFilter, "{bad}");
+            }
+            assert_eq!(validate(ResourceKind::User, &parsed).unwrap_err().kind, ErrorKind::InvalidFilter, "{bad}");
+        }
+        let element = &crate::definition::USER_SCHEMA.attribute("emails").unwrap();
+        let inner = scim_filter::parse_filter(r#"type eq "x" and nope eq "y""#).unwrap();
+        assert!(element_matches(element, &json!({"type": "home"}), &inner).is_err());
+    }
+
+    #[test]
+    fn complex_attributes_are_present_when_they_hold_something() {
+        check("name pr", true);
+        check("addresses pr", false);
+        check("emails pr", true);
+        check("meta pr", true);
+        check("manager pr", true);
+        check("name eq null", false);
+        check("addresses eq null", true);
+        check("name ne null", true);
+        check("not (addresses pr)", true);
+        let with_address = |address: Value| {
+            let mut user = bjensen();
+            user["addresses"] = address;
+            user
+        };
+        let pr = scim_filter::parse_filter("addresses pr").unwrap();
+        assert!(matches(ResourceKind::User, &with_address(json!([{"locality": "Paris"}])), &pr).unwrap());
+        assert!(!matches(ResourceKind::User, &with_address(json!([{}])), &pr).unwrap());
+        // Compared, a complex attribute named alone is still its `value`.
+        assert!(validate(ResourceKind::User, &scim_filter::parse_filter(r#"name eq "x""#).unwrap()).is_err());
+    }
+
+    #[test]
+    fn ordering_applies_to_neither_booleans_nor_binary() {
+        for bad in
+            ["active gt 1", r#"active le "true""#, r#"x509Certificates.value ge "MII""#, "emails.primary lt false"]
+        {
+            let parsed = scim_filter::parse_filter(bad).unwrap();
+            assert_eq!(validate(ResourceKind::User, &parsed).unwrap_err().kind, ErrorKind::InvalidFilter, "{bad}");
+        }
+        for good in ["active eq 1", "active ne 0", r#"x509Certificates.value eq "MII""#, r#"title gt 5"#] {
+            assert!(validate(ResourceKind::User, &scim_filter::parse_filter(good).unwrap()).is_ok(), "{good}");
+        }
+        check("title gt 5", false);
+        check("title ne 5", true);
+    }
+
+    #[test]
+    fn long_chains_cost_no_stack() {
+        let mut chain = String::from(r#"title eq "x""#);
+        while chain.len() + 18 <= scim_filter::MAX_INPUT_LEN {
+            chain.push_str(r#" or title eq "x""#);
+        }
+        let filter = scim_filter::parse_filter(&chain).unwrap();
+        assert_eq!(matches(ResourceKind::User, &bjensen(), &filter), Ok(false));
+        let deep = (0..3000).fold(Filter::Present(AttrPath::new("title")), |acc, _| {
+            Filter::And(Box::new(acc), Box::new(Filter::Present(AttrPath::new("userName"))))
+        });
+        assert_eq!(matches(ResourceKind::User, &bjensen(), &deep), Ok(true));
     }
 }

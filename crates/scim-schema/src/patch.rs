@@ -294,7 +294,8 @@ impl Edit {
                         attrs.remove(extension.id);
                     }
                     (_, Some(Value::Object(fields))) => {
-                        for (name, v) in fields {
+                        // A client may echo the extension's `schemas` inside it; it names nothing.
+                        for (name, v) in fields.into_iter().filter(|(name, _)| !name.eq_ignore_ascii_case("schemas")) {
                             let def = extension
                                 .attribute(&name)
                                 .ok_or_else(|| Error::path(format!("unknown attribute {}:{name}", extension.id)))?;

@@ -153,7 +153,6 @@ pub static IDENTITY_CENTER: Profile = Profile {
         ("roles", "display"),
         ("manager", "displayName"),
         ("manager", "$ref"),
-        ("members", "display"),
     ],
     max_values: Some(1),
     required_user_paths: &[("displayName", None), ("name", Some("givenName")), ("name", Some("familyName"))],

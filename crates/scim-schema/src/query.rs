@@ -44,6 +44,34 @@ pub fn identity_center_clauses(kind: ResourceKind, filter: &Filter) -> Result<Ve
     if allowed { Ok(clauses) } else { Err(refuse()) }
 }
 
+/// The canonical filter of validated clauses (`member` spelled `members.value`, `manager` spelled
+/// `manager.value`, ...), for a store that answers standard filters.
+pub fn to_filter(kind: ResourceKind, clauses: &[Clause]) -> Option<Filter> {
+    let compare = |path: AttrPath, value: &str| Filter::Compare {
+        path,
+        op: scim_filter::CompareOp::Eq,
+        value: scim_filter::CompValue::Str(value.to_owned()),
+    };
+    let name = match kind {
+        ResourceKind::User => "userName",
+        ResourceKind::Group => "displayName",
+    };
+    clauses
+        .iter()
+        .map(|clause| match clause {
+            Clause::Id(v) => compare(AttrPath::new("id"), v),
+            Clause::Name(v) => compare(AttrPath::new(name), v),
+            Clause::ExternalId(v) => compare(AttrPath::new("externalId"), v),
+            Clause::MemberOf(v) => compare(AttrPath::with_sub("groups", "value"), v),
+            Clause::HasMember(v) => compare(AttrPath::with_sub("members", "value"), v),
+            Clause::Manager(v) => compare(
+                AttrPath { schema: Some(ENTERPRISE_USER.to_owned()), ..AttrPath::with_sub("manager", "value") },
+                v,
+            ),
+        })
+        .reduce(|a, b| Filter::And(Box::new(a), Box::new(b)))
+}
+
 fn clause(kind: ResourceKind, path: &AttrPath, value: String) -> Option<Clause> {
     let is = |name: &str, sub: Option<&str>| {
         path.name.eq_ignore_ascii_case(name)
@@ -106,6 +134,21 @@ mod tests {
         ] {
             check(u, refused, None);
         }
+    }
+
+    #[test]
+    fn canonical_filters_of_clauses() {
+        let parsed = scim_filter::parse_filter(r#"member eq "u" and id eq "g""#).unwrap();
+        let clauses = identity_center_clauses(ResourceKind::Group, &parsed).unwrap();
+        let canonical = to_filter(ResourceKind::Group, &clauses).unwrap();
+        assert_eq!(canonical.to_string(), r#"members.value eq "u" and id eq "g""#);
+        let parsed = scim_filter::parse_filter(r#"id eq "x" and manager eq "m""#).unwrap();
+        let clauses = identity_center_clauses(ResourceKind::User, &parsed).unwrap();
+        assert_eq!(
+            to_filter(ResourceKind::User, &clauses).unwrap().to_string(),
+            r#"id eq "x" and urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "m""#
+        );
+        assert_eq!(to_filter(ResourceKind::User, &[]), None);
     }
 
     #[test]

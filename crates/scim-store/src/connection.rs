@@ -1,8 +1,11 @@
-//! Opening and configuring connections: every pragma is set explicitly, none is left to defaults.
+//! Opening and configuring connections: every pragma is set explicitly, none is left to defaults,
+//! and every connection gets the SQL functions filter translation relies on.
 
 use std::path::Path;
 use std::time::Duration;
 
+use rusqlite::functions::{Context, FunctionFlags};
+use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::{Durability, Error, meta, migrations};
@@ -36,6 +39,7 @@ pub(crate) fn open_writer(path: &Path, durability: Durability) -> Result<Connect
     conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    register_functions(&conn)?;
     migrations::migrate(&conn)?;
     meta::ensure_signing_key(&conn)?;
     Ok(conn)
@@ -46,7 +50,49 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection, Error> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    register_functions(&conn)?;
     Ok(conn)
+}
+
+/// Adds the scalar functions filter translation ([`crate::filter_sql`]) uses:
+///
+/// - `scim_fold(x)`: text lowercased by Rust's `str::to_lowercase`, the fold the in-memory
+///   evaluator and the `name_key` column use (SQLite's `lower()` folds ASCII only);
+/// - `scim_datetime(ms)`: milliseconds since the epoch as `meta` renders them
+///   (`2020-03-31T02:36:15Z`);
+/// - `scim_instant(text)`: an `xsd:dateTime` as milliseconds since the epoch, `NULL` if it is not one.
+///
+/// Each returns any other argument type unchanged (`NULL` stays `NULL`), and all are
+/// deterministic, so SQLite may use them anywhere an expression may appear.
+fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC | FunctionFlags::SQLITE_INNOCUOUS;
+    conn.create_scalar_function("scim_fold", 1, flags, |ctx| {
+        Ok(match ctx.get_raw(0) {
+            ValueRef::Text(text) => Value::Text(String::from_utf8_lossy(text).to_lowercase()),
+            _ => passthrough(ctx),
+        })
+    })?;
+    conn.create_scalar_function("scim_datetime", 1, flags, |ctx| {
+        Ok(match ctx.get_raw(0) {
+            ValueRef::Integer(ms) => Value::Text(scim_schema::time::format_datetime(ms)),
+            _ => passthrough(ctx),
+        })
+    })?;
+    conn.create_scalar_function("scim_instant", 1, flags, |ctx| {
+        Ok(match ctx.get_raw(0) {
+            ValueRef::Text(text) => std::str::from_utf8(text)
+                .ok()
+                .and_then(scim_schema::time::parse_datetime)
+                .map_or(Value::Null, Value::Integer),
+            _ => Value::Null,
+        })
+    })?;
+    Ok(())
+}
+
+/// The first argument of a function call, unchanged.
+fn passthrough(ctx: &Context<'_>) -> Value {
+    Value::from(ctx.get_raw(0))
 }
 
 /// Runs one statement that returns no rows (transaction control) through the statement cache.

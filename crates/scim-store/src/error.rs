@@ -19,6 +19,8 @@ pub enum Error {
     NotFound,
     /// `add_members` named an id that is not a user of the group's tenant (the first such id).
     NoSuchMember(String),
+    /// `add_members` would make a group contain itself through this nested group.
+    MemberCycle(String),
     /// The tenant already has two tokens (expired ones count), so a third is refused.
     TokenLimit,
     /// The tenant already holds its `max_users` users or `max_groups` groups.
@@ -36,6 +38,11 @@ pub enum Error {
     Nested,
     /// The operating system's random source failed while making an id or key.
     Random(String),
+    /// A [`Query::filter`](crate::Query::filter) the store refused before running any SQL:
+    /// always of kind [`scim_schema::ErrorKind::InvalidFilter`], for exactly the filters the
+    /// in-memory evaluator refuses, plus the few naming what the store cannot know (see
+    /// [`Query::filter`](crate::Query::filter)).
+    Filter(scim_schema::Error),
     /// Any other SQLite failure: I/O, a full disk, a corrupt file, a busy database.
     Sqlite(rusqlite::Error),
 }
@@ -59,6 +66,7 @@ impl fmt::Display for Error {
             Error::Conflict(Unique::Email) => f.write_str("another user of the tenant has this primary email"),
             Error::NotFound => f.write_str("no such resource"),
             Error::NoSuchMember(id) => write!(f, "{id:?} is not a user of this tenant"),
+            Error::MemberCycle(id) => write!(f, "adding group {id:?} would make a membership cycle"),
             Error::TokenLimit => f.write_str("the tenant already has two tokens"),
             Error::Quota(Kind::User) => f.write_str("the tenant's user quota is reached"),
             Error::Quota(Kind::Group) => f.write_str("the tenant's group quota is reached"),
@@ -68,6 +76,7 @@ impl fmt::Display for Error {
             Error::Closed => f.write_str("the store's writer thread is gone"),
             Error::Nested => f.write_str("Store::write was called from inside a write job"),
             Error::Random(reason) => write!(f, "the random source failed: {reason}"),
+            Error::Filter(e) => write!(f, "filter refused: {e}"),
             Error::Sqlite(e) => write!(f, "sqlite: {e}"),
         }
     }
@@ -77,6 +86,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Sqlite(e) => Some(e),
+            Error::Filter(e) => Some(e),
             _ => None,
         }
     }

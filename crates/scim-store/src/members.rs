@@ -1,6 +1,25 @@
-//! Group memberships: one `members` row per (group, user), whatever the group's size.
+//! Group memberships: one `members` row per (group, member), whatever the group's size.
+//!
+//! Members are users, and, where the caller allows it, groups: nested groups never form a cycle.
 
 use crate::{Error, Kind, Reader, TenantKey, Writer};
+
+/// A member of a group, or a group a user belongs to, with what a response shows of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    /// The member's (or group's) id.
+    pub id: String,
+    /// Whether it is a user or a group.
+    pub kind: Kind,
+    /// Its `displayName` (a user without one shows its `userName`).
+    pub display: Option<String>,
+    /// Whether the membership is direct (else it comes through a nested group).
+    pub direct: bool,
+}
+
+fn kind_of(code: i64) -> Kind {
+    if code == 1 { Kind::Group } else { Kind::User }
+}
 
 impl Reader<'_> {
     /// Whether user `user_id` is a member of group `group_id`, both of this tenant.
@@ -30,6 +49,48 @@ impl Reader<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// A group's direct members (users and groups) in their creation order, with their display
+    /// names; empty for an unknown group.
+    pub fn members(&self, tenant: TenantKey, group_id: &str) -> Result<Vec<Membership>, Error> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT u.id, u.kind, COALESCE(json_extract(u.attrs, '$.displayName'), json_extract(u.attrs, '$.userName'))
+               FROM resources g
+               JOIN members m ON m.group_seq = g.seq
+               JOIN resources u ON u.seq = m.member_seq
+              WHERE g.id = ?2 AND g.tenant = ?1 AND g.kind = 1
+              ORDER BY m.member_seq",
+        )?;
+        let rows = stmt.query_map((tenant.0, group_id), |row| {
+            Ok(Membership { id: row.get(0)?, kind: kind_of(row.get(1)?), display: row.get(2)?, direct: true })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The groups a user or group belongs to, directly or through nested groups, in creation
+    /// order of the groups; empty for an unknown id.
+    pub fn groups_of(&self, tenant: TenantKey, member_id: &str) -> Result<Vec<Membership>, Error> {
+        let mut stmt = self.conn.prepare_cached(
+            "WITH RECURSIVE up(seq, direct) AS (
+                 SELECT m.group_seq, 1 FROM resources u JOIN members m ON m.member_seq = u.seq
+                  WHERE u.id = ?2 AND u.tenant = ?1
+                 UNION
+                 SELECT m.group_seq, 0 FROM up JOIN members m ON m.member_seq = up.seq
+             )
+             SELECT g.id, MAX(up.direct), json_extract(g.attrs, '$.displayName')
+               FROM up JOIN resources g ON g.seq = up.seq
+              GROUP BY g.seq ORDER BY g.seq",
+        )?;
+        let rows = stmt.query_map((tenant.0, member_id), |row| {
+            Ok(Membership {
+                id: row.get(0)?,
+                kind: Kind::Group,
+                direct: row.get::<_, i64>(1)? == 1,
+                display: row.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The ids of the groups a user belongs to in their creation order; empty for an unknown user.
     pub fn group_ids_of(&self, tenant: TenantKey, user_id: &str) -> Result<Vec<String>, Error> {
         let mut stmt = self.conn.prepare_cached(
@@ -45,17 +106,42 @@ impl Reader<'_> {
 }
 
 impl Writer<'_> {
-    /// Adds users to a group; ids already members are skipped. Returns how many rows were added.
+    /// Adds members to a group; ids already members are skipped. Returns how many rows were added.
     ///
+    /// Members are users of this tenant, and also its groups when `nested` is true.
     /// [`Error::NotFound`] if the tenant has no such group; [`Error::NoSuchMember`] with the
-    /// first id that is not a user of this tenant, in which case nothing is added. Each member
-    /// costs one lookup by id and one insert into the membership primary key.
-    pub fn add_members(&mut self, tenant: TenantKey, group_id: &str, user_ids: &[String]) -> Result<usize, Error> {
+    /// first id that is not an allowed member, and [`Error::MemberCycle`] with the first group
+    /// that contains the target group (or is it); in both cases nothing is added. Each user costs
+    /// one lookup by id and one insert into the membership primary key.
+    pub fn add_members(
+        &mut self,
+        tenant: TenantKey,
+        group_id: &str,
+        user_ids: &[String],
+        nested: bool,
+    ) -> Result<usize, Error> {
         let group = self.seq_of(tenant, Kind::Group, group_id)?.ok_or(Error::NotFound)?;
         let mut users = Vec::with_capacity(user_ids.len());
         for id in user_ids {
-            let user = self.seq_of(tenant, Kind::User, id)?;
-            users.push(user.ok_or_else(|| Error::NoSuchMember(id.clone()))?);
+            if let Some(user) = self.seq_of(tenant, Kind::User, id)? {
+                users.push(user);
+                continue;
+            }
+            let member = if nested { self.seq_of(tenant, Kind::Group, id)? } else { None };
+            let member = member.ok_or_else(|| Error::NoSuchMember(id.clone()))?;
+            let contains_target: bool = self
+                .conn()
+                .prepare_cached(
+                    "WITH RECURSIVE down(seq) AS (
+                     SELECT ?1 UNION SELECT m.member_seq FROM down JOIN members m ON m.group_seq = down.seq
+                 )
+                 SELECT EXISTS (SELECT 1 FROM down WHERE seq = ?2)",
+                )?
+                .query_row((member, group), |row| row.get(0))?;
+            if contains_target {
+                return Err(Error::MemberCycle(id.clone()));
+            }
+            users.push(member);
         }
         let mut stmt =
             self.conn().prepare_cached("INSERT OR IGNORE INTO members (group_seq, member_seq) VALUES (?1, ?2)")?;
@@ -66,13 +152,13 @@ impl Writer<'_> {
         Ok(added)
     }
 
-    /// Removes users from a group; ids that are not members (or not users) are ignored.
+    /// Removes members from a group; ids that are not members are ignored.
     /// Returns how many rows were removed. [`Error::NotFound`] if the tenant has no such group.
     pub fn remove_members(&mut self, tenant: TenantKey, group_id: &str, user_ids: &[String]) -> Result<usize, Error> {
         let group = self.seq_of(tenant, Kind::Group, group_id)?.ok_or(Error::NotFound)?;
         let mut stmt = self.conn().prepare_cached(
             "DELETE FROM members WHERE group_seq = ?1
-                AND member_seq = (SELECT seq FROM resources WHERE id = ?3 AND tenant = ?2 AND kind = 0)",
+                AND member_seq = (SELECT seq FROM resources WHERE id = ?3 AND tenant = ?2)",
         )?;
         let mut removed = 0;
         for id in user_ids {
@@ -102,7 +188,7 @@ mod tests {
 
     fn add(store: &Store, tenant: TenantKey, group: &str, users: &[String]) -> Result<usize, Error> {
         let (group, users) = (group.to_owned(), users.to_vec());
-        store.write(move |w| w.add_members(tenant, &group, &users))
+        store.write(move |w| w.add_members(tenant, &group, &users, false))
     }
 
     fn remove(store: &Store, tenant: TenantKey, group: &str, users: &[String]) -> Result<usize, Error> {
@@ -157,6 +243,31 @@ mod tests {
         assert!(s.read(|r| r.group_ids_of(f.b, &u[0])).unwrap().is_empty());
         // Removing another tenant's user id from a group is a no-op.
         assert_eq!(remove(s, t, &g[0], &other).unwrap(), 0);
+    }
+
+    #[test]
+    fn nested_groups_never_form_a_cycle() {
+        let f = Fixture::new();
+        let (s, t) = (&f.store, f.a);
+        let u = create(s, t, Kind::User, &["u"]);
+        let g = create(s, t, Kind::Group, &["a", "b", "c"]);
+        let nest = |parent: &str, child: &str| {
+            let (parent, child) = (parent.to_owned(), vec![child.to_owned()]);
+            s.write(move |w| w.add_members(t, &parent, &child, true))
+        };
+        assert!(matches!(add(s, t, &g[0], &g[1..2]), Err(Error::NoSuchMember(_))), "groups only when nested");
+        assert_eq!(nest(&g[0], &g[1]).unwrap(), 1);
+        assert_eq!(nest(&g[1], &g[2]).unwrap(), 1);
+        add(s, t, &g[2], &u).unwrap();
+        for (parent, child) in [(&g[2], &g[0]), (&g[1], &g[0]), (&g[0], &g[0])] {
+            assert!(matches!(nest(parent, child), Err(Error::MemberCycle(_))), "{parent} <- {child}");
+        }
+        let groups = s.read(|r| r.groups_of(t, &u[0])).unwrap();
+        let summary: Vec<(String, bool)> = groups.into_iter().map(|m| (m.id, m.direct)).collect();
+        assert_eq!(summary, [(g[0].clone(), false), (g[1].clone(), false), (g[2].clone(), true)]);
+        let members = s.read(|r| r.members(t, &g[1])).unwrap();
+        assert_eq!((members[0].id.as_str(), members[0].kind), (g[2].as_str(), Kind::Group));
+        assert_eq!(remove(s, t, &g[1], &g[2..3]).unwrap(), 1);
     }
 
     #[test]

@@ -1,10 +1,10 @@
-//! Listing resources: conditions turned into SQL, cursor and offset paging, totals.
+//! Listing resources: conditions and filters turned into SQL, cursor and offset paging, totals.
 
 use rusqlite::params_from_iter;
 use rusqlite::types::Value;
 
 use crate::resources::{COLUMNS, Stored, stored};
-use crate::{Error, Kind, Reader, TenantKey};
+use crate::{Error, Kind, Reader, TenantKey, filter_sql};
 
 /// One predicate of a [`Query`]; a query's conditions are ANDed.
 ///
@@ -36,11 +36,30 @@ pub enum Condition {
     },
 }
 
-/// What to list: conditions, where to start, how many.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// What to list: conditions, a filter, where to start, how many.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Query {
     /// Predicates every listed resource meets; none lists all.
     pub conditions: Vec<Condition>,
+    /// A SCIM filter every listed resource also meets (ANDed with `conditions`).
+    ///
+    /// It is translated to one SQL predicate, never evaluated row by row in Rust, and lists
+    /// exactly the resources [`scim_schema::eval::matches`] accepts once rendered by
+    /// [`scim_schema::render::render`] under the rfc profile with their memberships listed as
+    /// `{"value": id}`: the same attributes, case folding, operators, `ne`, `pr` and `null`
+    /// rules. `id`, `userName` (Users), `displayName` (Groups) and `externalId` equalities and
+    /// `groups.value` / `members.value` equalities are index lookups; see the `filter_sql`
+    /// module for the rest.
+    ///
+    /// [`Reader::list`] refuses with [`Error::Filter`], before running any SQL, every filter the
+    /// evaluator refuses, and also `meta.location` and the membership sub-attributes other than
+    /// `value` (`$ref`, `type`, `display`), which are made of URLs and names the server, not
+    /// the store, decides.
+    pub filter: Option<scim_filter::Filter>,
+    /// The order: by an attribute (`sortBy`/`sortOrder`), else creation order. Resources
+    /// without a value for the attribute come last either way; ties keep creation order.
+    /// Only for offset paging: a cursor pages in creation order.
+    pub sort: Option<Sort>,
     /// Cursor: list only resources whose `seq` is greater (the last `seq` of the previous page).
     pub after: Option<i64>,
     /// Matches to skip (`startIndex - 1`), only when `after` is `None`.
@@ -54,8 +73,25 @@ pub struct Query {
 impl Default for Query {
     /// Every resource, first page of 100 (the SCIM default `count`), no total.
     fn default() -> Query {
-        Query { conditions: Vec::new(), after: None, offset: 0, limit: 100, with_total: false }
+        Query {
+            conditions: Vec::new(),
+            filter: None,
+            sort: None,
+            after: None,
+            offset: 0,
+            limit: 100,
+            with_total: false,
+        }
     }
+}
+
+/// The `sortBy` and `sortOrder` of a listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sort {
+    /// The attribute to sort by, resolved as a filter's paths are.
+    pub by: scim_filter::AttrPath,
+    /// Whether the order is descending.
+    pub descending: bool,
 }
 
 /// One page of a listing.
@@ -70,50 +106,123 @@ pub struct Page {
 }
 
 /// The `WHERE` clause of a query over `resources r`, and its parameters.
-struct Filter {
+///
+/// Parameters are numbered (`?3`), so a fragment may be built before or after another, or
+/// repeated, without the order of `params` having to follow the text. A value may also be bound
+/// and then not be used, when filter translation folds its fragment to a constant (`title eq
+/// 5` is `0`): a statement is given the parameters up to the highest number it names
+/// (`Where::params_for`), and one it never names in between is bound and ignored.
+#[derive(Debug)]
+struct Where {
     sql: String,
     params: Vec<Value>,
 }
 
-impl Filter {
-    /// `r.tenant = ? AND r.kind = ?` and every condition.
-    fn new(tenant: TenantKey, kind: Kind, conditions: &[Condition]) -> Filter {
-        let mut filter = Filter {
-            sql: "r.tenant = ? AND r.kind = ?".to_owned(),
-            params: vec![Value::Integer(tenant.0), Value::Integer(kind.code())],
-        };
-        for condition in conditions {
-            filter.push(tenant, condition);
+/// Binds `value` as the next numbered parameter of `params` and returns its placeholder.
+pub(crate) fn bind(params: &mut Vec<Value>, value: Value) -> String {
+    params.push(value);
+    format!("?{}", params.len())
+}
+
+impl Where {
+    /// `r.tenant = ? AND r.kind = ?`, every condition, and the filter.
+    fn new(tenant: TenantKey, kind: Kind, query: &Query) -> Result<Where, Error> {
+        let mut params = Vec::new();
+        let sql = format!(
+            "r.tenant = {} AND r.kind = {}",
+            bind(&mut params, Value::Integer(tenant.0)),
+            bind(&mut params, Value::Integer(kind.code()))
+        );
+        let mut clause = Where { sql, params };
+        for condition in &query.conditions {
+            clause.push(tenant, condition);
         }
-        filter
+        if let Some(filter) = &query.filter {
+            let predicate = filter_sql::translate(tenant, kind, filter, &mut clause.params).map_err(Error::Filter)?;
+            clause.sql.push_str(" AND (");
+            clause.sql.push_str(&predicate);
+            clause.sql.push(')');
+        }
+        Ok(clause)
     }
 
     /// ANDs one condition.
     fn push(&mut self, tenant: TenantKey, condition: &Condition) {
-        let text = |s: &str| Value::Text(s.to_owned());
-        let (sql, params) = match condition {
-            Condition::Id(id) => ("r.id = ?", vec![text(id)]),
-            Condition::Name(name) => ("r.name_key = ?", vec![Value::Text(name.to_lowercase())]),
-            Condition::ExternalId(id) => ("r.external_id = ?", vec![text(id)]),
-            Condition::Email(email) => ("r.email_key = ?", vec![Value::Text(email.to_lowercase())]),
+        let params = &mut self.params;
+        let mut text = |s: &str| bind(params, Value::Text(s.to_owned()));
+        let sql = match condition {
+            Condition::Id(id) => format!("r.id = {}", text(id)),
+            Condition::Name(name) => format!("r.name_key = {}", text(&name.to_lowercase())),
+            Condition::ExternalId(id) => format!("r.external_id = {}", text(id)),
+            Condition::Email(email) => format!("r.email_key = {}", text(&email.to_lowercase())),
             // The subqueries are uncorrelated (the tenant is a parameter, not `r.tenant`), so
             // SQLite runs each once and probes its result by `seq`.
-            Condition::MemberOf(group) => (
+            Condition::MemberOf(group) => format!(
                 "r.seq IN (SELECT m.member_seq FROM members m WHERE m.group_seq =
-                   (SELECT g.seq FROM resources g WHERE g.id = ? AND g.tenant = ? AND g.kind = 1))",
-                vec![text(group), Value::Integer(tenant.0)],
+                   (SELECT g.seq FROM resources g WHERE g.id = {} AND g.tenant = {} AND g.kind = 1))",
+                text(group),
+                bind(params, Value::Integer(tenant.0))
             ),
-            Condition::HasMember(user) => (
+            Condition::HasMember(user) => format!(
                 "r.seq IN (SELECT m.group_seq FROM members m WHERE m.member_seq =
-                   (SELECT u.seq FROM resources u WHERE u.id = ? AND u.tenant = ? AND u.kind = 0))",
-                vec![text(user), Value::Integer(tenant.0)],
+                   (SELECT u.seq FROM resources u WHERE u.id = {} AND u.tenant = {} AND u.kind = 0))",
+                text(user),
+                bind(params, Value::Integer(tenant.0))
             ),
-            Condition::AttrEq { pointer, value } => ("json_extract(r.attrs, ?) = ?", vec![text(pointer), text(value)]),
+            Condition::AttrEq { pointer, value } => {
+                format!("json_extract(r.attrs, {}) = {}", text(pointer), text(value))
+            }
         };
         self.sql.push_str(" AND ");
-        self.sql.push_str(sql);
-        self.params.extend(params);
+        self.sql.push_str(&sql);
     }
+
+    /// The parameters of a statement prepared from this clause that names `count` of them.
+    fn params_for(&self, count: usize) -> impl rusqlite::Params + use<'_> {
+        params_from_iter(self.params.iter().take(count))
+    }
+
+    /// The `COUNT(*)` of every match.
+    fn count(&self) -> String {
+        format!("SELECT COUNT(*) FROM resources r WHERE {}", self.sql)
+    }
+
+    /// The page's `SELECT`: the cursor or offset, the order, and one row more than the limit.
+    fn page(&mut self, tenant: TenantKey, kind: Kind, query: &Query) -> Result<String, Error> {
+        let mut sql = format!("SELECT {COLUMNS} FROM resources r WHERE {}", self.sql);
+        if let Some(after) = query.after {
+            sql.push_str(&format!(" AND r.seq > {}", bind(&mut self.params, Value::Integer(after))));
+        }
+        let order = match &query.sort {
+            Some(sort) => {
+                let key = filter_sql::sort_key(tenant, kind, &sort.by, &mut self.params).map_err(Error::Filter)?;
+                let direction = if sort.descending { "DESC" } else { "ASC" };
+                format!("({key}) IS NULL, {key} {direction}, r.seq")
+            }
+            None => "r.seq".to_owned(),
+        };
+        let fetch = i64::try_from(query.limit.saturating_add(1)).unwrap_or(i64::MAX);
+        sql.push_str(&format!(" ORDER BY {order} LIMIT {}", bind(&mut self.params, Value::Integer(fetch))));
+        if query.after.is_none() && query.offset > 0 {
+            let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+            sql.push_str(&format!(" OFFSET {}", bind(&mut self.params, Value::Integer(offset))));
+        }
+        Ok(sql)
+    }
+}
+
+/// Statements longer than this are prepared afresh rather than through the statement cache:
+/// they come from long, one-off filters, and caching them would only evict the common shapes.
+const CACHED_SQL_MAX: usize = 8 * 1024;
+
+/// Runs `f` on `sql` prepared through the connection's statement cache, unless it is longer
+/// than [`CACHED_SQL_MAX`].
+fn with_statement<T>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    f: impl FnOnce(&mut rusqlite::Statement<'_>) -> Result<T, Error>,
+) -> Result<T, Error> {
+    if sql.len() <= CACHED_SQL_MAX { f(&mut *conn.prepare_cached(sql)?) } else { f(&mut conn.prepare(sql)?) }
 }
 
 impl Reader<'_> {
@@ -122,35 +231,40 @@ impl Reader<'_> {
     /// With a cursor (`after`) the page starts by `seq > after` through the index, never by
     /// skipping rows, so deep pages cost what the first one does; one extra row is fetched to
     /// tell whether there is `more`. The total, when asked for, is a `COUNT(*)` with the same
-    /// conditions, inside the same snapshot as the page.
+    /// conditions and filter, inside the same snapshot as the page.
+    ///
+    /// [`Error::Filter`] when [`Query::filter`] is refused; nothing is run then.
     pub fn list(&self, tenant: TenantKey, kind: Kind, query: &Query) -> Result<Page, Error> {
-        let mut filter = Filter::new(tenant, kind, &query.conditions);
+        let mut clause = Where::new(tenant, kind, query)?;
         let total = if query.with_total {
-            let sql = format!("SELECT COUNT(*) FROM resources r WHERE {}", filter.sql);
-            let count: i64 =
-                self.conn.prepare_cached(&sql)?.query_row(params_from_iter(&filter.params), |row| row.get(0))?;
+            let count: i64 = with_statement(self.conn, &clause.count(), |stmt| {
+                let params = clause.params_for(stmt.parameter_count());
+                Ok(stmt.query_row(params, |row| row.get(0))?)
+            })?;
             Some(u64::try_from(count).unwrap_or(0))
         } else {
             None
         };
-
-        if let Some(after) = query.after {
-            filter.sql.push_str(" AND r.seq > ?");
-            filter.params.push(Value::Integer(after));
-        }
-        let mut sql = format!("SELECT {COLUMNS} FROM resources r WHERE {} ORDER BY r.seq LIMIT ?", filter.sql);
-        let fetch = query.limit.saturating_add(1);
-        filter.params.push(Value::Integer(i64::try_from(fetch).unwrap_or(i64::MAX)));
-        if query.after.is_none() && query.offset > 0 {
-            sql.push_str(" OFFSET ?");
-            filter.params.push(Value::Integer(i64::try_from(query.offset).unwrap_or(i64::MAX)));
-        }
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params_from_iter(&filter.params), stored)?;
-        let mut items = rows.collect::<Result<Vec<_>, _>>()?;
+        let sql = clause.page(tenant, kind, query)?;
+        let mut items = with_statement(self.conn, &sql, |stmt| {
+            let params = clause.params_for(stmt.parameter_count());
+            let rows = stmt.query_map(params, stored)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })?;
         let more = items.len() > query.limit;
         items.truncate(query.limit);
         Ok(Page { items, total, more })
+    }
+
+    /// The steps of `EXPLAIN QUERY PLAN` for the page `list` would run (its `detail` column).
+    #[cfg(test)]
+    pub(crate) fn plan(&self, tenant: TenantKey, kind: Kind, query: &Query) -> Result<Vec<String>, Error> {
+        let mut clause = Where::new(tenant, kind, query)?;
+        let sql = format!("EXPLAIN QUERY PLAN {}", clause.page(tenant, kind, query)?);
+        let mut stmt = self.conn.prepare(&sql)?;
+        let params = clause.params_for(stmt.parameter_count());
+        let rows = stmt.query_map(params, |row| row.get::<_, String>(3))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 
@@ -187,6 +301,41 @@ mod tests {
 
     fn list(store: &Store, tenant: TenantKey, kind: Kind, query: Query) -> Page {
         store.read(|r| r.list(tenant, kind, &query)).unwrap()
+    }
+
+    #[test]
+    fn sort_by_attribute_folds_case_puts_missing_last_and_uses_primary_values() {
+        let f = Fixture::new();
+        let (s, t) = (&f.store, f.a);
+        let users = [
+            (
+                "b",
+                json!({"userName": "b", "title": "beta", "emails": [{"value": "z@x"}, {"value": "a@x", "primary": true}]}),
+            ),
+            ("A", json!({"userName": "A", "title": "Alpha", "emails": [{"value": "m@x"}]})),
+            ("c", json!({"userName": "c"})),
+            ("é", json!({"userName": "é", "title": "Émile"})),
+        ];
+        s.write(move |w| -> Result<(), Error> {
+            for (name, attrs) in users {
+                w.insert(t, Kind::User, &keys(name, None, None), attrs.as_object().unwrap_or(&Map::new()), 1)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let order = |by: &str, descending: bool| -> Vec<String> {
+            let sort = Sort { by: scim_filter::parse_attr_path(by).unwrap(), descending };
+            let page = list(s, t, Kind::User, Query { sort: Some(sort), ..Query::default() });
+            page.items.iter().map(|i| i.attrs["userName"].as_str().unwrap().to_owned()).collect()
+        };
+        assert_eq!(order("userName", false), ["A", "b", "c", "é"]);
+        assert_eq!(order("userName", true), ["é", "c", "b", "A"]);
+        assert_eq!(order("title", false), ["A", "b", "é", "c"], "missing values last");
+        assert_eq!(order("title", true), ["é", "b", "A", "c"], "missing values last, descending too");
+        assert_eq!(order("emails", false), ["b", "A", "c", "é"], "the primary email a@x sorts b first");
+        assert_eq!(order("meta.created", false), ["b", "A", "c", "é"], "ties keep creation order");
+        let members = Sort { by: scim_filter::parse_attr_path("groups.value").unwrap(), descending: false };
+        assert!(s.read(|r| r.list(t, Kind::User, &Query { sort: Some(members), ..Query::default() })).is_err());
     }
 
     #[test]
@@ -250,9 +399,9 @@ mod tests {
         let (g0, g1, members) = (g[0].clone(), g[1].clone(), vec![u[0].clone(), u[2].clone()]);
         let (bg0, bmembers) = (bg[0].clone(), bu.clone());
         s.write(move |w| -> Result<(), Error> {
-            w.add_members(t, &g0, &members)?;
-            w.add_members(t, &g1, &members[1..])?;
-            w.add_members(f.b, &bg0, &bmembers)?;
+            w.add_members(t, &g0, &members, false)?;
+            w.add_members(t, &g1, &members[1..], false)?;
+            w.add_members(f.b, &bg0, &bmembers, false)?;
             let mut attrs = Map::new();
             attrs.insert("name".into(), json!("Bob"));
             attrs.insert(
@@ -320,23 +469,11 @@ mod tests {
     #[test]
     fn membership_filters_use_indexes() {
         let f = Fixture::new();
-        let plan = |sql: &str| -> Vec<String> {
-            f.store
-                .read(|r| -> Result<Vec<String>, Error> {
-                    let mut stmt = r.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
-                    let n = stmt.parameter_count();
-                    let params: Vec<Value> = (0..n).map(|_| Value::Integer(1)).collect();
-                    let rows = stmt.query_map(params_from_iter(&params), |row| row.get::<_, String>(3))?;
-                    Ok(rows.collect::<Result<_, _>>()?)
-                })
-                .unwrap()
-        };
-        for condition in [Condition::MemberOf("g".into()), Condition::HasMember("u".into())] {
-            let filter = Filter::new(f.a, Kind::User, &[condition]);
-            let steps = plan(&format!(
-                "SELECT {COLUMNS} FROM resources r WHERE {} AND r.seq > ? ORDER BY r.seq LIMIT ?",
-                filter.sql
-            ));
+        for (kind, condition) in
+            [(Kind::User, Condition::MemberOf("g".into())), (Kind::Group, Condition::HasMember("u".into()))]
+        {
+            let query = Query { conditions: vec![condition], after: Some(1), ..Query::default() };
+            let steps = f.store.read(|r| r.plan(f.a, kind, &query)).unwrap();
             // No step reads a whole table without an index.
             assert!(steps.iter().all(|s| !s.starts_with("SCAN") || s.contains("INDEX")), "{steps:?}");
         }
