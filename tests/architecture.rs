@@ -13,6 +13,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("scim-store", &["scim-filter", "scim-schema"]),
     ("scim-auth", &[]),
     ("scim-server", &["scim-filter", "scim-schema", "scim-store", "scim-auth"]),
+    // The load generator speaks to the server over HTTP only, never through its crates.
+    ("scim-bench", &[]),
     ("xtask", &[]),
 ];
 

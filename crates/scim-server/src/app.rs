@@ -6,8 +6,9 @@
 //! in another process stops working within a second without a disk read per request.
 
 use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Condvar, Mutex, Once, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Limited};
@@ -15,7 +16,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use scim_auth::{ActiveToken, Verifier};
 use scim_schema::{Profile, ProfileName, ResourceKind, discovery};
-use scim_store::{Store, TenantKey};
+use scim_store::{RateLimit, Store, TenantKey};
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -29,6 +30,8 @@ pub struct TenantEntry {
     pub key: TenantKey,
     /// The tenant's rules.
     pub profile: &'static Profile,
+    /// The tenant's request rate limit, if it has one.
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// State shared by every request.
@@ -42,6 +45,8 @@ pub struct State {
     pub tenants: RwLock<HashMap<String, TenantEntry>>,
     /// The URL clients reach the server at, without a trailing `/`.
     pub public_url: String,
+    /// The token buckets of rate-limited tenants.
+    pub limiter: crate::ratelimit::Limiter,
 }
 
 impl State {
@@ -53,6 +58,7 @@ impl State {
             verifier: Verifier::new(signer),
             tenants: RwLock::new(HashMap::new()),
             public_url: public_url.trim_end_matches('/').to_owned(),
+            limiter: crate::ratelimit::Limiter::default(),
         };
         state.reload()?;
         Ok(state)
@@ -66,7 +72,7 @@ impl State {
             .into_iter()
             .filter_map(|t| {
                 let profile = t.profile.parse::<ProfileName>().ok()?.profile();
-                Some((t.id, TenantEntry { key: t.key, profile }))
+                Some((t.id, TenantEntry { key: t.key, profile, rate_limit: t.rate_limit }))
             })
             .collect();
         let tokens = self.store.all_tokens()?.into_iter().map(|t| ActiveToken {
@@ -75,6 +81,9 @@ impl State {
             expires: t.expires,
         });
         self.verifier.set_active(tokens);
+        let limited: std::collections::HashSet<TenantKey> =
+            tenants.values().filter(|t| t.rate_limit.is_some()).map(|t| t.key).collect();
+        self.limiter.retain(|key| limited.contains(&key));
         *self.tenants.write().unwrap_or_else(|p| p.into_inner()) = tenants;
         Ok(())
     }
@@ -107,11 +116,126 @@ pub async fn watch(state: Arc<State>) {
     }
 }
 
-/// Runs blocking store work off the async threads.
+/// Runs blocking store work (a write, or anything else) off the async threads.
 pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(format!("blocking task: {e}")))?
+    Lane::get(&WRITES, "store-write", WRITE_THREADS).run(work).await
+}
+
+/// Runs blocking store work that only reads off the async threads.
+///
+/// Reads get their own few threads, as many as the store has reader connections, so they never
+/// wait for a connection and, under load, a thread takes the next read without sleeping.
+pub async fn blocking_read<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    Lane::get(&READS, "store-read", scim_store::Options::default().readers).run(work).await
+}
+
+static READS: OnceLock<Lane> = OnceLock::new();
+static WRITES: OnceLock<Lane> = OnceLock::new();
+
+/// Threads for writes: a write holds its thread until its group commit, and the more writes
+/// wait on one commit the more share its fsync.
+const WRITE_THREADS: usize = 64;
+
+/// A fixed set of threads fed by one queue, where blocking store work runs.
+///
+/// Not tokio's blocking pool: that pool starts a thread for every task that finds none idle and
+/// parks each thread the moment its task is done, so under load every request paid two thread
+/// wake-ups and the threads outnumbered the two cores tenfold (measured: a read by id cost 79 µs
+/// of server CPU, 35 µs on the read lane). Here a thread that finishes a job takes the next
+/// one without sleeping, and a sleeping thread is woken only when one is needed.
+#[derive(Debug)]
+struct Lane {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+    start: Once,
+}
+
+/// A lane's queued jobs and threads.
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Box<dyn FnOnce() + Send>>,
+    sleeping: usize,
+    started: usize,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue").field("jobs", &self.jobs.len()).field("sleeping", &self.sleeping).finish()
+    }
+}
+
+impl Lane {
+    /// The lane in `cell`, its `threads` threads started on first use.
+    fn get(cell: &'static OnceLock<Lane>, name: &str, threads: usize) -> &'static Lane {
+        let lane = cell.get_or_init(|| Lane { queue: Mutex::default(), ready: Condvar::new(), start: Once::new() });
+        lane.start.call_once(|| {
+            for i in 0..threads.max(1) {
+                match std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || lane.serve()) {
+                    Ok(_) => lane.lock().started += 1,
+                    Err(e) => tracing::error!(error = %e, "could not start a store thread"),
+                }
+            }
+        });
+        lane
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `work` on the lane and waits, without blocking, for its outcome.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        let job = Box::new(move || {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+                .unwrap_or_else(|_| Err(ApiError::Internal("a store task panicked".into())));
+            // The request may have been abandoned (its client went away); nobody waits then.
+            let _ = done.send(outcome);
+        });
+        self.push(job);
+        outcome.await.map_err(|_| ApiError::Internal("a store task was lost".into()))?
+    }
+
+    /// Queues `job`, waking a thread only if one sleeps.
+    fn push(&self, job: Box<dyn FnOnce() + Send>) {
+        let mut queue = self.lock();
+        if queue.started == 0 {
+            // No thread could be started: tokio's pool rather than no answer.
+            drop(queue);
+            drop(tokio::task::spawn_blocking(job));
+            return;
+        }
+        queue.jobs.push_back(job);
+        let wake = queue.sleeping > 0;
+        drop(queue);
+        if wake {
+            self.ready.notify_one();
+        }
+    }
+
+    /// A thread's loop: the next job, or sleep until there is one.
+    fn serve(&self) {
+        loop {
+            let mut queue = self.lock();
+            let job = loop {
+                if let Some(job) = queue.jobs.pop_front() {
+                    break job;
+                }
+                queue.sleeping += 1;
+                queue = self.ready.wait(queue).unwrap_or_else(std::sync::PoisonError::into_inner);
+                queue.sleeping -= 1;
+            };
+            drop(queue);
+            job();
+        }
+    }
 }
 
 /// One request as the handlers see it.
@@ -197,6 +321,11 @@ async fn pipeline(
     {
         let (response, reason) = fail(tenant.profile, ApiError::Unauthorized(e));
         audit_rejection(&state, tenant, request_id, request.method(), &target, &response, reason.as_deref());
+        return (response, tenant_id, reason);
+    }
+    if let Err(error) = state.limiter.admit(tenant.key, tenant.rate_limit) {
+        // Logged, not audited: a throttled client may send far more than the database should record.
+        let (response, reason) = fail(tenant.profile, error);
         return (response, tenant_id, reason);
     }
     let base = format!("{}/{}/scim/v2", state.public_url, tenant_id);
@@ -335,6 +464,16 @@ async fn route(ctx: &Ctx, method: &Method, body: Option<Value>) -> Result<Respon
                 _ => Err(ApiError::MethodNotAllowed("GET, PUT, PATCH, DELETE")),
             }
         }
+        [".search"] if profile.extended_endpoints => match *method {
+            Method::POST => scim::search_all(ctx, scim::ListParams::from_search(&need_body()?)?).await,
+            _ => Err(ApiError::MethodNotAllowed("POST")),
+        },
+        ["Bulk"] if profile.extended_endpoints => match *method {
+            Method::POST => crate::bulk::bulk(ctx, need_body()?).await,
+            _ => Err(ApiError::MethodNotAllowed("POST")),
+        },
+        // Defined by RFC 7644 but meaningless for a provisioning endpoint: nobody signs in here.
+        ["Me", ..] if profile.extended_endpoints => Err(ApiError::NotImplemented),
         ["ServiceProviderConfig"] => discovery_get(ctx, method, discovery::service_provider_config(profile)),
         ["Schemas"] => {
             let docs: Vec<Value> =

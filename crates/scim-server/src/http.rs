@@ -174,6 +174,9 @@ impl Writer<'_> {
             ApiError::Unauthorized(_) => {
                 response.headers_mut().insert(hyper::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
+            ApiError::TooManyRequests { retry_after } => {
+                response.headers_mut().insert(hyper::header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
             _ => {}
         }
         response

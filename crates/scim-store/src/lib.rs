@@ -5,11 +5,17 @@
 //! of requests. A [`Store`] is opened once per process and shared (`Arc<Store>`) by every
 //! request.
 //!
-//! It is not a SCIM implementation. It never sees an HTTP type, a filter's text, a schema or a
-//! token; it does not validate attributes or apply PATCH operations. The schema layer hands it a
+//! It is not a SCIM implementation. It never sees an HTTP type, a filter's text or a token; it
+//! does not validate attributes or apply PATCH operations. The schema layer hands it a
 //! resource's [`Keys`] (name, externalId, primary email) already extracted, and a JSON object of
 //! attributes it stores as given. Everything is blocking: an async server calls it from
 //! `spawn_blocking`, never from an executor thread.
+//!
+//! It does answer parsed SCIM filters ([`Query::filter`]), because only the store can answer
+//! them with indexes: the filter's tree becomes one SQL predicate, reading the `scim-schema`
+//! tables for what each attribute is (its type, `caseExact`, multi-valued or not). The result is
+//! held to the in-memory evaluator of `scim-schema`, filter by filter, by a test over a fixed
+//! directory (`tests/filter_agreement.rs`).
 //!
 //! # Two decisions a reader would question
 //!
@@ -33,6 +39,8 @@
 //! columns with UNIQUE indexes per tenant. Uniqueness is then enforced by SQLite inside the same
 //! transaction as the write, with no race, and every filter the identity-center profile allows
 //! is an index lookup; the attributes stay free-form, so a schema change needs no migration.
+//! Other filters read the attributes with SQLite's JSON functions (`json_extract`,
+//! `json_each`) in the same statement, never row by row in Rust.
 //! Relations are rows, not JSON arrays: a membership is a row of `members`, so adding one member
 //! to a group of 100,000 is one primary-key insert.
 //!
@@ -59,6 +67,7 @@ mod audit;
 mod commit;
 mod connection;
 mod error;
+mod filter_sql;
 mod ids;
 mod members;
 mod meta;
@@ -83,10 +92,11 @@ use rusqlite::Connection;
 pub use access::{Reader, Writer};
 pub use audit::{AuditEntry, NewAudit};
 pub use error::{Error, Unique};
+pub use members::Membership;
 pub use migrations::SCHEMA_VERSION;
-pub use query::{Condition, Page, Query};
+pub use query::{Condition, Page, Query, Sort};
 pub use resources::{Keys, Stored};
-pub use tenants::Tenant;
+pub use tenants::{RateLimit, Tenant};
 pub use tokens::{MAX_TOKENS_PER_TENANT, TokenRecord};
 
 use commit::Committer;

@@ -11,7 +11,7 @@ use rusqlite::Connection;
 use crate::{Error, schema};
 
 /// The DDL of each schema version, oldest first: entry `i` upgrades version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[schema::V1];
+const MIGRATIONS: &[&str] = &[schema::V1, schema::V2];
 
 /// The newest schema version this build knows and creates.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -110,6 +110,22 @@ mod tests {
 
         let conn = Connection::open(dir.db()).unwrap();
         assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_version_1_database_gains_rate_limits_off() {
+        let dir = TempDir::new();
+        {
+            let conn = Connection::open(dir.db()).unwrap();
+            conn.execute_batch(schema::V1).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute("INSERT INTO tenants (id, profile, created) VALUES ('t1', 'identity-center', 1)", []).unwrap();
+        }
+        let store = Store::open(&dir.db(), Options::default()).unwrap();
+        let tenant = store.tenant("t1").unwrap().unwrap();
+        assert_eq!((tenant.profile.as_str(), tenant.rate_limit), ("identity-center", None));
+        store.close().unwrap();
+        assert_eq!(user_version(&Connection::open(dir.db()).unwrap()).unwrap(), SCHEMA_VERSION);
     }
 
     #[test]

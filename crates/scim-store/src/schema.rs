@@ -83,3 +83,12 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_tenant ON audit(tenant, seq);
 "#;
+
+/// Version 2: each tenant's request rate limit, a token bucket (`NULL` in both: no limit).
+///
+/// `rate_limit_rps` is the refill rate in requests per second and `rate_limit_burst` the bucket's
+/// size; the server enforces them in memory, so they are read with the tenants, never per request.
+pub(crate) const V2: &str = r#"
+ALTER TABLE tenants ADD COLUMN rate_limit_rps REAL;
+ALTER TABLE tenants ADD COLUMN rate_limit_burst INTEGER;
+"#;

@@ -6,7 +6,7 @@ use crate::{Error, Reader, Store, TenantKey, Writer, ids};
 
 /// One tenant (one Identity Center instance): a directory of users and groups behind its own
 /// SCIM endpoint and tokens.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Tenant {
     /// The internal key every resource operation takes; never shown outside the server.
     pub key: TenantKey,
@@ -26,10 +26,25 @@ pub struct Tenant {
     pub users: i64,
     /// How many groups it holds now.
     pub groups: i64,
+    /// Its request rate limit; `None` (the default) for none.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A tenant's request rate limit: a token bucket of `burst` requests refilled at `per_second`.
+///
+/// The store keeps it; the server enforces it. The store does not judge the values (the command
+/// line refuses a rate or burst that is not positive).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Sustained requests per second (the bucket's refill rate).
+    pub per_second: f64,
+    /// Requests that may arrive at once (the bucket's size).
+    pub burst: u32,
 }
 
 /// The columns [`tenant`] reads, in order.
-const COLUMNS: &str = r#"seq, id, name, profile, created, max_users, max_groups, users, "groups""#;
+const COLUMNS: &str =
+    r#"seq, id, name, profile, created, max_users, max_groups, users, "groups", rate_limit_rps, rate_limit_burst"#;
 
 /// A [`Tenant`] from a row of [`COLUMNS`].
 fn tenant(row: &Row<'_>) -> rusqlite::Result<Tenant> {
@@ -43,6 +58,10 @@ fn tenant(row: &Row<'_>) -> rusqlite::Result<Tenant> {
         max_groups: row.get(6)?,
         users: row.get(7)?,
         groups: row.get(8)?,
+        rate_limit: match (row.get::<_, Option<f64>>(9)?, row.get::<_, Option<u32>>(10)?) {
+            (Some(per_second), Some(burst)) => Some(RateLimit { per_second, burst }),
+            _ => None,
+        },
     })
 }
 
@@ -106,6 +125,18 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Sets or (with `None`) removes a tenant's request rate limit.
+    pub fn set_rate_limit(&mut self, id: &str, limit: Option<RateLimit>) -> Result<(), Error> {
+        let updated = self
+            .conn()
+            .prepare_cached("UPDATE tenants SET rate_limit_rps = ?2, rate_limit_burst = ?3 WHERE id = ?1")?
+            .execute((id, limit.map(|l| l.per_second), limit.map(|l| l.burst)))?;
+        if updated == 0 {
+            return Err(Error::NotFound);
+        }
+        Ok(())
+    }
+
     /// Sets a tenant's quotas; resources beyond a lowered quota stay, new ones are refused.
     pub fn set_quota(&mut self, id: &str, max_users: i64, max_groups: i64) -> Result<(), Error> {
         let updated = self
@@ -149,6 +180,12 @@ impl Store {
         self.write(move |w| w.set_profile(&id, &profile))
     }
 
+    /// Sets or removes a tenant's request rate limit; [`Error::NotFound`] if absent.
+    pub fn set_rate_limit(&self, id: &str, limit: Option<RateLimit>) -> Result<(), Error> {
+        let id = id.to_owned();
+        self.write(move |w| w.set_rate_limit(&id, limit))
+    }
+
     /// Sets a tenant's quotas; [`Error::NotFound`] if absent.
     pub fn set_quota(&self, id: &str, max_users: i64, max_groups: i64) -> Result<(), Error> {
         let id = id.to_owned();
@@ -159,6 +196,7 @@ impl Store {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
+    use super::RateLimit;
     use crate::testkit::{TempDir, user_keys};
     use crate::{Error, Kind, NewAudit, Options, Store, TokenRecord};
     use serde_json::Map;
@@ -201,6 +239,20 @@ mod tests {
     }
 
     #[test]
+    fn rate_limit_is_off_by_default_and_can_be_set_and_removed() {
+        let dir = TempDir::new();
+        let store = Store::open(&dir.db(), Options::default()).unwrap();
+        let t = store.create_tenant(None, "identity-center").unwrap();
+        assert_eq!(t.rate_limit, None);
+        let limit = RateLimit { per_second: 2.5, burst: 7 };
+        store.set_rate_limit(&t.id, Some(limit)).unwrap();
+        assert_eq!(store.tenant(&t.id).unwrap().unwrap().rate_limit, Some(limit));
+        store.set_rate_limit(&t.id, None).unwrap();
+        assert_eq!(store.tenant(&t.id).unwrap().unwrap().rate_limit, None);
+        assert!(matches!(store.set_rate_limit("x", Some(limit)), Err(Error::NotFound)));
+    }
+
+    #[test]
     fn counts_follow_inserts_and_deletes() {
         let dir = TempDir::new();
         let store = Store::open(&dir.db(), Options::default()).unwrap();
@@ -236,7 +288,7 @@ mod tests {
                 .write(move |w| -> Result<(), Error> {
                     let u = w.insert(key, Kind::User, &user_keys("u"), &Map::new(), 1)?;
                     let g = w.insert(key, Kind::Group, &user_keys("g"), &Map::new(), 1)?;
-                    w.add_members(key, &g.id, &[u.id])?;
+                    w.add_members(key, &g.id, &[u.id], false)?;
                     w.record_audit(
                         key,
                         &NewAudit {

@@ -1,0 +1,205 @@
+//! `scim-bench --server PATH`: seeds and measures a fresh `scim-server`; see the crate docs.
+//! `cargo xtask bench` builds both binaries in release mode and runs this.
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use scim_bench::client::{Conn, Endpoint};
+use scim_bench::report::{Report, splice};
+use scim_bench::scenarios::{Bench, Settings};
+use scim_bench::server::Server;
+
+const USAGE: &str = "\
+scim-bench: seed a fresh scim-server through its API and measure it (run by `cargo xtask bench`)
+
+USAGE:
+    scim-bench --server PATH [--out DIR] [--seconds N] [--connections N] [--users N]
+               [--durability full|normal] [--threads N] [--only TEXT] [--doc PATH]
+               [--command TEXT] [--keep]
+
+    --server PATH       the scim-server binary (a release build)
+    --out DIR           where report.md and report.json go (default target/bench)
+    --seconds N         length of each fixed-time scenario (default 5)
+    --connections N     keep-alive connections per scenario (default 64)
+    --users N           users seeded, and members of the big group (default 100000)
+    --durability MODE   the server's --durability (default full)
+    --threads N         threads of the load generator's runtime (default 1)
+    --only TEXT         run only the scenarios whose name contains TEXT (seeding always runs)
+    --doc PATH          also write the report between the bench markers of this Markdown file
+    --command TEXT      the command line quoted in the report (default `cargo xtask bench`)
+    --keep              keep the temporary database folder
+";
+
+#[derive(Debug)]
+struct Args {
+    server: PathBuf,
+    out: PathBuf,
+    seconds: f64,
+    connections: usize,
+    users: usize,
+    durability: String,
+    threads: usize,
+    only: Option<String>,
+    doc: Option<PathBuf>,
+    command: String,
+    keep: bool,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut args = Args {
+        server: PathBuf::new(),
+        out: PathBuf::from("target/bench"),
+        seconds: 5.0,
+        connections: 64,
+        users: 100_000,
+        durability: "full".into(),
+        threads: 1,
+        only: None,
+        doc: None,
+        command: "cargo xtask bench".into(),
+        keep: false,
+    };
+    let mut words = std::env::args().skip(1);
+    while let Some(word) = words.next() {
+        if word == "--keep" {
+            args.keep = true;
+            continue;
+        }
+        if word == "--help" || word == "-h" {
+            return Err(String::new());
+        }
+        let value = words.next().ok_or_else(|| format!("{word} needs a value"))?;
+        let number = |what: &str| value.parse::<f64>().map_err(|_| format!("{what} takes a number, not {value:?}"));
+        match word.as_str() {
+            "--server" => args.server = PathBuf::from(&value),
+            "--out" => args.out = PathBuf::from(&value),
+            "--seconds" => args.seconds = number("--seconds")?.max(0.1),
+            "--connections" => args.connections = number("--connections")?.max(1.0) as usize,
+            "--users" => args.users = number("--users")?.max(100.0) as usize,
+            "--threads" => args.threads = number("--threads")?.max(1.0) as usize,
+            "--durability" if value == "full" || value == "normal" => args.durability = value,
+            "--only" => args.only = Some(value),
+            "--doc" => args.doc = Some(PathBuf::from(&value)),
+            "--command" => args.command = value,
+            _ => return Err(format!("unknown option {word} {value}")),
+        }
+    }
+    if args.server.as_os_str().is_empty() {
+        return Err("--server PATH is required".into());
+    }
+    Ok(args)
+}
+
+fn main() -> ExitCode {
+    match parse() {
+        Err(why) if why.is_empty() => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            eprintln!("scim-bench: {why}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+        Ok(args) => match bench(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(why) => {
+                eprintln!("scim-bench: {why}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// `git rev-parse --short HEAD`, with `-dirty` when the work tree has changes; best effort.
+fn commit() -> Option<String> {
+    let git = |words: &[&str]| {
+        let out = Command::new("git").args(words).output().ok()?;
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    let head = git(&["rev-parse", "--short", "HEAD"])?;
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    Some(if dirty { format!("{head}-dirty") } else { head })
+}
+
+fn bench(args: &Args) -> Result<(), String> {
+    let settings = Settings {
+        connections: args.connections,
+        duration: Duration::from_secs_f64(args.seconds),
+        users: args.users,
+        only: args.only.clone(),
+        ..Settings::default()
+    };
+    // The POST scenario and the initial sync add users beyond the seeded ones: lift the quota.
+    let mut server = Server::start(&args.server, &args.durability, &["--max-users", "10000000"], args.keep)?;
+    eprintln!("scim-bench: server {} on {} with database {}", args.server.display(), server.addr, server.db.display());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let endpoint = Endpoint::new(server.addr, &server.token)?;
+    let bench = Bench {
+        runtime: &runtime,
+        endpoint: endpoint.clone(),
+        base: server.base(),
+        settings,
+        server_pid: server.pid(),
+    };
+    let (directory, seeding) = bench.seed()?;
+    let scenarios = bench.scenarios(&directory);
+    let peak_rss_kib = server.status_kib("VmHWM");
+    let db_bytes = server.db_bytes();
+    let base = server.base();
+    let users_at_end = runtime
+        .block_on(async {
+            let mut conn = Conn::open(&endpoint).await?;
+            let (_, body) = conn.send(&endpoint, "GET", &format!("{base}/Users?count=1"), None).await?;
+            let text = String::from_utf8_lossy(body).into_owned();
+            let total = text.split("\"totalResults\":").nth(1).and_then(|rest| {
+                rest.split(|c: char| !c.is_ascii_digit()).find(|s| !s.is_empty()).and_then(|n| n.parse().ok())
+            });
+            total.ok_or_else(|| format!("no totalResults in {text}"))
+        })
+        .unwrap_or_else(|e: String| {
+            eprintln!("scim-bench: could not count users: {e}");
+            0
+        });
+    drop(runtime);
+    if !server.stop(Duration::from_secs(30)) {
+        eprintln!("scim-bench: the server did not stop cleanly on SIGTERM");
+    }
+    let report = Report {
+        date: scim_bench::date::now_utc(),
+        command: args.command.clone(),
+        commit: commit(),
+        durability: args.durability.clone(),
+        cpus: std::thread::available_parallelism().map_or(1, usize::from),
+        bench_threads: args.threads,
+        connections: args.connections,
+        seconds: args.seconds,
+        seeding,
+        scenarios,
+        peak_rss_kib,
+        db_bytes,
+        users_at_end,
+    };
+    let markdown = report.markdown();
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
+    let write = |name: &str, text: &str| {
+        let path = args.out.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
+    write("report.md", &markdown)?;
+    let json = serde_json::to_string_pretty(&report.json()).map_err(|e| e.to_string())?;
+    write("report.json", &json)?;
+    if let Some(doc) = &args.doc {
+        let text = std::fs::read_to_string(doc).map_err(|e| format!("cannot read {}: {e}", doc.display()))?;
+        let updated = splice(&text, &markdown)
+            .ok_or_else(|| format!("{} has no <!-- bench:begin --> / <!-- bench:end --> markers", doc.display()))?;
+        std::fs::write(doc, updated).map_err(|e| format!("cannot write {}: {e}", doc.display()))?;
+    }
+    println!("{markdown}");
+    eprintln!("scim-bench: wrote {} and report.json", args.out.join("report.md").display());
+    Ok(())
+}
