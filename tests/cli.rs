@@ -36,7 +36,6 @@ fn usage_errors_exit_2_and_failures_exit_1() {
     let db = dir.0.join("scim.db");
     for words in [
         &["tenant", "create", "--profile", "ldap"][..],
-        &["tenant", "create", "--profile", "rfc"],
         &["token", "create"],
         &["bogus"],
         &["serve", "--nope"],

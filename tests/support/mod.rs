@@ -54,9 +54,14 @@ pub fn cli(db: &Path, words: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// Creates a tenant through the CLI; returns its `--json` object.
+/// Creates an identity-center tenant through the CLI; returns its `--json` object.
 pub fn create_tenant(db: &Path) -> Value {
-    let (code, out, err) = cli(db, &["tenant", "create", "--json"]);
+    create_tenant_with(db, "identity-center")
+}
+
+/// Creates a tenant of `profile` through the CLI; returns its `--json` object.
+pub fn create_tenant_with(db: &Path, profile: &str) -> Value {
+    let (code, out, err) = cli(db, &["tenant", "create", "--json", "--profile", profile]);
     assert_eq!(code, 0, "tenant create failed: {err}");
     serde_json::from_str(out.trim()).unwrap()
 }
@@ -75,9 +80,14 @@ pub struct Server {
 impl Server {
     /// A server on a fresh database with one identity-center tenant.
     pub fn start() -> Server {
+        Server::start_with("identity-center")
+    }
+
+    /// A server on a fresh database with one tenant of `profile`.
+    pub fn start_with(profile: &str) -> Server {
         let dir = TempDir::new();
         let db = dir.0.join("scim.db");
-        let created = create_tenant(&db);
+        let created = create_tenant_with(&db, profile);
         let mut server = Server {
             db,
             addr: String::new(),

@@ -4,9 +4,15 @@
 //!   default tenant and token first and print them.
 //! - `cargo xtask test`: every check CI runs: formatting, clippy with warnings denied, and all
 //!   tests (unit, end-to-end, architecture and docs-in-sync).
-//! - `cargo xtask ci`: what `.github/workflows/ci.yml` runs (today, the same as `test`).
+//! - `cargo xtask conformance`: the third-party checker scim2-tester against both profiles.
+//! - `cargo xtask bench`: build release, seed a fresh server through its API and measure it
+//!   (`crates/scim-bench`); the report goes to `target/bench/`, and with `--record` into
+//!   `docs/BENCHMARKS.md` too.
+//! - `cargo xtask ci`: what CI runs: `test`, then `conformance`.
 //!
 //! Plain `std::process::Command`, no dependencies: this must compile in seconds on a fresh clone.
+
+mod conformance;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -18,8 +24,15 @@ COMMANDS:
     serve             run the server (default database ./data/scim.db, 127.0.0.1:8080); on an
                       empty database create a default tenant and print its SCIM endpoint and
                       token. Configure with SCIM_DB, SCIM_LISTEN, SCIM_PUBLIC_URL.
-    test              formatting, clippy (warnings denied) and every test: what CI runs
-    ci                the CI entry point (same as test)
+    test              formatting, clippy (warnings denied) and every test
+    conformance       the third-party checker scim2-tester (pinned, in a virtualenv under
+                      target/) against a fresh server, once per profile
+    ci                what CI runs: test, then conformance
+    bench             build release, start a fresh server on loopback, seed 100,000 users and
+                      1,000 groups through the API and measure each scenario (a few minutes);
+                      writes target/bench/report.md and report.json. --record also puts the
+                      report in docs/BENCHMARKS.md; other options go to scim-bench (--seconds N,
+                      --durability normal, --only TEXT, ...; see scim-bench --help)
 ";
 
 fn main() -> ExitCode {
@@ -28,7 +41,10 @@ fn main() -> ExitCode {
     let rest: Vec<String> = args.collect();
     let outcome = match command.as_deref() {
         Some("serve") => serve(&rest),
-        Some("test") | Some("ci") => test(),
+        Some("test") => test(),
+        Some("conformance") => conformance::run(&root(), &target_dir(), cargo),
+        Some("bench") => bench(&rest),
+        Some("ci") => test().and_then(|()| conformance::run(&root(), &target_dir(), cargo)),
         Some("help") | Some("--help") | Some("-h") | None => {
             print!("{HELP}");
             Ok(())
@@ -46,6 +62,11 @@ fn main() -> ExitCode {
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Where cargo builds: `CARGO_TARGET_DIR`, else `target/` at the root.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
 }
 
 fn cargo() -> Command {
@@ -94,8 +115,7 @@ fn serve(extra: &[String]) -> Result<(), String> {
     let mut build = cargo();
     build.args(["build", "--quiet", "--release", "--package", "scim-server"]);
     run(build)?;
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-    let binary = target.join("release").join(format!("scim-server{}", std::env::consts::EXE_SUFFIX));
+    let binary = target_dir().join("release").join(format!("scim-server{}", std::env::consts::EXE_SUFFIX));
     let server = |words: &[&str]| {
         let mut command = Command::new(&binary);
         command.current_dir(root()).args(words);
@@ -110,4 +130,24 @@ fn serve(extra: &[String]) -> Result<(), String> {
         println!("Mint a token with: {} token create --tenant TENANT_ID", binary.display());
     }
     run(server(&["serve"]))
+}
+
+fn bench(extra: &[String]) -> Result<(), String> {
+    let record = extra.iter().any(|a| a == "--record");
+    let mut build = cargo();
+    build.args(["build", "--quiet", "--release", "--package", "scim-server", "--package", "scim-bench"]);
+    run(build)?;
+    let release = target_dir().join("release");
+    let binary = |name: &str| release.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let mut bench = Command::new(binary("scim-bench"));
+    bench.current_dir(root()).arg("--server").arg(binary("scim-server"));
+    bench.arg("--out").arg(target_dir().join("bench"));
+    bench
+        .arg("--command")
+        .arg(["cargo xtask bench"].into_iter().chain(extra.iter().map(String::as_str)).collect::<Vec<_>>().join(" "));
+    if record {
+        bench.arg("--doc").arg(root().join("docs").join("BENCHMARKS.md"));
+    }
+    bench.args(extra.iter().filter(|a| *a != "--record"));
+    run(bench)
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use scim_schema::ProfileName;
 use scim_schema::time::format_datetime;
-use scim_store::{Durability, Options, Store, TokenRecord};
+use scim_store::{Durability, Options, RateLimit, Store, TokenRecord};
 use serde_json::json;
 
 /// The usage text, printed by `help` and on usage errors.
@@ -22,6 +22,8 @@ USAGE:
                               [--public-url URL] [--json]
     scim-server tenant list [--db PATH] [--public-url URL] [--json]
     scim-server tenant delete TENANT_ID [--db PATH]
+    scim-server tenant limit TENANT_ID [--db PATH] [--rate N [--burst N] | --off]
+                             [--max-users N] [--max-groups N] [--json]
     scim-server token create --tenant TENANT_ID [--db PATH] [--public-url URL] [--json]
     scim-server token list --tenant TENANT_ID [--db PATH] [--json]
     scim-server token delete TOKEN_ID --tenant TENANT_ID [--db PATH]
@@ -72,8 +74,21 @@ pub struct Args {
     flags: Vec<String>,
 }
 
-const FLAGS: &[&str] = &["json", "help", "version"];
-const OPTIONS: &[&str] = &["db", "listen", "public-url", "profile", "name", "tenant", "durability", "log-format"];
+const FLAGS: &[&str] = &["json", "help", "version", "off"];
+const OPTIONS: &[&str] = &[
+    "db",
+    "listen",
+    "public-url",
+    "profile",
+    "name",
+    "tenant",
+    "durability",
+    "log-format",
+    "rate",
+    "burst",
+    "max-users",
+    "max-groups",
+];
 
 impl Args {
     /// Parses `words` (without the program name).
@@ -204,11 +219,6 @@ pub fn tenant(args: &Args) -> Result<(), CliError> {
                 None => ProfileName::IdentityCenter,
                 Some(text) => text.parse::<ProfileName>().map_err(CliError::Usage)?,
             };
-            if profile == ProfileName::Rfc {
-                return Err(CliError::Usage(
-                    "the rfc profile is not available yet; only identity-center can be chosen".into(),
-                ));
-            }
             let store = open(args)?;
             let name = args.get("name", "SCIM_TENANT_NAME");
             let tenant = store.create_tenant(name.as_deref(), profile.as_str())?;
@@ -243,8 +253,76 @@ pub fn tenant(args: &Args) -> Result<(), CliError> {
             println!("Tenant {id} deleted with all its users, groups and tokens.");
             Ok(())
         }
-        _ => Err(CliError::Usage("tenant needs create, list or delete".into())),
+        Some("limit") => limit(args),
+        _ => Err(CliError::Usage("tenant needs create, list, delete or limit".into())),
     }
+}
+
+/// `tenant limit TENANT_ID`: sets any of the tenant's rate limit and quotas, then shows them.
+///
+/// A running server on the same database applies the change within a second.
+fn limit(args: &Args) -> Result<(), CliError> {
+    let id = args.positional.get(2).ok_or_else(|| CliError::Usage("tenant limit needs TENANT_ID".into()))?;
+    let option = |name: &str| args.options.get(name).map(|text| text.trim());
+    let rate = option("rate")
+        .map(|text| {
+            text.parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite() && *n > 0.0)
+                .ok_or_else(|| CliError::Usage(format!("--rate must be a positive number of requests/s, not {text:?}")))
+        })
+        .transpose()?;
+    let burst = option("burst")
+        .map(|text| {
+            text.parse::<u32>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| CliError::Usage(format!("--burst must be a whole number of at least 1, not {text:?}")))
+        })
+        .transpose()?;
+    let quota = |name: &str| {
+        option(name)
+            .map(|text| {
+                text.parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| CliError::Usage(format!("--{name} must be a whole number, not {text:?}")))
+            })
+            .transpose()
+    };
+    let (max_users, max_groups) = (quota("max-users")?, quota("max-groups")?);
+    if args.flag("off") && (rate.is_some() || burst.is_some()) {
+        return Err(CliError::Usage("--off cannot be combined with --rate or --burst".into()));
+    }
+    if burst.is_some() && rate.is_none() {
+        return Err(CliError::Usage("--burst needs --rate".into()));
+    }
+    let store = open(args)?;
+    let tenant = store.tenant(id)?.ok_or_else(|| CliError::Failed(format!("no tenant {id}")))?;
+    if args.flag("off") {
+        store.set_rate_limit(id, None)?;
+    } else if let Some(per_second) = rate {
+        // Without --burst, one second's worth of requests may arrive at once.
+        let burst = burst.unwrap_or_else(|| per_second.ceil().clamp(1.0, f64::from(u32::MAX)) as u32);
+        store.set_rate_limit(id, Some(RateLimit { per_second, burst }))?;
+    }
+    if max_users.is_some() || max_groups.is_some() {
+        store.set_quota(id, max_users.unwrap_or(tenant.max_users), max_groups.unwrap_or(tenant.max_groups))?;
+    }
+    let tenant = store.tenant(id)?.ok_or_else(|| CliError::Failed(format!("no tenant {id}")))?;
+    if args.flag("json") {
+        let rate_limit = tenant.rate_limit.map(|l| json!({"requests_per_second": l.per_second, "burst": l.burst}));
+        let out = json!({"tenant_id": tenant.id, "rate_limit": rate_limit,
+                         "max_users": tenant.max_users, "max_groups": tenant.max_groups});
+        println!("{out}");
+    } else {
+        let rate = match tenant.rate_limit {
+            Some(l) => format!("rate limit {} requests/s, burst {}", l.per_second, l.burst),
+            None => "no rate limit".into(),
+        };
+        println!("Tenant {}: {rate}; at most {} users and {} groups.", tenant.id, tenant.max_users, tenant.max_groups);
+    }
+    Ok(())
 }
 
 /// `token create|list|delete`.

@@ -36,6 +36,15 @@ pub enum ApiError {
     NoSuchMember(String),
     /// The tenant holds as many resources of this kind as it may.
     Quota(ResourceKind),
+    /// The tenant's rate limit is exhausted for now.
+    TooManyRequests {
+        /// Whole seconds until a request would be admitted (the `Retry-After` header).
+        retry_after: u64,
+    },
+    /// A Bulk operation names a `bulkId` that no operation of the request created.
+    BulkReference(String),
+    /// The endpoint is defined by SCIM but not implemented here.
+    NotImplemented,
     /// An `If-Match` precondition names another version than the stored one.
     PreconditionFailed,
     /// The server failed; the reason is logged, never shown.
@@ -68,7 +77,12 @@ impl ApiError {
             ApiError::Conflict(unique) => format!("duplicate {}", unique_name(*unique)),
             ApiError::NoSuchMember(id) => format!("member {id:?} is not a user of this tenant"),
             ApiError::Quota(kind) => format!("the tenant's {} quota is reached", kind.name()),
+            ApiError::TooManyRequests { retry_after } => {
+                format!("the tenant's rate limit is exhausted; retry after {retry_after} s")
+            }
             ApiError::PreconditionFailed => "If-Match names another version".into(),
+            ApiError::BulkReference(id) => format!("bulkId {id:?} cannot be resolved"),
+            ApiError::NotImplemented => "not implemented".into(),
             ApiError::Internal(why) => format!("internal error: {why}"),
         }
     }
@@ -104,11 +118,18 @@ impl ApiError {
                 Some("tooMany"),
                 format!("The tenant holds its maximum number of {}s.", kind.name()),
             ),
+            TooManyRequests { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, None, "Too many requests exceeded the limits.".into())
+            }
             Conflict(unique) => (
                 StatusCode::CONFLICT,
                 Some("uniqueness"),
                 format!("Refused to create a new, duplicate resource: {} is taken.", unique_name(*unique)),
             ),
+            BulkReference(id) => {
+                (StatusCode::CONFLICT, Some("invalidValue"), format!("The bulkId {id} cannot be resolved."))
+            }
+            NotImplemented => (StatusCode::NOT_IMPLEMENTED, None, "This endpoint is not implemented.".into()),
             PreconditionFailed => (
                 StatusCode::PRECONDITION_FAILED,
                 Some("invalidVers"),
@@ -154,6 +175,11 @@ impl From<scim_store::Error> for ApiError {
         match e {
             scim_store::Error::Conflict(unique) => ApiError::Conflict(unique),
             scim_store::Error::NoSuchMember(id) => ApiError::NoSuchMember(id),
+            scim_store::Error::Filter(e) => ApiError::Schema(e),
+            scim_store::Error::MemberCycle(id) => ApiError::Schema(scim_schema::Error::new(
+                scim_schema::ErrorKind::InvalidValue,
+                format!("adding group {id} would make a membership cycle"),
+            )),
             scim_store::Error::Quota(scim_store::Kind::User) => ApiError::Quota(ResourceKind::User),
             scim_store::Error::Quota(scim_store::Kind::Group) => ApiError::Quota(ResourceKind::Group),
             other => ApiError::Internal(other.to_string()),
@@ -182,6 +208,17 @@ mod tests {
         );
         let pathless = scim_schema::Error::new(ErrorKind::PathlessMultiAttribute, scim_schema::patch::PATHLESS_DETAIL);
         assert_eq!(ApiError::Schema(pathless).render(ic).detail, scim_schema::patch::PATHLESS_DETAIL);
+    }
+
+    #[test]
+    fn throttling_answers_429_with_aws_text_in_both_profiles() {
+        for profile in [ProfileName::IdentityCenter.profile(), ProfileName::Rfc.profile()] {
+            let r = ApiError::TooManyRequests { retry_after: 3 }.render(profile);
+            assert_eq!(
+                (r.status, r.scim_type, r.detail.as_str()),
+                (StatusCode::TOO_MANY_REQUESTS, None, "Too many requests exceeded the limits.")
+            );
+        }
     }
 
     #[test]

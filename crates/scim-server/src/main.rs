@@ -9,13 +9,16 @@
 //! may be) and `scim-store` (where it is kept), and errors into responses through one table
 //! (`error.rs`). The decision a reader may question: every store call is a blocking call moved
 //! off the async threads, rather than an async database driver. SQLite is in-process and fast;
-//! what must not happen is a slow fsync stalling the executor, and `spawn_blocking` plus a
-//! single group-committing writer thread in the store gives exactly that.
+//! what must not happen is a slow fsync stalling the executor, and two small fixed sets of
+//! threads (`app::blocking` for writes, `app::blocking_read` for reads) plus a single
+//! group-committing writer thread in the store give exactly that.
 
 mod app;
+mod bulk;
 mod cli;
 mod error;
 mod http;
+mod ratelimit;
 mod scim;
 
 use std::net::SocketAddr;

@@ -7,15 +7,14 @@
 
 use hyper::header::HeaderValue;
 use hyper::{Method, Response, StatusCode};
-use scim_schema::definition::ENTERPRISE_USER;
 use scim_schema::patch::{self, MemberChange};
 use scim_schema::query::{self, Clause};
 use scim_schema::render::{self, Memberships, Projection};
 use scim_schema::{ErrorKind, ResourceKind, discovery, resource, time};
-use scim_store::{Condition, Keys, Kind, NewAudit, Query, Stored, TenantKey, Writer};
+use scim_store::{Keys, Kind, Membership, NewAudit, Query, Sort, Stored, TenantKey, Writer};
 use serde_json::{Map, Value, json};
 
-use crate::app::{Ctx, blocking};
+use crate::app::{Ctx, blocking, blocking_read};
 use crate::error::ApiError;
 use crate::http::{Body, Target};
 
@@ -150,22 +149,32 @@ impl Ctx {
         projection(self.profile(), target.param("attributes"), target.param("excludedAttributes"))
     }
 
-    /// The memberships a single-resource read shows.
-    fn memberships(&self, kind: ResourceKind, ids: Option<Vec<String>>) -> Memberships {
-        match ids {
-            None => Memberships::Omitted,
-            Some(ids) => {
-                let endpoint = match kind {
-                    ResourceKind::User => ResourceKind::Group,
-                    ResourceKind::Group => ResourceKind::User,
+    /// The memberships a single-resource response shows: a Group's members, a User's groups.
+    fn memberships(&self, kind: ResourceKind, rows: Option<Vec<Membership>>) -> Memberships {
+        let Some(rows) = rows else { return Memberships::Omitted };
+        let values = rows
+            .into_iter()
+            .map(|m| {
+                let member_kind = match m.kind {
+                    Kind::User => ResourceKind::User,
+                    Kind::Group => ResourceKind::Group,
                 };
-                Memberships::Listed(
-                    ids.into_iter()
-                        .map(|id| json!({"value": id, "$ref": self.location(endpoint, &id), "type": endpoint.name()}))
-                        .collect(),
-                )
-            }
-        }
+                let kind_label = match kind {
+                    ResourceKind::Group => member_kind.name(),
+                    ResourceKind::User if m.direct => "direct",
+                    ResourceKind::User => "indirect",
+                };
+                let mut value = json!({"value": m.id, "$ref": self.location(member_kind, &m.id), "type": kind_label});
+                // RFC 7643 gives User.groups a display; Group.members has none (section 8.7.1).
+                if kind == ResourceKind::User
+                    && let (Some(display), Some(object)) = (m.display, value.as_object_mut())
+                {
+                    object.insert("display".into(), Value::String(display));
+                }
+                value
+            })
+            .collect();
+        Memberships::Listed(values)
     }
 }
 
@@ -203,20 +212,21 @@ fn apply_members(
     tenant: TenantKey,
     group_id: &str,
     changes: &[MemberChange],
+    nested: bool,
 ) -> Result<bool, ApiError> {
     let mut changed = false;
     for change in changes {
         let n = match change {
             MemberChange::Add(members) => {
                 let ids: Vec<String> = members.iter().map(|m| m.value.clone()).collect();
-                w.add_members(tenant, group_id, &ids)?
+                w.add_members(tenant, group_id, &ids, nested)?
             }
             MemberChange::Remove(ids) => w.remove_members(tenant, group_id, ids)?,
             MemberChange::Replace(members) => {
                 let wanted: Vec<String> = members.iter().map(|m| m.value.clone()).collect();
                 let current = w.member_ids(tenant, group_id)?;
                 let gone: Vec<String> = current.iter().filter(|id| !wanted.contains(id)).cloned().collect();
-                w.remove_members(tenant, group_id, &gone)? + w.add_members(tenant, group_id, &wanted)?
+                w.remove_members(tenant, group_id, &gone)? + w.add_members(tenant, group_id, &wanted, nested)?
             }
         };
         changed |= n > 0;
@@ -226,7 +236,8 @@ fn apply_members(
 
 /// `POST /Users`, `POST /Groups`.
 pub async fn create(ctx: &Ctx, kind: ResourceKind, body: Value) -> Result<Response<Body>, ApiError> {
-    let parsed = resource::parse(ctx.profile(), kind, &body)?;
+    let profile = ctx.profile();
+    let parsed = resource::parse(profile, kind, &body)?;
     let keys = keys(kind, &parsed);
     let (tenant, audit, store) = (ctx.tenant.key, ctx.audit(&Method::POST), ctx.state.store.clone());
     let stored = blocking(move || {
@@ -234,27 +245,27 @@ pub async fn create(ctx: &Ctx, kind: ResourceKind, body: Value) -> Result<Respon
             let stored = w.insert(tenant, store_kind(kind), &keys, &parsed.attrs, audit.at)?;
             if !parsed.members.is_empty() {
                 let ids: Vec<String> = parsed.members.iter().map(|m| m.value.clone()).collect();
-                w.add_members(tenant, &stored.id, &ids)?;
+                w.add_members(tenant, &stored.id, &ids, profile.nested_groups)?;
             }
             audited(w, tenant, audit, &stored.id, StatusCode::CREATED)?;
             Ok::<_, ApiError>(stored)
         })
     })
     .await?;
-    let memberships = ctx.memberships(kind, ctx.profile().return_memberships.then(Vec::new));
+    let memberships = memberships_of(ctx, kind, &stored.id).await?;
     ctx.respond(StatusCode::CREATED, kind, &stored, memberships)
 }
 
 /// `GET /Users/{id}`, `GET /Groups/{id}`.
 pub async fn get(ctx: &Ctx, kind: ResourceKind, id: String) -> Result<Response<Body>, ApiError> {
     let (tenant, store, with_members) = (ctx.tenant.key, ctx.state.store.clone(), ctx.profile().return_memberships);
-    let (stored, ids) = blocking(move || {
+    let (stored, ids) = blocking_read(move || {
         store.read(|r| {
             let stored = r.get(tenant, store_kind(kind), &id)?.ok_or(ApiError::NotFound(kind))?;
             let ids = match (with_members, kind) {
                 (false, _) => None,
-                (true, ResourceKind::User) => Some(r.group_ids_of(tenant, &id)?),
-                (true, ResourceKind::Group) => Some(r.member_ids(tenant, &id)?),
+                (true, ResourceKind::User) => Some(r.groups_of(tenant, &id)?),
+                (true, ResourceKind::Group) => Some(r.members(tenant, &id)?),
             };
             Ok::<_, ApiError>((stored, ids))
         })
@@ -319,6 +330,8 @@ pub struct ListParams {
     cursor: Option<String>,
     attributes: Option<String>,
     excluded: Option<String>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
 }
 
 impl ListParams {
@@ -332,6 +345,8 @@ impl ListParams {
             cursor: get("cursor"),
             attributes: get("attributes"),
             excluded: get("excludedAttributes"),
+            sort_by: get("sortBy"),
+            sort_order: get("sortOrder"),
         }
     }
 
@@ -361,7 +376,28 @@ impl ListParams {
             cursor: text("cursor")?,
             attributes: text("attributes")?,
             excluded: text("excludedAttributes")?,
+            sort_by: text("sortBy")?,
+            sort_order: text("sortOrder")?,
         })
+    }
+
+    /// The order these parameters ask for, where the profile sorts (RFC 7644 section 3.4.2.3).
+    fn sort(&self, profile: &scim_schema::Profile) -> Result<Option<Sort>, ApiError> {
+        let Some(by) = self.sort_by.as_deref().map(str::trim).filter(|b| !b.is_empty()) else { return Ok(None) };
+        if !profile.projection_and_sort {
+            return Ok(None);
+        }
+        if self.cursor.is_some() {
+            return Err(bad_query("a cursor pages in creation order; sortBy needs startIndex paging"));
+        }
+        let by = scim_filter::parse_attr_path(by).map_err(|e| bad_query(format!("sortBy: {e}")))?;
+        let descending = match self.sort_order.as_deref().map(str::trim) {
+            None | Some("") => false,
+            Some(order) if order.eq_ignore_ascii_case("ascending") => false,
+            Some(order) if order.eq_ignore_ascii_case("descending") => true,
+            Some(order) => return Err(bad_query(format!("sortOrder must be ascending or descending, not {order:?}"))),
+        };
+        Ok(Some(Sort { by, descending }))
     }
 
     /// The projection these parameters ask for, where the profile applies one.
@@ -405,6 +441,7 @@ pub async fn list(ctx: &Ctx, kind: ResourceKind, params: ListParams) -> Result<R
     let profile = ctx.profile();
     let count = page_size(profile, params.count.as_deref())?;
     let projection = params.projection(profile)?;
+    let sort = params.sort(profile)?;
     let filter = match params.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
         Some(text) => Some(scim_filter::parse_filter(text)?),
         None => None,
@@ -422,55 +459,27 @@ pub async fn list(ctx: &Ctx, kind: ResourceKind, params: ListParams) -> Result<R
             Paging::Index(usize::try_from(start.max(1)).unwrap_or(1))
         }
     };
-    let clauses = match &filter {
-        Some(f) if profile.filter_subset => query::identity_center_clauses(kind, f)?,
-        Some(_) => {
-            return Err(ApiError::Schema(scim_schema::Error::new(
-                ErrorKind::InvalidFilter,
-                "filters beyond the indexed subset are not available yet",
-            )));
-        }
-        None => Vec::new(),
-    };
+    // identity-center answers only its documented subset, handed to the store in canonical
+    // spelling; the store answers any filter.
     let mut member_to_check = None;
-    let conditions: Vec<Condition> = clauses
-        .into_iter()
-        .map(|clause| match clause {
-            Clause::Id(v) => Condition::Id(v),
-            Clause::Name(v) => Condition::Name(v),
-            Clause::ExternalId(v) => Condition::ExternalId(v),
-            Clause::MemberOf(v) => Condition::MemberOf(v),
-            Clause::HasMember(v) => {
-                member_to_check = Some(v.clone());
-                Condition::HasMember(v)
-            }
-            Clause::Manager(v) => {
-                Condition::AttrEq { pointer: format!("$.\"{ENTERPRISE_USER}\".manager.value"), value: v }
-            }
-        })
-        .collect();
+    let filter = match filter {
+        Some(f) if profile.filter_subset => {
+            let clauses = query::identity_center_clauses(kind, &f)?;
+            member_to_check = clauses.iter().find_map(|c| match c {
+                Clause::HasMember(user) => Some(user.clone()),
+                _ => None,
+            });
+            query::to_filter(kind, &clauses)
+        }
+        other => other,
+    };
     let query = match paging {
-        Paging::Index(start) => Query { conditions, after: None, offset: start - 1, limit: count, with_total: true },
-        Paging::Cursor(after) => Query { conditions, after, offset: 0, limit: count, with_total: false },
+        Paging::Index(start) => {
+            Query { filter, sort, offset: start - 1, limit: count, with_total: true, ..Query::default() }
+        }
+        Paging::Cursor(after) => Query { filter, after, limit: count, ..Query::default() },
     };
-    let (tenant, store) = (ctx.tenant.key, ctx.state.store.clone());
-    let page = blocking(move || {
-        store.read(|r| {
-            if let Some(user) = &member_to_check
-                && !r.exists(tenant, Kind::User, user)?
-            {
-                return Err(ApiError::MemberNotFound);
-            }
-            Ok(r.list(tenant, store_kind(kind), &query)?)
-        })
-    })
-    .await?;
-    let memberships = match kind {
-        ResourceKind::Group => Memberships::Empty,
-        ResourceKind::User => Memberships::Omitted,
-    };
-    let resources: Vec<Value> =
-        page.items.iter().map(|s| ctx.render(kind, s, memberships.clone(), &projection)).collect();
+    let (page, resources) = fetch(ctx, kind, query, member_to_check, &projection).await?;
     let mut out = Map::new();
     match paging {
         Paging::Index(start) => {
@@ -493,16 +502,120 @@ pub async fn list(ctx: &Ctx, kind: ResourceKind, params: ListParams) -> Result<R
     Ok(ctx.writer().json(StatusCode::OK, &Value::Object(out)))
 }
 
+/// Runs a list query and renders its page (with each resource's memberships where the profile
+/// returns them). `member_to_check` must name an existing user, else 404.
+async fn fetch(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    query: Query,
+    member_to_check: Option<String>,
+    projection: &Projection,
+) -> Result<(scim_store::Page, Vec<Value>), ApiError> {
+    let (tenant, store, with_members) = (ctx.tenant.key, ctx.state.store.clone(), ctx.profile().return_memberships);
+    let (page, memberships) = blocking_read(move || {
+        store.read(|r| {
+            if let Some(user) = &member_to_check
+                && !r.exists(tenant, Kind::User, user)?
+            {
+                return Err(ApiError::MemberNotFound);
+            }
+            let page = r.list(tenant, store_kind(kind), &query)?;
+            let mut memberships = Vec::new();
+            if with_members {
+                for item in &page.items {
+                    memberships.push(match kind {
+                        ResourceKind::User => r.groups_of(tenant, &item.id)?,
+                        ResourceKind::Group => r.members(tenant, &item.id)?,
+                    });
+                }
+            }
+            Ok((page, memberships))
+        })
+    })
+    .await?;
+    let mut memberships = memberships.into_iter();
+    let resources = page
+        .items
+        .iter()
+        .map(|s| {
+            let shown = match (memberships.next(), kind) {
+                (Some(rows), _) => ctx.memberships(kind, Some(rows)),
+                // identity-center lists show an empty member list, as AWS's examples do.
+                (None, ResourceKind::Group) => Memberships::Empty,
+                (None, ResourceKind::User) => Memberships::Omitted,
+            };
+            ctx.render(kind, s, shown, projection)
+        })
+        .collect();
+    Ok((page, resources))
+}
+
+/// `POST /.search` (RFC 7644 section 3.4.3): Users, then Groups, as one list, each sorted by
+/// `sortBy` when given. A filter naming an attribute only one resource type has matches
+/// nothing of the other.
+pub async fn search_all(ctx: &Ctx, params: ListParams) -> Result<Response<Body>, ApiError> {
+    if params.cursor.is_some() {
+        return Err(bad_query("cursor paging is per resource type; search /Users or /Groups"));
+    }
+    let profile = ctx.profile();
+    let count = page_size(profile, params.count.as_deref())?;
+    let projection = params.projection(profile)?;
+    let sort = params.sort(profile)?;
+    let filter = match params.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+        Some(text) => Some(scim_filter::parse_filter(text)?),
+        None => None,
+    };
+    let start = match params.start_index.as_deref().map(str::trim) {
+        None | Some("") => 1,
+        Some(text) => text.parse::<i64>().map_err(|_| bad_query(format!("startIndex {text:?} is not a number")))?,
+    };
+    let mut skip = usize::try_from(start.max(1) - 1).unwrap_or(0);
+    let (mut total, mut resources, mut refusals) = (0u64, Vec::new(), Vec::new());
+    for kind in [ResourceKind::User, ResourceKind::Group] {
+        if let Some(f) = &filter
+            && let Err(e) = scim_schema::eval::validate(kind, f)
+        {
+            refusals.push(e);
+            continue;
+        }
+        let limit = count - resources.len();
+        let query = Query {
+            filter: filter.clone(),
+            sort: sort.clone(),
+            offset: skip,
+            limit,
+            with_total: true,
+            ..Query::default()
+        };
+        let (page, mut rendered) = fetch(ctx, kind, query, None, &projection).await?;
+        let matched = page.total.unwrap_or(0);
+        total += matched;
+        skip = skip.saturating_sub(usize::try_from(matched).unwrap_or(usize::MAX));
+        resources.append(&mut rendered);
+    }
+    if let (2, Some(e)) = (refusals.len(), refusals.pop()) {
+        return Err(ApiError::Schema(e));
+    }
+    let body = json!({
+        "totalResults": total,
+        "itemsPerPage": resources.len(),
+        "startIndex": start.max(1),
+        "schemas": [LIST_RESPONSE],
+        "Resources": resources,
+    });
+    Ok(ctx.writer().json(StatusCode::OK, &body))
+}
+
 /// The memberships a response about `id` shows under the profile, read after a write.
 async fn memberships_of(ctx: &Ctx, kind: ResourceKind, id: &str) -> Result<Memberships, ApiError> {
     if !ctx.profile().return_memberships {
         return Ok(Memberships::Omitted);
     }
     let (tenant, store, id) = (ctx.tenant.key, ctx.state.store.clone(), id.to_owned());
-    let ids = blocking(move || {
+    let ids = blocking_read(move || {
         Ok(store.read(|r| match kind {
-            ResourceKind::User => r.group_ids_of(tenant, &id),
-            ResourceKind::Group => r.member_ids(tenant, &id),
+            ResourceKind::User => r.groups_of(tenant, &id),
+            ResourceKind::Group => r.members(tenant, &id),
         })?)
     })
     .await?;
@@ -511,7 +624,8 @@ async fn memberships_of(ctx: &Ctx, kind: ResourceKind, id: &str) -> Result<Membe
 
 /// `PUT /Users/{id}`, `PUT /Groups/{id}`.
 pub async fn replace(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> Result<Response<Body>, ApiError> {
-    let parsed = resource::parse(ctx.profile(), kind, &body)?;
+    let profile = ctx.profile();
+    let parsed = resource::parse(profile, kind, &body)?;
     let keys = keys(kind, &parsed);
     let expected = ctx.precondition();
     let (tenant, audit, store) = (ctx.tenant.key, ctx.audit(&Method::PUT), ctx.state.store.clone());
@@ -524,7 +638,7 @@ pub async fn replace(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> 
             let stored =
                 w.replace(tenant, store_kind(kind), &id, &keys, &parsed.attrs, audit.at).map_err(found(kind))?;
             if kind == ResourceKind::Group {
-                apply_members(w, tenant, &id, &[MemberChange::Replace(parsed.members)])?;
+                apply_members(w, tenant, &id, &[MemberChange::Replace(parsed.members)], profile.nested_groups)?;
             }
             audited(w, tenant, audit, &id, StatusCode::OK)?;
             Ok::<_, ApiError>(stored)
@@ -551,7 +665,7 @@ pub async fn patch(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> Re
                 let keys = keys(kind, &patched.resource);
                 stored = w.replace(tenant, store_kind(kind), &id, &keys, &patched.resource.attrs, audit.at)?;
             }
-            if apply_members(w, tenant, &id, &patched.members)? && !attrs_changed {
+            if apply_members(w, tenant, &id, &patched.members, profile.nested_groups)? && !attrs_changed {
                 w.touch(tenant, store_kind(kind), &id, audit.at)?;
                 stored = w.get(tenant, store_kind(kind), &id)?.ok_or(ApiError::NotFound(kind))?;
             }
