@@ -35,20 +35,21 @@ pub enum Memberships {
     Listed(Vec<Value>),
 }
 
-/// Renders a resource. `location` is the resource's URL, published only by profiles that return
-/// `meta.location`.
+/// Renders a resource, taking its attributes so their values move into the output rather than
+/// being copied (this runs for every resource of every response). `location` is the resource's
+/// URL, published only by profiles that return `meta.location`.
 pub fn render(
     profile: &Profile,
     kind: ResourceKind,
     meta: Meta<'_>,
-    attrs: &Map<String, Value>,
+    mut attrs: Map<String, Value>,
     memberships: Memberships,
     location: Option<&str>,
 ) -> Value {
     let mut out = Map::new();
     out.insert("id".into(), Value::String(meta.id.to_owned()));
-    if let Some(external_id) = attrs.get("externalId") {
-        out.insert("externalId".into(), external_id.clone());
+    if let Some(external_id) = attrs.remove("externalId") {
+        out.insert("externalId".into(), external_id);
     }
     let mut meta_out = Map::new();
     meta_out.insert("resourceType".into(), Value::String(kind.name().to_owned()));
@@ -83,14 +84,14 @@ pub fn render(
                 }
             }
         } else if def.returned != Returned::Never
-            && let Some(value) = attrs.get(def.name)
+            && let Some(value) = attrs.remove(def.name)
         {
-            out.insert(def.name.into(), value.clone());
+            out.insert(def.name.into(), value);
         }
     }
     for extension in kind.extensions() {
-        if let Some(value) = attrs.get(extension.id) {
-            out.insert(extension.id.into(), value.clone());
+        if let Some(value) = attrs.remove(extension.id) {
+            out.insert(extension.id.into(), value);
         }
     }
     Value::Object(out)
@@ -255,7 +256,7 @@ mod tests {
             &IDENTITY_CENTER,
             ResourceKind::User,
             meta,
-            attrs.as_object().unwrap(),
+            attrs.as_object().unwrap().clone(),
             Memberships::Omitted,
             Some("x"),
         );
@@ -315,9 +316,9 @@ mod tests {
     fn group_members_empty_or_omitted() {
         let attrs = Map::from_iter([("displayName".to_owned(), json!("G"))]);
         let meta = Meta { id: "g", created: 0, modified: 0, version: 1 };
-        let listed = render(&IDENTITY_CENTER, ResourceKind::Group, meta, &attrs, Memberships::Empty, None);
+        let listed = render(&IDENTITY_CENTER, ResourceKind::Group, meta, attrs.clone(), Memberships::Empty, None);
         assert_eq!(listed["members"], json!([]));
-        let got = render(&IDENTITY_CENTER, ResourceKind::Group, meta, &attrs, Memberships::Omitted, None);
+        let got = render(&IDENTITY_CENTER, ResourceKind::Group, meta, attrs, Memberships::Omitted, None);
         assert!(got.get("members").is_none());
     }
 }

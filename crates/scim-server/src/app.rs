@@ -278,13 +278,13 @@ pub async fn serve(state: Arc<State>, request: Request<Incoming>) -> Result<Resp
     let path = target.path();
     let (response, tenant, reason) = pipeline(state, request, target, &request_id).await;
     let status = response.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     match reason {
         Some(reason) => {
-            tracing::info!(%method, %path, tenant = %tenant, status, latency_ms, request_id = %request_id, reason = %reason, "request")
+            tracing::info!(%method, %path, tenant = %tenant, status, latency_us, request_id = %request_id, reason = %reason, "request")
         }
         None => {
-            tracing::info!(%method, %path, tenant = %tenant, status, latency_ms, request_id = %request_id, "request")
+            tracing::info!(%method, %path, tenant = %tenant, status, latency_us, request_id = %request_id, "request")
         }
     }
     Ok(response)

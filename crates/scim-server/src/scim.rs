@@ -95,7 +95,7 @@ impl Ctx {
         format!("{}{}/{id}", self.base, kind.endpoint())
     }
 
-    fn render(&self, kind: ResourceKind, stored: &Stored, memberships: Memberships, projection: &Projection) -> Value {
+    fn render(&self, kind: ResourceKind, stored: Stored, memberships: Memberships, projection: &Projection) -> Value {
         let meta = render::Meta {
             id: &stored.id,
             created: stored.created,
@@ -103,7 +103,7 @@ impl Ctx {
             version: stored.version,
         };
         let location = self.location(kind, &stored.id);
-        let mut out = render::render(self.profile(), kind, meta, &stored.attrs, memberships, Some(&location));
+        let mut out = render::render(self.profile(), kind, meta, stored.attrs, memberships, Some(&location));
         render::project(kind, &mut out, projection);
         out
     }
@@ -114,20 +114,21 @@ impl Ctx {
         &self,
         status: StatusCode,
         kind: ResourceKind,
-        stored: &Stored,
+        stored: Stored,
         memberships: Memberships,
     ) -> Result<Response<Body>, ApiError> {
+        let (version, location) = (stored.version, self.location(kind, &stored.id));
         let body = self.render(kind, stored, memberships, &self.projection()?);
         let mut response = self.writer().json(status, &body);
         let headers = response.headers_mut();
         if self.profile().etags
-            && let Ok(tag) = HeaderValue::from_str(&render::etag(stored.version))
+            && let Ok(tag) = HeaderValue::from_str(&render::etag(version))
         {
             headers.insert(hyper::header::ETAG, tag);
         }
         if status == StatusCode::CREATED
             && self.profile().meta_location
-            && let Ok(location) = HeaderValue::from_str(&self.location(kind, &stored.id))
+            && let Ok(location) = HeaderValue::from_str(&location)
         {
             headers.insert(hyper::header::LOCATION, location);
         }
@@ -253,7 +254,7 @@ pub async fn create(ctx: &Ctx, kind: ResourceKind, body: Value) -> Result<Respon
     })
     .await?;
     let memberships = memberships_of(ctx, kind, &stored.id).await?;
-    ctx.respond(StatusCode::CREATED, kind, &stored, memberships)
+    ctx.respond(StatusCode::CREATED, kind, stored, memberships)
 }
 
 /// `GET /Users/{id}`, `GET /Groups/{id}`.
@@ -281,7 +282,7 @@ pub async fn get(ctx: &Ctx, kind: ResourceKind, id: String) -> Result<Response<B
         }
         return Ok(response);
     }
-    ctx.respond(StatusCode::OK, kind, &stored, ctx.memberships(kind, ids))
+    ctx.respond(StatusCode::OK, kind, stored, ctx.memberships(kind, ids))
 }
 
 /// How a list request pages.
@@ -479,20 +480,18 @@ pub async fn list(ctx: &Ctx, kind: ResourceKind, params: ListParams) -> Result<R
         }
         Paging::Cursor(after) => Query { filter, after, limit: count, ..Query::default() },
     };
-    let (page, resources) = fetch(ctx, kind, query, member_to_check, &projection).await?;
+    let Fetched { total, more, last_seq, resources } = fetch(ctx, kind, query, member_to_check, &projection).await?;
     let mut out = Map::new();
     match paging {
         Paging::Index(start) => {
-            out.insert("totalResults".into(), json!(page.total.unwrap_or(resources.len() as u64)));
+            out.insert("totalResults".into(), json!(total.unwrap_or(resources.len() as u64)));
             out.insert("itemsPerPage".into(), json!(resources.len()));
             out.insert("startIndex".into(), json!(start));
         }
         Paging::Cursor(_) => {
             out.insert("itemsPerPage".into(), json!(resources.len()));
-            if page.more
-                && let Some(last) = page.items.last()
-            {
-                let cursor = format!("{:x}:{:016x}", last.seq, fingerprint(kind, &canonical));
+            if more && let Some(last) = last_seq {
+                let cursor = format!("{last:x}:{:016x}", fingerprint(kind, &canonical));
                 out.insert("nextCursor".into(), Value::String(cursor));
             }
         }
@@ -510,7 +509,7 @@ async fn fetch(
     query: Query,
     member_to_check: Option<String>,
     projection: &Projection,
-) -> Result<(scim_store::Page, Vec<Value>), ApiError> {
+) -> Result<Fetched, ApiError> {
     let (tenant, store, with_members) = (ctx.tenant.key, ctx.state.store.clone(), ctx.profile().return_memberships);
     let (page, memberships) = blocking_read(move || {
         store.read(|r| {
@@ -534,9 +533,10 @@ async fn fetch(
     })
     .await?;
     let mut memberships = memberships.into_iter();
+    let last_seq = page.items.last().map(|s| s.seq);
     let resources = page
         .items
-        .iter()
+        .into_iter()
         .map(|s| {
             let shown = match (memberships.next(), kind) {
                 (Some(rows), _) => ctx.memberships(kind, Some(rows)),
@@ -547,7 +547,19 @@ async fn fetch(
             ctx.render(kind, s, shown, projection)
         })
         .collect();
-    Ok((page, resources))
+    Ok(Fetched { total: page.total, more: page.more, last_seq, resources })
+}
+
+/// A rendered page of a list.
+struct Fetched {
+    /// Every match, when counted.
+    total: Option<u64>,
+    /// Whether more matches follow the page.
+    more: bool,
+    /// The sequence number of the page's last resource, for the next cursor.
+    last_seq: Option<i64>,
+    /// The page's resources, rendered.
+    resources: Vec<Value>,
 }
 
 /// `POST /.search` (RFC 7644 section 3.4.3): Users, then Groups, as one list, each sorted by
@@ -587,11 +599,11 @@ pub async fn search_all(ctx: &Ctx, params: ListParams) -> Result<Response<Body>,
             with_total: true,
             ..Query::default()
         };
-        let (page, mut rendered) = fetch(ctx, kind, query, None, &projection).await?;
+        let mut page = fetch(ctx, kind, query, None, &projection).await?;
         let matched = page.total.unwrap_or(0);
         total += matched;
         skip = skip.saturating_sub(usize::try_from(matched).unwrap_or(usize::MAX));
-        resources.append(&mut rendered);
+        resources.append(&mut page.resources);
     }
     if let (2, Some(e)) = (refusals.len(), refusals.pop()) {
         return Err(ApiError::Schema(e));
@@ -646,7 +658,7 @@ pub async fn replace(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> 
     })
     .await?;
     let memberships = memberships_of(ctx, kind, &stored.id).await?;
-    ctx.respond(StatusCode::OK, kind, &stored, memberships)
+    ctx.respond(StatusCode::OK, kind, stored, memberships)
 }
 
 /// `PATCH /Users/{id}`, `PATCH /Groups/{id}`.
@@ -678,7 +690,7 @@ pub async fn patch(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> Re
         return Ok(ctx.writer().empty(StatusCode::NO_CONTENT));
     }
     let memberships = memberships_of(ctx, kind, &stored.id).await?;
-    ctx.respond(StatusCode::OK, kind, &stored, memberships)
+    ctx.respond(StatusCode::OK, kind, stored, memberships)
 }
 
 /// `DELETE /Users/{id}`, `DELETE /Groups/{id}`.

@@ -297,7 +297,8 @@ impl Directory {
                             modified: stored.modified,
                             version: stored.version,
                         };
-                        let json = render::render(&RFC, kind, meta, &stored.attrs, Memberships::Listed(listed), None);
+                        let json =
+                            render::render(&RFC, kind, meta, stored.attrs.clone(), Memberships::Listed(listed), None);
                         Ok((stored.id.clone(), json))
                     })
                     .collect()
