@@ -14,7 +14,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("scim-auth", &[]),
     ("scim-server", &["scim-filter", "scim-schema", "scim-store", "scim-auth"]),
     // The load generator speaks to the server over HTTP only, never through its crates.
-    ("scim-bench", &[]),
+    ("scim-bench", &["scim-schema"]),
     ("xtask", &[]),
 ];
 

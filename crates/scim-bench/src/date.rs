@@ -1,32 +1,15 @@
-//! The UTC date and time of a report, without a date crate.
-
-use std::time::{SystemTime, UNIX_EPOCH};
+//! The UTC date and time of a report, from the product's own timestamp formatting.
 
 /// `YYYY-MM-DD HH:MM UTC` for the current time.
 pub fn now_utc() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    format_utc(i64::try_from(secs).unwrap_or(0))
+    format_utc(scim_schema::time::now_millis() / 1000)
 }
 
 /// `YYYY-MM-DD HH:MM UTC` for `secs` seconds after the Unix epoch.
 pub fn format_utc(secs: i64) -> String {
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rest / 3600, rest % 3600 / 60)
-}
-
-/// Howard Hinnant's `civil_from_days`: the proleptic Gregorian date of a day number.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    // `2020-03-31T02:36:15Z` cut to the minute.
+    let stamp = scim_schema::time::format_datetime(secs.saturating_mul(1000));
+    format!("{} UTC", stamp.get(..16).unwrap_or(&stamp).replacen('T', " ", 1))
 }
 
 #[cfg(test)]

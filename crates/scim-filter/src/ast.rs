@@ -165,6 +165,24 @@ impl CompareOp {
 }
 
 impl Filter {
+    /// The operands of a chain of one logical operator, in order: `a and b and c` gives
+    /// `[a, b, c]` however the `and`s nest, and `(a or b) and c` gives `[a or b, c]`. Any other
+    /// filter is its own only operand. Iterative, so chains as long as the input allows never
+    /// deepen the stack.
+    pub fn operands(&self) -> Vec<&Filter> {
+        let is_or = matches!(self, Filter::Or(..));
+        let mut out = Vec::new();
+        let mut stack = vec![self];
+        while let Some(node) = stack.pop() {
+            match node {
+                Filter::And(a, b) if !is_or => stack.extend([&**b, &**a]),
+                Filter::Or(a, b) if is_or => stack.extend([&**b, &**a]),
+                other => out.push(other),
+            }
+        }
+        out
+    }
+
     /// The clauses of a filter in the subset AWS IAM Identity Center accepts: `path eq "string"`,
     /// or up to `max_clauses` of them joined by `and`.
     ///
@@ -221,6 +239,18 @@ impl Filter {
 mod tests {
     use super::*;
     use crate::parse_filter;
+
+    #[test]
+    fn operands_flatten_one_operator_only() {
+        let texts =
+            |f: &str| -> Vec<String> { parse_filter(f).unwrap().operands().iter().map(|o| o.to_string()).collect() };
+        assert_eq!(texts("a pr and (b pr and c pr) and d pr"), ["a pr", "b pr", "c pr", "d pr"]);
+        assert_eq!(texts("(a pr or b pr) and c pr"), ["a pr or b pr", "c pr"]);
+        assert_eq!(texts("a pr or b pr and c pr"), ["a pr", "b pr and c pr"]);
+        assert_eq!(texts("not (a pr)"), ["not (a pr)"]);
+        let long = vec!["x pr"; 1000].join(" or ");
+        assert_eq!(parse_filter(&long).unwrap().operands().len(), 1000);
+    }
 
     fn clauses(filter: &str, max: usize) -> Option<Vec<String>> {
         let filter = parse_filter(filter).unwrap();

@@ -187,28 +187,13 @@ fn present(scope: Scope, value: &Value, path: &AttrPath) -> Result<bool> {
     Ok(leaves(scope, value, path)?.1.into_iter().any(is_present))
 }
 
-/// The operands of a chain of one operator, in order: `a and b and c` gives `[a, b, c]` however
-/// it is nested, without recursion.
-fn chain(filter: &Filter, is_or: bool) -> Vec<&Filter> {
-    let mut out = Vec::new();
-    let mut stack = vec![filter];
-    while let Some(node) = stack.pop() {
-        match node {
-            Filter::And(a, b) if !is_or => stack.extend([&**b, &**a]),
-            Filter::Or(a, b) if is_or => stack.extend([&**b, &**a]),
-            other => out.push(other),
-        }
-    }
-    out
-}
-
 /// Evaluates a filter [`check`] accepted. Chains of `and` and `or` are flattened, so recursion
 /// only follows nesting (`not`, parentheses that change the operator, value paths), which the
 /// parser bounds.
 fn eval(scope: Scope, value: &Value, filter: &Filter) -> Result<bool> {
     match filter {
         Filter::And(..) => {
-            for operand in chain(filter, false) {
+            for operand in filter.operands() {
                 if !eval(scope, value, operand)? {
                     return Ok(false);
                 }
@@ -216,7 +201,7 @@ fn eval(scope: Scope, value: &Value, filter: &Filter) -> Result<bool> {
             Ok(true)
         }
         Filter::Or(..) => {
-            for operand in chain(filter, true) {
+            for operand in filter.operands() {
                 if eval(scope, value, operand)? {
                     return Ok(true);
                 }

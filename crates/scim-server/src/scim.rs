@@ -382,6 +382,29 @@ impl ListParams {
         })
     }
 
+    /// Page size, projection, order and filter, under the profile's rules.
+    fn shape(&self, profile: &scim_schema::Profile) -> Result<Shape, ApiError> {
+        let filter = match self.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+            Some(text) => Some(scim_filter::parse_filter(text)?),
+            None => None,
+        };
+        Ok(Shape {
+            count: page_size(profile, self.count.as_deref())?,
+            projection: self.projection(profile)?,
+            sort: self.sort(profile)?,
+            filter,
+        })
+    }
+
+    /// The 1-based `startIndex`; below 1 means 1 (RFC 7644 section 3.4.2.4).
+    fn start_index(&self) -> Result<usize, ApiError> {
+        let start = match self.start_index.as_deref().map(str::trim) {
+            None | Some("") => 1,
+            Some(text) => text.parse::<i64>().map_err(|_| bad_query(format!("startIndex {text:?} is not a number")))?,
+        };
+        Ok(usize::try_from(start.max(1)).unwrap_or(1))
+    }
+
     /// The order these parameters ask for, where the profile sorts (RFC 7644 section 3.4.2.3).
     fn sort(&self, profile: &scim_schema::Profile) -> Result<Option<Sort>, ApiError> {
         let Some(by) = self.sort_by.as_deref().map(str::trim).filter(|b| !b.is_empty()) else { return Ok(None) };
@@ -405,6 +428,14 @@ impl ListParams {
     fn projection(&self, profile: &scim_schema::Profile) -> Result<Projection, ApiError> {
         projection(profile, self.attributes.as_deref(), self.excluded.as_deref())
     }
+}
+
+/// What a list request asks for besides paging.
+struct Shape {
+    count: usize,
+    projection: Projection,
+    sort: Option<Sort>,
+    filter: Option<scim_filter::Filter>,
 }
 
 /// The `attributes` / `excludedAttributes` projection, where the profile applies one.
@@ -440,25 +471,11 @@ fn page_size(profile: &scim_schema::Profile, count: Option<&str>) -> Result<usiz
 /// `GET /Users`, `GET /Groups`, and their `POST .search`.
 pub async fn list(ctx: &Ctx, kind: ResourceKind, params: ListParams) -> Result<Response<Body>, ApiError> {
     let profile = ctx.profile();
-    let count = page_size(profile, params.count.as_deref())?;
-    let projection = params.projection(profile)?;
-    let sort = params.sort(profile)?;
-    let filter = match params.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
-        Some(text) => Some(scim_filter::parse_filter(text)?),
-        None => None,
-    };
+    let Shape { count, projection, sort, filter } = params.shape(profile)?;
     let canonical = filter.as_ref().map(ToString::to_string).unwrap_or_default();
     let paging = match params.cursor.as_deref() {
         Some(cursor) => Paging::Cursor(decode_cursor(cursor.trim(), fingerprint(kind, &canonical))?),
-        None => {
-            let start = match params.start_index.as_deref().map(str::trim) {
-                None | Some("") => 1,
-                Some(text) => {
-                    text.parse::<i64>().map_err(|_| bad_query(format!("startIndex {text:?} is not a number")))?
-                }
-            };
-            Paging::Index(usize::try_from(start.max(1)).unwrap_or(1))
-        }
+        None => Paging::Index(params.start_index()?),
     };
     // identity-center answers only its documented subset, handed to the store in canonical
     // spelling; the store answers any filter.
@@ -569,19 +586,9 @@ pub async fn search_all(ctx: &Ctx, params: ListParams) -> Result<Response<Body>,
     if params.cursor.is_some() {
         return Err(bad_query("cursor paging is per resource type; search /Users or /Groups"));
     }
-    let profile = ctx.profile();
-    let count = page_size(profile, params.count.as_deref())?;
-    let projection = params.projection(profile)?;
-    let sort = params.sort(profile)?;
-    let filter = match params.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
-        Some(text) => Some(scim_filter::parse_filter(text)?),
-        None => None,
-    };
-    let start = match params.start_index.as_deref().map(str::trim) {
-        None | Some("") => 1,
-        Some(text) => text.parse::<i64>().map_err(|_| bad_query(format!("startIndex {text:?} is not a number")))?,
-    };
-    let mut skip = usize::try_from(start.max(1) - 1).unwrap_or(0);
+    let Shape { count, projection, sort, filter } = params.shape(ctx.profile())?;
+    let start = params.start_index()?;
+    let mut skip = start - 1;
     let (mut total, mut resources, mut refusals) = (0u64, Vec::new(), Vec::new());
     for kind in [ResourceKind::User, ResourceKind::Group] {
         if let Some(f) = &filter
@@ -611,7 +618,7 @@ pub async fn search_all(ctx: &Ctx, params: ListParams) -> Result<Response<Body>,
     let body = json!({
         "totalResults": total,
         "itemsPerPage": resources.len(),
-        "startIndex": start.max(1),
+        "startIndex": start,
         "schemas": [LIST_RESPONSE],
         "Resources": resources,
     });

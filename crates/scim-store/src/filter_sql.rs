@@ -225,20 +225,6 @@ fn json_path(labels: impl IntoIterator<Item = &'static str>) -> String {
     path
 }
 
-/// The operands of a chain of one operator, in order, without recursion.
-fn chain(filter: &Filter, is_or: bool) -> Vec<&Filter> {
-    let mut out = Vec::new();
-    let mut stack = vec![filter];
-    while let Some(node) = stack.pop() {
-        match node {
-            Filter::And(a, b) if !is_or => stack.extend([&**b, &**a]),
-            Filter::Or(a, b) if is_or => stack.extend([&**b, &**a]),
-            other => out.push(other),
-        }
-    }
-    out
-}
-
 /// `parts` joined by `op` as a balanced tree of parentheses, so its depth is logarithmic.
 fn balanced(mut parts: Vec<String>, op: &str) -> String {
     while parts.len() > 1 {
@@ -342,7 +328,8 @@ impl Translator<'_> {
         match filter {
             Filter::And(..) | Filter::Or(..) => {
                 let is_or = matches!(filter, Filter::Or(..));
-                let parts = chain(filter, is_or)
+                let parts = filter
+                    .operands()
                     .into_iter()
                     .map(|operand| self.filter(scope, operand, depth + 1))
                     .collect::<Result<Vec<_>, _>>()?;
