@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod browser;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_scim-server");
 
 /// A directory removed on drop.
@@ -66,6 +68,14 @@ pub fn create_tenant_with(db: &Path, profile: &str) -> Value {
     serde_json::from_str(out.trim()).unwrap()
 }
 
+/// Creates an admin token through the CLI; returns it.
+pub fn admin_token(db: &Path) -> String {
+    let (code, out, err) = cli(db, &["admin", "token", "create", "--json"]);
+    assert_eq!(code, 0, "admin token create failed: {err}");
+    let created: Value = serde_json::from_str(out.trim()).unwrap();
+    created["token"].as_str().unwrap().to_owned()
+}
+
 /// A running server with one tenant.
 pub struct Server {
     pub dir: TempDir,
@@ -75,6 +85,8 @@ pub struct Server {
     pub token: String,
     child: Option<Child>,
     pub stderr: PathBuf,
+    /// Extra environment for the server process (set before [`Server::launch`]).
+    pub env: Vec<(String, String)>,
 }
 
 impl Server {
@@ -95,6 +107,27 @@ impl Server {
             token: created["token"].as_str().unwrap().to_owned(),
             child: None,
             stderr: dir.0.join("server.log"),
+            env: Vec::new(),
+            dir,
+        };
+        server.launch();
+        server
+    }
+
+    /// A server on a fresh database with no tenant at all (`tenant` and `token` are empty).
+    pub fn start_empty() -> Server {
+        let dir = TempDir::new();
+        let db = dir.0.join("scim.db");
+        let (code, _, err) = cli(&db, &["tenant", "list"]);
+        assert_eq!(code, 0, "{err}");
+        let mut server = Server {
+            db,
+            addr: String::new(),
+            tenant: String::new(),
+            token: String::new(),
+            child: None,
+            stderr: dir.0.join("server.log"),
+            env: Vec::new(),
             dir,
         };
         server.launch();
@@ -109,6 +142,8 @@ impl Server {
             .arg(&self.db)
             .env("SCIM_LOG", "info")
             .env_remove("SCIM_PUBLIC_URL")
+            .env_remove("SCIM_ADMIN_TOKEN")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
@@ -157,6 +192,11 @@ impl Server {
     /// A request builder for `method` on `path` relative to the SCIM base, with the token.
     pub fn req(&self, method: &str, path: &str) -> Req {
         Req::new(&self.addr, method, &format!("{}{path}", self.base())).bearer(&self.token)
+    }
+
+    /// A request builder for `method` on `path` relative to `/admin/v1`, with `token`.
+    pub fn admin(&self, token: &str, method: &str, path: &str) -> Req {
+        Req::new(&self.addr, method, &format!("/admin/v1{path}")).bearer(token)
     }
 
     pub fn get(&self, path: &str) -> Resp {

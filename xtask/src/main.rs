@@ -1,7 +1,7 @@
 //! `cargo xtask`: everything a person does with this repository, as one command each.
 //!
 //! - `cargo xtask serve`: run the server on `./data/scim.db`; on an empty database, create a
-//!   default tenant and token first and print them.
+//!   default tenant and token and an admin token for the web console first, and print them.
 //! - `cargo xtask test`: every check CI runs: formatting, clippy with warnings denied, and all
 //!   tests (unit, end-to-end, architecture and docs-in-sync).
 //! - `cargo xtask conformance`: the third-party checker scim2-tester against both profiles.
@@ -23,7 +23,8 @@ cargo xtask <command>
 COMMANDS:
     serve             run the server (default database ./data/scim.db, 127.0.0.1:8080); on an
                       empty database create a default tenant and print its SCIM endpoint and
-                      token. Configure with SCIM_DB, SCIM_LISTEN, SCIM_PUBLIC_URL.
+                      token, and an admin token for the web console at /console.
+                      Configure with SCIM_DB, SCIM_LISTEN, SCIM_PUBLIC_URL.
     test              formatting, clippy (warnings denied) and every test
     conformance       the third-party checker scim2-tester (pinned, in a virtualenv under
                       target/) against a fresh server, once per profile
@@ -124,12 +125,24 @@ fn serve(extra: &[String]) -> Result<(), String> {
     if output(server(&["tenant", "list", "--json"]))?.trim() == "[]" {
         eprintln!("xtask: empty database: creating a default tenant and its first token");
         run(server(&["tenant", "create", "--name", "default"]))?;
+        // The web console's credential (it prints the console URL too).
+        run(server(&["admin", "token", "create"]))?;
     } else {
         println!("Existing tenants (a token is shown only when it is created):");
         run(server(&["tenant", "list"]))?;
         println!("Mint a token with: {} token create --tenant TENANT_ID", binary.display());
+        println!("Console: {}/console (admin token: {} admin token create)", console_base(), binary.display());
     }
     run(server(&["serve"]))
+}
+
+/// The URL the server will be reached at, as `scim-server` derives it.
+fn console_base() -> String {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    var("SCIM_PUBLIC_URL")
+        .unwrap_or_else(|| format!("http://{}", var("SCIM_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into())))
+        .trim_end_matches('/')
+        .to_owned()
 }
 
 fn bench(extra: &[String]) -> Result<(), String> {

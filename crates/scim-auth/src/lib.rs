@@ -16,6 +16,12 @@
 //! Verification of a token already seen is a hash-map hit; the HMAC and JSON work is done once per
 //! distinct token and active set.
 //!
+//! Administrators hold a second kind of token, signed with the same key but carrying
+//! `scope: "admin"` and no tenant ([`Signer::issue_admin`], [`Verifier::authenticate_admin`]).
+//! The two kinds never cross: a tenant's SCIM token is refused as an admin credential because it
+//! lacks the scope, and an admin token is refused by every tenant because it carries the scope;
+//! their ids also live in separate active sets.
+//!
 //! ```
 //! use scim_auth::{ActiveToken, Signer, Verifier};
 //!
@@ -57,6 +63,9 @@ pub enum Error {
     WrongTenant,
     /// The token is past its expiry.
     Expired,
+    /// The token is of the other kind: an admin token offered to a tenant, or a tenant's token
+    /// offered as an admin credential.
+    WrongScope,
     /// Signing failed (a broken key); only issuing can see this.
     Signing(String),
 }
@@ -68,6 +77,7 @@ impl fmt::Display for Error {
             Error::Revoked => f.write_str("token id is not active (deleted or unknown)"),
             Error::WrongTenant => f.write_str("token belongs to another tenant"),
             Error::Expired => f.write_str("token has expired"),
+            Error::WrongScope => f.write_str("token is not meant for this endpoint (admin versus tenant)"),
             Error::Signing(why) => write!(f, "could not sign token: {why}"),
         }
     }
@@ -86,7 +96,13 @@ pub struct Claims {
     pub iat: i64,
     /// Expires at, in seconds since the Unix epoch.
     pub exp: i64,
+    /// `Some("admin")` for an administrator's token; absent from tenant tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
+
+/// The `scope` claim of administrators' tokens.
+pub const ADMIN_SCOPE: &str = "admin";
 
 /// A freshly issued token. `token` is shown to the administrator once and kept nowhere.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,7 +148,25 @@ impl Signer {
             jti: uuid::Uuid::new_v4().to_string(),
             iat: now,
             exp: now.saturating_add(ttl_secs),
+            scope: None,
         };
+        self.sign(claims)
+    }
+
+    /// Issues an administrator's token (no tenant, `scope: "admin"`), valid from `now` for
+    /// `ttl_secs` seconds. It opens the admin API only, never a tenant's SCIM endpoint.
+    pub fn issue_admin(&self, now: i64, ttl_secs: i64) -> Result<Issued, Error> {
+        let claims = Claims {
+            tid: String::new(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            iat: now,
+            exp: now.saturating_add(ttl_secs),
+            scope: Some(ADMIN_SCOPE.to_owned()),
+        };
+        self.sign(claims)
+    }
+
+    fn sign(&self, claims: Claims) -> Result<Issued, Error> {
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| Error::Signing(e.to_string()))?;
         Ok(Issued { token, token_id: claims.jti, created: claims.iat, expires: claims.exp })
@@ -160,6 +194,8 @@ pub struct ActiveToken {
 #[derive(Debug, Default)]
 struct State {
     active: HashMap<String, ActiveToken>,
+    /// Active admin token ids and their expiry.
+    admin: HashMap<String, i64>,
     /// Tokens whose signature was already checked, mapped to their claims.
     verified: HashMap<Box<str>, Claims>,
 }
@@ -190,6 +226,28 @@ impl Verifier {
         state.active = active;
     }
 
+    /// Replaces the set of active admin token ids (with their expiry, in seconds).
+    pub fn set_active_admin(&self, tokens: impl IntoIterator<Item = (String, i64)>) {
+        let admin = tokens.into_iter().collect();
+        self.state.write().unwrap_or_else(|poison| poison.into_inner()).admin = admin;
+    }
+
+    /// Checks that `token` is an active admin token at time `now` (seconds); returns its id.
+    ///
+    /// Admin requests are rare, so this verifies the signature every time rather than caching.
+    pub fn authenticate_admin(&self, token: &str, now: i64) -> Result<String, Error> {
+        let claims = self.signer.decode(token)?;
+        if claims.scope.as_deref() != Some(ADMIN_SCOPE) {
+            return Err(Error::WrongScope);
+        }
+        let state = self.state.read().unwrap_or_else(|poison| poison.into_inner());
+        let expires = *state.admin.get(&claims.jti).ok_or(Error::Revoked)?;
+        if now >= expires.min(claims.exp) {
+            return Err(Error::Expired);
+        }
+        Ok(claims.jti)
+    }
+
     /// Checks that `token` opens `tenant_id` at time `now` (seconds); returns the token id.
     pub fn authenticate(&self, token: &str, tenant_id: &str, now: i64) -> Result<String, Error> {
         {
@@ -211,6 +269,9 @@ impl Verifier {
 }
 
 fn check(active: &HashMap<String, ActiveToken>, claims: &Claims, tenant_id: &str, now: i64) -> Result<String, Error> {
+    if claims.scope.is_some() {
+        return Err(Error::WrongScope);
+    }
     let known = active.get(&claims.jti).ok_or(Error::Revoked)?;
     if known.tenant_id != claims.tid || claims.tid != tenant_id {
         return Err(Error::WrongTenant);
@@ -288,6 +349,28 @@ mod tests {
         for bad in ["", "non-token", "a.b.c", &t.token[..t.token.len() - 2], &format!("{}x", t.token)] {
             assert_eq!(v.authenticate(bad, "t1", NOW), Err(Error::Invalid), "{bad}");
         }
+    }
+
+    #[test]
+    fn admin_and_tenant_tokens_never_cross() {
+        let (v, t) = setup();
+        let admin = v.signer().issue_admin(NOW, 3600).unwrap();
+        // Not yet active: refused.
+        assert_eq!(v.authenticate_admin(&admin.token, NOW), Err(Error::Revoked));
+        v.set_active_admin([(admin.token_id.clone(), admin.expires)]);
+        assert_eq!(v.authenticate_admin(&admin.token, NOW + 1), Ok(admin.token_id.clone()));
+        assert_eq!(v.authenticate_admin(&admin.token, admin.expires), Err(Error::Expired));
+        // A tenant token is not an admin credential, even if its id were in the admin set.
+        v.set_active_admin([(t.token_id.clone(), t.expires), (admin.token_id.clone(), admin.expires)]);
+        assert_eq!(v.authenticate_admin(&t.token, NOW), Err(Error::WrongScope));
+        // An admin token opens no tenant, even one whose active set names its id.
+        v.set_active([active(&t, "t1"), active(&admin, "")]);
+        assert_eq!(v.authenticate(&admin.token, "", NOW), Err(Error::WrongScope));
+        assert_eq!(v.authenticate(&admin.token, "t1", NOW), Err(Error::WrongScope));
+        // Revocation is immediate.
+        v.set_active_admin([]);
+        assert_eq!(v.authenticate_admin(&admin.token, NOW), Err(Error::Revoked));
+        assert_eq!(v.authenticate_admin("garbage", NOW), Err(Error::Invalid));
     }
 
     #[test]

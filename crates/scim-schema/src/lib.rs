@@ -4,7 +4,7 @@
 //! tables ([`definition`]), the per-tenant rule sets ([`profile`]), input validation
 //! ([`resource`]), PATCH ([`patch`]), in-memory filter evaluation ([`eval`]), the filters a
 //! profile answers by index ([`query`]), output ([`render`]) and the discovery documents
-//! ([`discovery`]). It does no I/O: no HTTP, no SQL, no clock but [`time::now_millis`].
+//! ([`discovery`]), and the attributes for access control taken from a user ([`abac`]). It does no I/O: no HTTP, no SQL, no clock but [`time::now_millis`].
 //!
 //! The decision a reader may question is that resources stay `serde_json` values instead of
 //! typed structs. SCIM resources are open-ended (extensions, sub-attributes, multi-valued
@@ -27,6 +27,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod abac;
 pub mod definition;
 pub mod discovery;
 pub mod error;

@@ -47,11 +47,18 @@ pub struct State {
     pub public_url: String,
     /// The token buckets of rate-limited tenants.
     pub limiter: crate::ratelimit::Limiter,
+    /// The admin secret given at start-up (`--admin-token-file`, `SCIM_ADMIN_TOKEN`), kept in
+    /// memory only.
+    pub admin_secret: Option<String>,
 }
 
 impl State {
     /// Opens the state over `store`, loading tenants and tokens.
-    pub fn new(store: Arc<Store>, public_url: String) -> Result<State, scim_store::Error> {
+    pub fn new(
+        store: Arc<Store>,
+        public_url: String,
+        admin_secret: Option<String>,
+    ) -> Result<State, scim_store::Error> {
         let signer = scim_auth::Signer::new(&store.signing_key()?);
         let state = State {
             store,
@@ -59,6 +66,7 @@ impl State {
             tenants: RwLock::new(HashMap::new()),
             public_url: public_url.trim_end_matches('/').to_owned(),
             limiter: crate::ratelimit::Limiter::default(),
+            admin_secret,
         };
         state.reload()?;
         Ok(state)
@@ -81,6 +89,7 @@ impl State {
             expires: t.expires,
         });
         self.verifier.set_active(tokens);
+        self.verifier.set_active_admin(self.store.admin_tokens()?.into_iter().map(|t| (t.id, t.expires)));
         let limited: std::collections::HashSet<TenantKey> =
             tenants.values().filter(|t| t.rate_limit.is_some()).map(|t| t.key).collect();
         self.limiter.retain(|key| limited.contains(&key));
@@ -302,6 +311,15 @@ async fn pipeline(
         let writer = http::Writer { request_id, scim_content_type: profile.scim_content_type };
         (writer.error(profile, &error), Some(error.reason()))
     };
+    // The administrator's side, never a tenant's: its own credential, its own error bodies.
+    match target.segments.first().map(String::as_str) {
+        Some("admin") if target.segments.get(1).is_some_and(|v| v == "v1") => {
+            let (response, reason) = crate::admin::handle(state, request, &target, request_id).await;
+            return (response, String::new(), reason);
+        }
+        Some("console") => return (crate::console::serve(request.method(), &target, request_id), String::new(), None),
+        _ => {}
+    }
     // `/{tenant}/scim/v2/...`
     let tenant_id = match target.segments.as_slice() {
         [tenant, scim, v2, ..] if scim == "scim" && v2 == "v2" => tenant.clone(),

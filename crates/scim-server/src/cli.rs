@@ -1,5 +1,5 @@
-//! The command line: `serve`, and the administrator's `tenant` and `token` commands, which work
-//! on the database directly (also while a server runs on it: the server notices within a second).
+//! The command line: `serve`, and the administrator's `tenant`, `token` and `admin` commands,
+//! which work on the database directly (also while a server runs on it: the server notices within a second).
 //!
 //! Scripts depend on this interface; `docs/CLI.md` documents it and a test checks the two agree.
 
@@ -18,15 +18,19 @@ scim-server: a SCIM 2.0 service provider (AWS IAM Identity Center compatible)
 USAGE:
     scim-server serve [--db PATH] [--listen ADDR] [--public-url URL]
                       [--durability full|normal] [--log-format human|json]
+                      [--admin-token-file PATH]
     scim-server tenant create [--db PATH] [--profile identity-center|rfc] [--name NAME]
                               [--public-url URL] [--json]
     scim-server tenant list [--db PATH] [--public-url URL] [--json]
     scim-server tenant delete TENANT_ID [--db PATH]
     scim-server tenant limit TENANT_ID [--db PATH] [--rate N [--burst N] | --off]
                              [--max-users N] [--max-groups N] [--json]
-    scim-server token create --tenant TENANT_ID [--db PATH] [--public-url URL] [--json]
+    scim-server token create --tenant TENANT_ID [--db PATH] [--days N] [--public-url URL] [--json]
     scim-server token list --tenant TENANT_ID [--db PATH] [--json]
     scim-server token delete TOKEN_ID --tenant TENANT_ID [--db PATH]
+    scim-server admin token create [--db PATH] [--days N] [--public-url URL] [--json]
+    scim-server admin token list [--db PATH] [--json]
+    scim-server admin token delete TOKEN_ID [--db PATH]
     scim-server help | --help | --version
 
 ENVIRONMENT:
@@ -36,6 +40,8 @@ ENVIRONMENT:
     SCIM_DURABILITY  full or normal           (default full)
     SCIM_LOG_FORMAT  human or json            (default human)
     SCIM_LOG         log filter, e.g. debug   (default info)
+    SCIM_ADMIN_TOKEN an admin secret for /admin/v1 and /console, 32+ characters
+                     (or --admin-token-file; default none: admin tokens only)
 ";
 
 /// A failed command: a usage error (exit 2) or a runtime failure (exit 1).
@@ -88,6 +94,8 @@ const OPTIONS: &[&str] = &[
     "burst",
     "max-users",
     "max-groups",
+    "days",
+    "admin-token-file",
 ];
 
 impl Args {
@@ -176,10 +184,23 @@ fn endpoint(public_url: &str, tenant_id: &str) -> String {
     format!("{public_url}/{tenant_id}/scim/v2")
 }
 
-fn issue(store: &Store, tenant_id: &str) -> Result<(scim_auth::Issued, TokenRecord), CliError> {
+/// `--days N` (1 to 3650), else 365: how long a new token is valid.
+fn days(args: &Args) -> Result<i64, CliError> {
+    match args.options.get("days") {
+        None => Ok(365),
+        Some(text) => text
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|d| (1..=3650).contains(d))
+            .ok_or_else(|| CliError::Usage(format!("--days must be a whole number from 1 to 3650, not {text:?}"))),
+    }
+}
+
+fn issue(store: &Store, tenant_id: &str, ttl_days: i64) -> Result<(scim_auth::Issued, TokenRecord), CliError> {
     let signer = scim_auth::Signer::new(&store.signing_key()?);
     let now = scim_schema::time::now_millis() / 1000;
-    let issued = signer.issue(tenant_id, now, scim_auth::DEFAULT_TTL_SECS)?;
+    let issued = signer.issue(tenant_id, now, ttl_days * 86_400)?;
     let record = TokenRecord {
         id: issued.token_id.clone(),
         tenant_id: tenant_id.to_owned(),
@@ -222,7 +243,7 @@ pub fn tenant(args: &Args) -> Result<(), CliError> {
             let store = open(args)?;
             let name = args.get("name", "SCIM_TENANT_NAME");
             let tenant = store.create_tenant(name.as_deref(), profile.as_str())?;
-            let (issued, _) = issue(&store, &tenant.id)?;
+            let (issued, _) = issue(&store, &tenant.id, 365)?;
             print_token(args, &tenant.id, &issued, &format!("Tenant {} created (profile {profile}).", tenant.id));
             Ok(())
         }
@@ -330,8 +351,9 @@ pub fn token(args: &Args) -> Result<(), CliError> {
     match args.positional.get(1).map(String::as_str) {
         Some("create") => {
             let tenant_id = args.tenant()?;
+            let ttl_days = days(args)?;
             let store = open(args)?;
-            let (issued, _) = issue(&store, &tenant_id)?;
+            let (issued, _) = issue(&store, &tenant_id, ttl_days)?;
             print_token(args, &tenant_id, &issued, &format!("Token created for tenant {tenant_id}."));
             Ok(())
         }
@@ -364,6 +386,91 @@ pub fn token(args: &Args) -> Result<(), CliError> {
             Ok(())
         }
         _ => Err(CliError::Usage("token needs create, list or delete".into())),
+    }
+}
+
+/// The shortest admin secret `serve` accepts.
+const MIN_ADMIN_SECRET: usize = 32;
+
+/// The admin secret of `serve`: the content of `--admin-token-file` (trimmed), else
+/// `SCIM_ADMIN_TOKEN`; none by default. Kept in memory only, never written to the database.
+pub fn admin_secret(args: &Args) -> Result<Option<String>, CliError> {
+    let secret = match args.options.get("admin-token-file") {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| CliError::Failed(format!("cannot read the admin token file {path}: {e}")))?
+                .trim()
+                .to_owned(),
+        ),
+        None => std::env::var("SCIM_ADMIN_TOKEN").ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()),
+    };
+    match secret {
+        Some(secret) if secret.chars().count() < MIN_ADMIN_SECRET || secret.chars().any(char::is_whitespace) => {
+            Err(CliError::Usage(format!(
+                "the admin secret must be at least {MIN_ADMIN_SECRET} characters without spaces (try `openssl rand -hex 32`)"
+            )))
+        }
+        other => Ok(other),
+    }
+}
+
+/// `admin token create|list|delete`: the credentials of the admin API and the console.
+pub fn admin(args: &Args) -> Result<(), CliError> {
+    let (Some("token"), action) =
+        (args.positional.get(1).map(String::as_str), args.positional.get(2).map(String::as_str))
+    else {
+        return Err(CliError::Usage("admin needs token create, list or delete".into()));
+    };
+    match action {
+        Some("create") => {
+            let days = days(args)?;
+            let store = open(args)?;
+            let signer = scim_auth::Signer::new(&store.signing_key()?);
+            let issued = signer.issue_admin(scim_schema::time::now_millis() / 1000, days * 86_400)?;
+            store.add_admin_token(&scim_store::AdminTokenRecord {
+                id: issued.token_id.clone(),
+                created: issued.created,
+                expires: issued.expires,
+            })?;
+            let console = format!("{}/console", args.public_url());
+            let expires_at = format_datetime(issued.expires * 1000);
+            if args.flag("json") {
+                let out = json!({"token_id": issued.token_id, "token": issued.token,
+                                 "expires_at": expires_at, "console_url": console});
+                println!("{out}");
+            } else {
+                println!("Admin token created: it opens the admin API and the console, never a SCIM endpoint.");
+                println!("Admin token (shown once; copy it now):");
+                println!("{}", issued.token);
+                println!("Token id: {} (expires {expires_at})", issued.token_id);
+                println!("Console: {console}");
+            }
+            Ok(())
+        }
+        Some("list") => {
+            let tokens = open(args)?.admin_tokens()?;
+            if args.flag("json") {
+                let list: Vec<_> = tokens
+                    .iter()
+                    .map(|t| json!({"token_id": t.id, "created_at": format_datetime(t.created * 1000), "expires_at": format_datetime(t.expires * 1000)}))
+                    .collect();
+                println!("{}", serde_json::Value::Array(list));
+            } else {
+                for t in &tokens {
+                    let (created, expires) = (format_datetime(t.created * 1000), format_datetime(t.expires * 1000));
+                    println!("{}  created {created}  expires {expires}", t.id);
+                }
+            }
+            Ok(())
+        }
+        Some("delete") => {
+            let id =
+                args.positional.get(3).ok_or_else(|| CliError::Usage("admin token delete needs TOKEN_ID".into()))?;
+            open(args)?.delete_admin_token(id)?;
+            println!("Admin token {id} deleted; it stops working within a second.");
+            Ok(())
+        }
+        _ => Err(CliError::Usage("admin token needs create, list or delete".into())),
     }
 }
 

@@ -5,6 +5,10 @@
 //! profile: `identity-center` behaves as AWS IAM Identity Center documents its SCIM endpoint,
 //! down to status codes and error bodies; `rfc` is RFC 7643/7644 in full.
 //!
+//! Administrators use the same binary: an admin API under `/admin/v1` (`admin.rs`, with its own
+//! credential, never a tenant's token) and a web console at `/console` (`console.rs`, files
+//! embedded from `console/`).
+//!
 //! This crate alone knows HTTP. It turns requests into calls on `scim-schema` (what a resource
 //! may be) and `scim-store` (where it is kept), and errors into responses through one table
 //! (`error.rs`). The decision a reader may question: every store call is a blocking call moved
@@ -13,9 +17,11 @@
 //! threads (`app::blocking` for writes, `app::blocking_read` for reads) plus a single
 //! group-committing writer thread in the store give exactly that.
 
+mod admin;
 mod app;
 mod bulk;
 mod cli;
+mod console;
 mod error;
 mod http;
 mod ratelimit;
@@ -48,6 +54,7 @@ fn main() -> ExitCode {
             Some("serve") => serve(&args),
             Some("tenant") => cli::tenant(&args),
             Some("token") => cli::token(&args),
+            Some("admin") => cli::admin(&args),
             Some("help") | None => {
                 print!("{}", cli::USAGE);
                 Ok(())
@@ -115,7 +122,7 @@ async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError>
     let local: SocketAddr = listener.local_addr().map_err(|e| CliError::Failed(e.to_string()))?;
     // Without an explicit public URL, the address actually bound (which resolves port 0).
     let public_url = args.get("public-url", "SCIM_PUBLIC_URL").unwrap_or_else(|| format!("http://{local}"));
-    let state = Arc::new(app::State::new(store, public_url)?);
+    let state = Arc::new(app::State::new(store, public_url, cli::admin_secret(args)?)?);
     // Scripts and tests read this line to learn the port (with --listen 127.0.0.1:0).
     println!("scim-server listening on http://{local}");
     tracing::info!(%local, public_url = %state.public_url, "listening");

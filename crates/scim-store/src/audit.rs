@@ -54,7 +54,40 @@ fn entry(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
     })
 }
 
+/// Which audit entries to list, newest first: the administrator's view of the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only entries recorded before this `seq` (the last `seq` of the previous page).
+    pub before: Option<i64>,
+    /// Only this action, e.g. `CreateUser` (exact).
+    pub action: Option<String>,
+    /// Only entries about this resource id.
+    pub resource_id: Option<String>,
+    /// `Some(true)`: only refused requests (status 400 and up); `Some(false)`: only successes.
+    pub rejected: Option<bool>,
+    /// The most entries to return.
+    pub limit: usize,
+}
+
 impl Reader<'_> {
+    /// The tenant's audit entries meeting `filter`, newest first.
+    pub fn audit_filtered(&self, tenant: TenantKey, filter: &AuditFilter) -> Result<Vec<AuditEntry>, Error> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, at, request_id, action, resource_id, status, detail FROM audit
+              WHERE tenant = ?1 AND seq < ?2
+                AND (?3 IS NULL OR action = ?3)
+                AND (?4 IS NULL OR resource_id = ?4)
+                AND (?5 IS NULL OR (status >= 400) = ?5)
+              ORDER BY seq DESC LIMIT ?6",
+        )?;
+        let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(
+            (tenant.0, filter.before.unwrap_or(i64::MAX), &filter.action, &filter.resource_id, filter.rejected, limit),
+            entry,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Up to `limit` of the tenant's audit entries recorded after `after` (a `seq`), oldest first.
     pub fn audit(&self, tenant: TenantKey, after: Option<i64>, limit: usize) -> Result<Vec<AuditEntry>, Error> {
         let mut stmt = self.conn.prepare_cached(
@@ -126,6 +159,30 @@ mod tests {
         assert_eq!(rest.iter().map(|e| e.at).collect::<Vec<_>>(), [3, 4]);
         assert_eq!(s.read(|r| r.audit(b, None, 10)).unwrap().len(), 1);
         assert!(matches!(s.write(|w| w.record_audit(TenantKey(999), &note(1))), Err(Error::NotFound)));
+    }
+
+    #[test]
+    fn filtered_newest_first() {
+        let f = Fixture::new();
+        let (s, a) = (&f.store, f.a);
+        s.write(move |w| -> Result<(), Error> {
+            for i in 0..6 {
+                w.record_audit(a, &note(i))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let at = |filter: AuditFilter| -> Vec<i64> {
+            s.read(|r| r.audit_filtered(a, &filter)).unwrap().iter().map(|e| e.at).collect()
+        };
+        assert_eq!(at(AuditFilter { limit: 10, ..AuditFilter::default() }), [5, 4, 3, 2, 1, 0]);
+        assert_eq!(at(AuditFilter { limit: 10, rejected: Some(true), ..AuditFilter::default() }), [3, 0]);
+        assert_eq!(at(AuditFilter { limit: 2, rejected: Some(false), ..AuditFilter::default() }), [5, 4]);
+        assert_eq!(at(AuditFilter { limit: 10, resource_id: Some("res-2".into()), ..AuditFilter::default() }), [2]);
+        assert!(at(AuditFilter { limit: 10, action: Some("DeleteUser".into()), ..AuditFilter::default() }).is_empty());
+        let page = s.read(|r| r.audit_filtered(a, &AuditFilter { limit: 2, ..AuditFilter::default() })).unwrap();
+        let next = AuditFilter { limit: 2, before: Some(page[1].seq), ..AuditFilter::default() };
+        assert_eq!(at(next), [3, 2]);
     }
 
     #[test]

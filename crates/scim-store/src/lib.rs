@@ -1,8 +1,9 @@
 //! The SQLite store of a SCIM 2.0 service provider.
 //!
 //! `scim-store` owns one database file holding every tenant's directory: the tenants themselves,
-//! the ids of their bearer tokens, their users and groups, group memberships, and an audit log
-//! of requests. A [`Store`] is opened once per process and shared (`Arc<Store>`) by every
+//! the ids of their bearer tokens, their users and groups, group memberships, an audit log
+//! of requests, each tenant's attributes for access control, and the ids of administrators'
+//! tokens. A [`Store`] is opened once per process and shared (`Arc<Store>`) by every
 //! request.
 //!
 //! It is not a SCIM implementation. It never sees an HTTP type, a filter's text or a token; it
@@ -63,6 +64,7 @@
 #![deny(missing_docs)]
 
 mod access;
+mod admin;
 mod audit;
 mod commit;
 mod connection;
@@ -90,7 +92,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rusqlite::Connection;
 
 pub use access::{Reader, Writer};
-pub use audit::{AuditEntry, NewAudit};
+pub use admin::{AccessControlAttribute, AdminTokenRecord};
+pub use audit::{AuditEntry, AuditFilter, NewAudit};
 pub use error::{Error, Unique};
 pub use members::Membership;
 pub use migrations::SCHEMA_VERSION;

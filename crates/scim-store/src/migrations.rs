@@ -11,7 +11,7 @@ use rusqlite::Connection;
 use crate::{Error, schema};
 
 /// The DDL of each schema version, oldest first: entry `i` upgrades version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[schema::V1, schema::V2];
+const MIGRATIONS: &[&str] = &[schema::V1, schema::V2, schema::V3];
 
 /// The newest schema version this build knows and creates.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -89,7 +89,10 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         tables.sort();
-        assert_eq!(tables, ["audit", "members", "meta", "resources", "tenants", "tokens"]);
+        assert_eq!(
+            tables,
+            ["access_control", "admin_tokens", "audit", "members", "meta", "resources", "tenants", "tokens"]
+        );
         let mode: String = conn.pragma_query_value(None, "journal_mode", |row| row.get(0)).unwrap();
         assert_eq!(mode, "wal");
     }
@@ -126,6 +129,25 @@ mod tests {
         assert_eq!((tenant.profile.as_str(), tenant.rate_limit), ("identity-center", None));
         store.close().unwrap();
         assert_eq!(user_version(&Connection::open(dir.db()).unwrap()).unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_version_2_database_gains_admin_tokens_and_access_control() {
+        let dir = TempDir::new();
+        {
+            let conn = Connection::open(dir.db()).unwrap();
+            conn.execute_batch(schema::V1).unwrap();
+            conn.execute_batch(schema::V2).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.execute("INSERT INTO tenants (id, profile, created) VALUES ('t1', 'identity-center', 1)", []).unwrap();
+        }
+        let store = Store::open(&dir.db(), Options::default()).unwrap();
+        assert!(store.admin_tokens().unwrap().is_empty());
+        let key = store.tenant("t1").unwrap().unwrap().key;
+        assert!(store.read(|r| r.access_control(key)).unwrap().is_empty());
+        store.close().unwrap();
+        assert_eq!(user_version(&Connection::open(dir.db()).unwrap()).unwrap(), SCHEMA_VERSION);
+        assert_eq!(SCHEMA_VERSION, 3);
     }
 
     #[test]

@@ -92,3 +92,25 @@ pub(crate) const V2: &str = r#"
 ALTER TABLE tenants ADD COLUMN rate_limit_rps REAL;
 ALTER TABLE tenants ADD COLUMN rate_limit_burst INTEGER;
 "#;
+
+/// Version 3: administrators' token ids, and each tenant's attributes for access control.
+///
+/// `admin_tokens` holds ids and dates only, like `tokens`: an admin token is never stored.
+/// `access_control` maps a tenant's tag keys to source expressions, in the administrator's order
+/// (`position`); keys are unique per tenant ignoring case, as STS session tag keys are.
+pub(crate) const V3: &str = r#"
+CREATE TABLE admin_tokens (
+    id      TEXT PRIMARY KEY,
+    created INTEGER NOT NULL,
+    expires INTEGER NOT NULL
+);
+
+CREATE TABLE access_control (
+    tenant   INTEGER NOT NULL REFERENCES tenants(seq) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    key      TEXT NOT NULL,
+    source   TEXT NOT NULL,
+    PRIMARY KEY (tenant, position)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX access_control_key ON access_control(tenant, lower(key));
+"#;

@@ -1,0 +1,149 @@
+//! Administrators' token ids and each tenant's attributes for access control.
+
+use crate::{Error, Reader, Store, TenantKey, Writer};
+
+/// One administrator's token record: its id and dates, never the token.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AdminTokenRecord {
+    /// The token's id (its JWT `jti`).
+    pub id: String,
+    /// When it was issued, in unix seconds.
+    pub created: i64,
+    /// When it expires, in unix seconds.
+    pub expires: i64,
+}
+
+/// One attribute for access control: a session tag key and the source expression of its value.
+///
+/// The store keeps what it is given; `scim_schema::abac` judges keys and sources.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AccessControlAttribute {
+    /// The tag key, case preserved.
+    pub key: String,
+    /// The source expression, e.g. `${path:enterprise.department}`.
+    pub source: String,
+}
+
+impl Reader<'_> {
+    /// Every admin token record, oldest first.
+    pub fn admin_tokens(&self) -> Result<Vec<AdminTokenRecord>, Error> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT id, created, expires FROM admin_tokens ORDER BY created, id")?;
+        let rows = stmt.query_map([], |row| {
+            Ok(AdminTokenRecord { id: row.get(0)?, created: row.get(1)?, expires: row.get(2)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The tenant's attributes for access control, in the administrator's order.
+    pub fn access_control(&self, tenant: TenantKey) -> Result<Vec<AccessControlAttribute>, Error> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT key, source FROM access_control WHERE tenant = ?1 ORDER BY position")?;
+        let rows =
+            stmt.query_map([tenant.0], |row| Ok(AccessControlAttribute { key: row.get(0)?, source: row.get(1)? }))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+impl Writer<'_> {
+    /// Records a new admin token.
+    pub fn add_admin_token(&mut self, record: &AdminTokenRecord) -> Result<(), Error> {
+        self.conn()
+            .prepare_cached("INSERT INTO admin_tokens (id, created, expires) VALUES (?1, ?2, ?3)")?
+            .execute((&record.id, record.created, record.expires))?;
+        Ok(())
+    }
+
+    /// Deletes admin token `id`; [`Error::NotFound`] if there is none.
+    pub fn delete_admin_token(&mut self, id: &str) -> Result<(), Error> {
+        if self.conn().prepare_cached("DELETE FROM admin_tokens WHERE id = ?1")?.execute([id])? == 0 {
+            return Err(Error::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Replaces the tenant's attributes for access control with `attributes`, in order.
+    ///
+    /// Two keys equal but for case are refused by a unique index ([`Error::Sqlite`]); callers
+    /// validate first.
+    pub fn set_access_control(
+        &mut self,
+        tenant: TenantKey,
+        attributes: &[AccessControlAttribute],
+    ) -> Result<(), Error> {
+        self.conn().prepare_cached("DELETE FROM access_control WHERE tenant = ?1")?.execute([tenant.0])?;
+        let mut insert = self
+            .conn()
+            .prepare_cached("INSERT INTO access_control (tenant, position, key, source) VALUES (?1, ?2, ?3, ?4)")?;
+        for (position, attribute) in attributes.iter().enumerate() {
+            let position = i64::try_from(position).unwrap_or(i64::MAX);
+            insert
+                .execute((tenant.0, position, &attribute.key, &attribute.source))
+                .map_err(|e| if crate::error::is_missing_parent(&e) { Error::NotFound } else { Error::Sqlite(e) })?;
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Every admin token record.
+    pub fn admin_tokens(&self) -> Result<Vec<AdminTokenRecord>, Error> {
+        self.read(|r| r.admin_tokens())
+    }
+
+    /// Records a new admin token.
+    pub fn add_admin_token(&self, record: &AdminTokenRecord) -> Result<(), Error> {
+        let record = record.clone();
+        self.write(move |w| w.add_admin_token(&record))
+    }
+
+    /// Deletes an admin token; [`Error::NotFound`] if there is none.
+    pub fn delete_admin_token(&self, id: &str) -> Result<(), Error> {
+        let id = id.to_owned();
+        self.write(move |w| w.delete_admin_token(&id))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::testkit::Fixture;
+
+    fn attr(key: &str, source: &str) -> AccessControlAttribute {
+        AccessControlAttribute { key: key.into(), source: source.into() }
+    }
+
+    #[test]
+    fn admin_tokens_add_list_delete() {
+        let f = Fixture::new();
+        let t = AdminTokenRecord { id: "a1".into(), created: 1, expires: 2 };
+        f.store.add_admin_token(&t).unwrap();
+        assert_eq!(f.store.admin_tokens().unwrap(), [t]);
+        f.store.delete_admin_token("a1").unwrap();
+        assert!(matches!(f.store.delete_admin_token("a1"), Err(Error::NotFound)));
+        assert!(f.store.admin_tokens().unwrap().is_empty());
+    }
+
+    #[test]
+    fn access_control_is_per_tenant_ordered_and_replaced_whole() {
+        let f = Fixture::new();
+        let (a, b) = (f.a, f.b);
+        let first = vec![attr("Zeta", "${path:userName}"), attr("alpha", "${path:title}")];
+        let set = first.clone();
+        f.store.write(move |w| w.set_access_control(a, &set)).unwrap();
+        f.store.write(move |w| w.set_access_control(b, &[attr("x", "${path:locale}")])).unwrap();
+        assert_eq!(f.store.read(|r| r.access_control(a)).unwrap(), first);
+        let dup = vec![attr("Key", "${path:userName}"), attr("KEY", "${path:title}")];
+        assert!(f.store.write(move |w| w.set_access_control(a, &dup)).is_err());
+        // The failed replacement changed nothing.
+        assert_eq!(f.store.read(|r| r.access_control(a)).unwrap(), first);
+        f.store.write(move |w| w.set_access_control(a, &[])).unwrap();
+        assert!(f.store.read(|r| r.access_control(a)).unwrap().is_empty());
+        assert_eq!(f.store.read(|r| r.access_control(b)).unwrap().len(), 1);
+        assert!(matches!(
+            f.store.write(|w| w.set_access_control(TenantKey(999), &[attr("k", "v")])),
+            Err(Error::NotFound)
+        ));
+    }
+}
