@@ -367,18 +367,9 @@ async fn update_tenant(state: &Arc<State>, id: &str, body: Value) -> Result<Valu
 
 /// Issues a token of `tenant_id` and records its id; the token itself is returned once.
 fn issue(store: &scim_store::Store, tenant_id: &str) -> Result<Value, AdminError> {
-    let signer = scim_auth::Signer::new(&store.signing_key()?);
-    let now = scim_schema::time::now_millis() / 1000;
-    let issued = signer.issue(tenant_id, now, scim_auth::DEFAULT_TTL_SECS)?;
-    let record = TokenRecord {
-        id: issued.token_id.clone(),
-        tenant_id: tenant_id.to_owned(),
-        created: issued.created,
-        expires: issued.expires,
-    };
     // The store counts and inserts on its one writer: two racing requests cannot both get a third.
-    store.add_token(&record)?;
-    let mut out = token_json(&record, now);
+    let (issued, record) = crate::tokens::mint::<AdminError>(store, tenant_id, scim_auth::DEFAULT_TTL_SECS)?;
+    let mut out = token_json(&record, issued.created);
     if let Some(object) = out.as_object_mut() {
         object.insert("token".into(), Value::String(issued.token));
     }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use scim_schema::ProfileName;
 use scim_schema::time::format_datetime;
-use scim_store::{Durability, Options, RateLimit, Store, TokenRecord};
+use scim_store::{Durability, Options, RateLimit, Store};
 use serde_json::json;
 
 /// The usage text, printed by `help` and on usage errors.
@@ -197,20 +197,6 @@ fn days(args: &Args) -> Result<i64, CliError> {
     }
 }
 
-fn issue(store: &Store, tenant_id: &str, ttl_days: i64) -> Result<(scim_auth::Issued, TokenRecord), CliError> {
-    let signer = scim_auth::Signer::new(&store.signing_key()?);
-    let now = scim_schema::time::now_millis() / 1000;
-    let issued = signer.issue(tenant_id, now, ttl_days * 86_400)?;
-    let record = TokenRecord {
-        id: issued.token_id.clone(),
-        tenant_id: tenant_id.to_owned(),
-        created: issued.created,
-        expires: issued.expires,
-    };
-    store.add_token(&record)?;
-    Ok((issued, record))
-}
-
 fn print_token(args: &Args, tenant_id: &str, issued: &scim_auth::Issued, headline: &str) {
     let scim_endpoint = endpoint(&args.public_url(), tenant_id);
     let expires_at = format_datetime(issued.expires * 1000);
@@ -243,7 +229,7 @@ pub fn tenant(args: &Args) -> Result<(), CliError> {
             let store = open(args)?;
             let name = args.get("name", "SCIM_TENANT_NAME");
             let tenant = store.create_tenant(name.as_deref(), profile.as_str())?;
-            let (issued, _) = issue(&store, &tenant.id, 365)?;
+            let (issued, _) = crate::tokens::mint::<CliError>(&store, &tenant.id, scim_auth::DEFAULT_TTL_SECS)?;
             print_token(args, &tenant.id, &issued, &format!("Tenant {} created (profile {profile}).", tenant.id));
             Ok(())
         }
@@ -353,7 +339,7 @@ pub fn token(args: &Args) -> Result<(), CliError> {
             let tenant_id = args.tenant()?;
             let ttl_days = days(args)?;
             let store = open(args)?;
-            let (issued, _) = issue(&store, &tenant_id, ttl_days)?;
+            let (issued, _) = crate::tokens::mint::<CliError>(&store, &tenant_id, ttl_days * 86_400)?;
             print_token(args, &tenant_id, &issued, &format!("Token created for tenant {tenant_id}."));
             Ok(())
         }

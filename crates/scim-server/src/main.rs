@@ -26,6 +26,7 @@ mod error;
 mod http;
 mod ratelimit;
 mod scim;
+mod tokens;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
