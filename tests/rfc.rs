@@ -24,6 +24,11 @@ fn assert_scim_error(r: &support::Resp, status: u16, scim_type: Option<&str>) {
 #[test]
 fn create_answers_location_etag_and_meta() {
     let s = rfc();
+    // A password is accepted and never kept: nothing reads it back, and no filter finds it.
+    let r = s.post("/Users", &json!({"userName": "pw", "password": "s3cret-Passw0rd"}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(!r.text.contains("s3cret"));
+    assert_eq!(s.get(&format!("/Users?filter={}", enc("password pr"))).json()["totalResults"], 0);
     let r = s.post("/Users", &json!({"userName": "bjensen"}));
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.header("content-type"), Some("application/scim+json"));
@@ -153,6 +158,19 @@ fn paging_and_counts_the_rfc_way() {
     assert_eq!(names(s.get("/Users?sortBy=userName&startIndex=2&count=2").json()), ["p1", "p2"]);
     assert_scim_error(&s.get("/Users?sortBy=userName&sortOrder=sideways"), 400, Some("invalidValue"));
     assert_scim_error(&s.get("/Users?sortBy=userName&cursor"), 400, Some("invalidValue"));
+    // RFC 9865 cursor paging walks everything once; a foreign cursor is invalidCursor.
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = s.get(&format!("/Users?count=2&cursor={cursor}")).json();
+        seen.extend(names(page.clone()));
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = enc(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["p0", "p1", "p2", "p3", "p4"]);
+    assert_scim_error(&s.get("/Users?cursor=nope"), 400, Some("invalidCursor"));
 }
 
 #[test]
@@ -228,6 +246,10 @@ fn discovery_and_unimplemented_endpoints() {
         assert_eq!(spc[feature]["supported"], true, "{feature}");
     }
     assert_eq!(spc["bulk"]["maxOperations"], 1000);
+    assert_eq!(
+        spc["pagination"],
+        json!({"cursor": true, "index": true, "defaultPaginationMethod": "index", "defaultPageSize": 100, "maxPageSize": 100})
+    );
     let user = s.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User").json();
     let names: Vec<&str> = user["attributes"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
     assert!(names.contains(&"groups") && names.contains(&"x509Certificates"));

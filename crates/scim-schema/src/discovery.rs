@@ -17,7 +17,7 @@ pub const MAX_BULK_OPERATIONS: usize = 1000;
 /// `/ServiceProviderConfig`.
 pub fn service_provider_config(profile: &Profile) -> Value {
     let bulk = profile.extended_endpoints;
-    json!({
+    let mut config = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": "https://docs.aws.amazon.com/singlesignon/latest/userguide/manage-your-identity-source-idp.html",
         "authenticationSchemes": [{
@@ -34,7 +34,18 @@ pub fn service_provider_config(profile: &Profile) -> Value {
         "changePassword": {"supported": false},
         "sort": {"supported": profile.projection_and_sort},
         "etag": {"supported": profile.etags}
-    })
+    });
+    if profile.advertise_pagination
+        && let Some(object) = config.as_object_mut()
+    {
+        // RFC 9865: both methods; cursors never expire, so no cursorTimeout is given.
+        object.insert(
+            "pagination".into(),
+            json!({"cursor": true, "index": true, "defaultPaginationMethod": "index",
+                   "defaultPageSize": MAX_PAGE, "maxPageSize": MAX_PAGE}),
+        );
+    }
+    config
 }
 
 /// The schemas every profile publishes (each filtered by [`schema_document`]), core first.

@@ -21,6 +21,8 @@ pub enum ErrorKind {
     InvalidFilter,
     /// Too many values, members or operations.
     TooMany,
+    /// A pagination cursor this server did not issue, or issued for another query (RFC 9865).
+    InvalidCursor,
     /// identity-center's rule that a path-less PATCH value may change a single attribute.
     PathlessMultiAttribute,
 }
@@ -36,6 +38,7 @@ impl ErrorKind {
             ErrorKind::Mutability => "mutability",
             ErrorKind::InvalidFilter => "invalidFilter",
             ErrorKind::TooMany => "tooMany",
+            ErrorKind::InvalidCursor => "invalidCursor",
         }
     }
 }

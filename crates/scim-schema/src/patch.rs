@@ -94,8 +94,38 @@ pub fn apply(
             return Err(Error::new(ErrorKind::TooMany, format!("{changes} member changes; at most {max}")));
         }
     }
+    demote_old_primaries(current, &mut attrs);
     resource::check(profile, kind, &attrs)?;
     Ok(Patched { resource: Resource { attrs, members: Vec::new() }, members })
+}
+
+/// RFC 7644 section 3.5.2: a PATCH that makes a value primary makes the previously primary value
+/// of the same attribute non-primary. Values primary before the PATCH lose the flag wherever a
+/// value newly primary sits beside them; two values made primary by one PATCH stay an error.
+fn demote_old_primaries(current: &Map<String, Value>, attrs: &mut Map<String, Value>) {
+    let is_primary = |v: &Value| v.get("primary") == Some(&Value::Bool(true));
+    for (name, value) in attrs.iter_mut() {
+        let Value::Array(items) = value else { continue };
+        if items.iter().filter(|v| is_primary(v)).count() < 2 {
+            continue;
+        }
+        let before: Vec<&Value> = match current.get(name) {
+            Some(Value::Array(old)) => old.iter().filter(|v| is_primary(v)).collect(),
+            _ => Vec::new(),
+        };
+        let new_primaries = items.iter().filter(|v| is_primary(v) && !before.contains(v)).count();
+        if new_primaries == 0 {
+            continue;
+        }
+        for item in items.iter_mut() {
+            if is_primary(item)
+                && before.contains(&&*item)
+                && let Value::Object(fields) = item
+            {
+                fields.insert("primary".to_owned(), Value::Bool(false));
+            }
+        }
+    }
 }
 
 /// A member of a JSON object, matching the key case-insensitively.
@@ -155,6 +185,8 @@ enum Target {
     Extension(&'static Schema),
     /// A Group's members, optionally narrowed by a value filter.
     Members(Option<Filter>),
+    /// A write-only attribute (`password`): accepted, never kept.
+    Discarded,
 }
 
 impl Target {
@@ -240,6 +272,9 @@ fn target(profile: &Profile, kind: ResourceKind, path: &PatchPath) -> Result<Tar
     if kind == ResourceKind::User && profile.refuses_user_attribute(def.name) {
         return Err(Error::value(format!("{} is not supported", def.name)));
     }
+    if def.mutability == Mutability::WriteOnly {
+        return Ok(Target::Discarded);
+    }
     if kind == ResourceKind::User
         && let Some(allowed) = profile.patchable_user_attributes
         && !allowed.iter().any(|a| a.eq_ignore_ascii_case(def.name))
@@ -287,6 +322,7 @@ impl Edit {
     fn run(self, profile: &Profile, attrs: &mut Map<String, Value>, members: &mut Vec<MemberChange>) -> Result<()> {
         let Edit { op, target, value } = self;
         match target {
+            Target::Discarded => {}
             Target::Members(filter) => members.push(member_change(profile, op, filter, value)?),
             Target::Extension(extension) => {
                 match (op, value) {
@@ -671,6 +707,26 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn a_new_primary_value_demotes_the_old_one() {
+        let rfc = |ops: Value| apply(&RFC, ResourceKind::User, "u1", &user(), &json!({"Operations": ops}));
+        let out = rfc(
+            json!([{"op": "add", "path": "emails", "value": [{"value": "new@x", "type": "home", "primary": true}]}]),
+        )
+        .unwrap();
+        assert_eq!(
+            out.resource.attrs["emails"],
+            json!([{"value": "b@x.example", "type": "work", "primary": false}, {"value": "new@x", "type": "home", "primary": true}])
+        );
+        let out = rfc(json!([{"op": "add", "path": "emails", "value": [{"value": "new@x", "type": "home"}]},
+            {"op": "replace", "path": "emails[value eq \"new@x\"].primary", "value": true}]))
+        .unwrap();
+        assert_eq!(out.resource.attrs["emails"][0]["primary"], json!(false));
+        assert!(rfc(json!([{"op": "add", "path": "emails", "value": [{"value": "a@x", "primary": true}, {"value": "c@x", "primary": true}]}])).is_err());
+        let kept = rfc(json!([{"op": "replace", "path": "password", "value": "s3cret"}])).unwrap();
+        assert!(!kept.resource.attrs.contains_key("password"));
     }
 
     #[test]

@@ -121,6 +121,9 @@ pub struct Profile {
     pub filter_subset: bool,
     /// Whether `attributes`, `excludedAttributes`, `sortBy` and `sortOrder` are applied (else ignored).
     pub projection_and_sort: bool,
+    /// Whether `/ServiceProviderConfig` advertises the paging methods (RFC 9865 `pagination`);
+    /// AWS's document has no such block, though both profiles page by index and by cursor.
+    pub advertise_pagination: bool,
 }
 
 impl Profile {
@@ -204,6 +207,7 @@ pub static IDENTITY_CENTER: Profile = Profile {
     strict_count: true,
     filter_subset: true,
     projection_and_sort: false,
+    advertise_pagination: false,
 };
 
 /// RFC 7643 and RFC 7644 in full.
@@ -239,4 +243,5 @@ pub static RFC: Profile = Profile {
     strict_count: false,
     filter_subset: false,
     projection_and_sort: true,
+    advertise_pagination: true,
 };

@@ -102,7 +102,11 @@ pub fn parse(profile: &Profile, kind: ResourceKind, body: &Value) -> Result<Reso
             if kind == ResourceKind::User && profile.refuses_user_attribute(def.name) {
                 return Err(Error::value(format!("{} is not supported", def.name)));
             }
-            resource.attrs.insert(def.name.to_owned(), v);
+            // Write-only values (`password`) are accepted and never kept: this service provider
+            // authenticates nobody, and a value it keeps is a value it can leak.
+            if def.mutability != crate::definition::Mutability::WriteOnly {
+                resource.attrs.insert(def.name.to_owned(), v);
+            }
         }
     }
     if kind == ResourceKind::User && !resource.attrs.contains_key("active") {
@@ -461,6 +465,15 @@ mod tests {
     fn display_sub_attributes_echoed_by_okta_are_dropped() {
         let body = with(user(), "emails", json!([{"primary": true, "value": "a@x", "display": "a@x"}]));
         assert_eq!(ic(&body).unwrap().attrs["emails"], json!([{"primary": true, "value": "a@x"}]));
+    }
+
+    #[test]
+    fn write_only_values_are_accepted_and_never_kept() {
+        let body = with(user(), "password", json!("s3cret-Passw0rd"));
+        let r = parse(&RFC, ResourceKind::User, &body).unwrap();
+        assert!(!r.attrs.contains_key("password"));
+        assert!(!serde_json::to_string(&r.attrs).unwrap().contains("s3cret"));
+        assert!(ic(&body).is_err(), "identity-center refuses it, as AWS does");
     }
 
     #[test]

@@ -377,7 +377,8 @@ fn issue(store: &scim_store::Store, tenant_id: &str) -> Result<Value, AdminError
 }
 
 fn token_json(t: &TokenRecord, now: i64) -> Value {
-    let days_left = (t.expires - now).div_euclid(86_400);
+    // Whole days left, rounded up: a token made for 30 days shows 30 until a day has passed.
+    let days_left = (t.expires - now + 86_399).div_euclid(86_400);
     let status = if now >= t.expires {
         "expired"
     } else if days_left <= EXPIRY_WARNING_DAYS {
@@ -666,6 +667,8 @@ mod tests {
         assert_eq!(token_json(&token(91), now)["status"], "active");
         assert_eq!(token_json(&token(90), now)["status"], "expiring");
         assert_eq!(token_json(&token(1), now)["days_left"], 1);
+        // Made for 30 days and read a second later: still 30 days, not 29.
+        assert_eq!(token_json(&token(30), now + 1)["days_left"], 30);
         assert_eq!(token_json(&token(0), now)["status"], "expired");
         assert_eq!(token_json(&token(-3), now)["days_left"], 0);
     }

@@ -313,11 +313,13 @@ fn decode_cursor(cursor: &str, print: u64) -> Result<Option<i64>, ApiError> {
     if cursor.is_empty() {
         return Ok(None);
     }
-    let (seq, given) = cursor.split_once(':').ok_or_else(|| bad_query("the cursor is not one this server issued"))?;
-    let seq = i64::from_str_radix(seq, 16).map_err(|_| bad_query("the cursor is not one this server issued"))?;
-    let given = u64::from_str_radix(given, 16).map_err(|_| bad_query("the cursor is not one this server issued"))?;
+    let invalid = |why: &str| ApiError::BadQuery(ErrorKind::InvalidCursor, why.to_owned());
+    let foreign = || invalid("the cursor is not one this server issued");
+    let (seq, given) = cursor.split_once(':').ok_or_else(foreign)?;
+    let seq = i64::from_str_radix(seq, 16).map_err(|_| foreign())?;
+    let given = u64::from_str_radix(given, 16).map_err(|_| foreign())?;
     if given != print {
-        return Err(bad_query("the filter changed between pages"));
+        return Err(invalid("the filter changed between pages"));
     }
     Ok(Some(seq))
 }
