@@ -100,11 +100,17 @@ impl Server {
         let dir = TempDir::new();
         let db = dir.0.join("scim.db");
         let created = create_tenant_with(&db, profile);
+        let (tenant, token) = (created["tenant_id"].as_str().unwrap(), created["token"].as_str().unwrap());
+        Server::launched(dir, db, tenant, token)
+    }
+
+    /// A server started on `db` in `dir`, addressing `tenant` with `token`.
+    fn launched(dir: TempDir, db: PathBuf, tenant: &str, token: &str) -> Server {
         let mut server = Server {
             db,
             addr: String::new(),
-            tenant: created["tenant_id"].as_str().unwrap().to_owned(),
-            token: created["token"].as_str().unwrap().to_owned(),
+            tenant: tenant.to_owned(),
+            token: token.to_owned(),
             child: None,
             stderr: dir.0.join("server.log"),
             env: Vec::new(),
@@ -120,18 +126,7 @@ impl Server {
         let db = dir.0.join("scim.db");
         let (code, _, err) = cli(&db, &["tenant", "list"]);
         assert_eq!(code, 0, "{err}");
-        let mut server = Server {
-            db,
-            addr: String::new(),
-            tenant: String::new(),
-            token: String::new(),
-            child: None,
-            stderr: dir.0.join("server.log"),
-            env: Vec::new(),
-            dir,
-        };
-        server.launch();
-        server
+        Server::launched(dir, db, "", "")
     }
 
     /// Starts (or restarts) the process on the same database.

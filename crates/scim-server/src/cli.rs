@@ -197,6 +197,22 @@ fn days(args: &Args) -> Result<i64, CliError> {
     }
 }
 
+/// Lists token ids with their dates (seconds since the epoch), as text or `--json`.
+fn print_token_list<'a>(args: &Args, tokens: impl Iterator<Item = (&'a str, i64, i64)>) {
+    let rows =
+        tokens.map(|(id, created, expires)| (id, format_datetime(created * 1000), format_datetime(expires * 1000)));
+    if args.flag("json") {
+        let list: Vec<_> = rows
+            .map(|(id, created, expires)| json!({"token_id": id, "created_at": created, "expires_at": expires}))
+            .collect();
+        println!("{}", serde_json::Value::Array(list));
+    } else {
+        for (id, created, expires) in rows {
+            println!("{id}  created {created}  expires {expires}");
+        }
+    }
+}
+
 fn print_token(args: &Args, tenant_id: &str, issued: &scim_auth::Issued, headline: &str) {
     let scim_endpoint = endpoint(&args.public_url(), tenant_id);
     let expires_at = format_datetime(issued.expires * 1000);
@@ -346,22 +362,7 @@ pub fn token(args: &Args) -> Result<(), CliError> {
         Some("list") => {
             let tenant_id = args.tenant()?;
             let tokens = open(args)?.tokens(&tenant_id)?;
-            if args.flag("json") {
-                let list: Vec<_> = tokens
-                    .iter()
-                    .map(|t| json!({"token_id": t.id, "created_at": format_datetime(t.created * 1000), "expires_at": format_datetime(t.expires * 1000)}))
-                    .collect();
-                println!("{}", serde_json::Value::Array(list));
-            } else {
-                for t in &tokens {
-                    println!(
-                        "{}  created {}  expires {}",
-                        t.id,
-                        format_datetime(t.created * 1000),
-                        format_datetime(t.expires * 1000)
-                    );
-                }
-            }
+            print_token_list(args, tokens.iter().map(|t| (t.id.as_str(), t.created, t.expires)));
             Ok(())
         }
         Some("delete") => {
@@ -435,18 +436,7 @@ pub fn admin(args: &Args) -> Result<(), CliError> {
         }
         Some("list") => {
             let tokens = open(args)?.admin_tokens()?;
-            if args.flag("json") {
-                let list: Vec<_> = tokens
-                    .iter()
-                    .map(|t| json!({"token_id": t.id, "created_at": format_datetime(t.created * 1000), "expires_at": format_datetime(t.expires * 1000)}))
-                    .collect();
-                println!("{}", serde_json::Value::Array(list));
-            } else {
-                for t in &tokens {
-                    let (created, expires) = (format_datetime(t.created * 1000), format_datetime(t.expires * 1000));
-                    println!("{}  created {created}  expires {expires}", t.id);
-                }
-            }
+            print_token_list(args, tokens.iter().map(|t| (t.id.as_str(), t.created, t.expires)));
             Ok(())
         }
         Some("delete") => {
