@@ -1,4 +1,8 @@
 //! The per-tenant audit log: one row per request worth remembering, rejected ones included.
+//!
+//! The log is bounded on every side, because a caller who is refused still makes it grow: each
+//! field of a row is cut to a fixed length ([`MAX_FIELD_CHARS`]), and [`Writer::prune_audit`]
+//! keeps at most a given age and number of rows per tenant ([`Retention`]).
 
 use rusqlite::Row;
 
@@ -100,8 +104,74 @@ impl Reader<'_> {
     }
 }
 
+/// The most characters an audit row keeps of any text field; longer text is cut and marked `…`.
+///
+/// A request's path can be hundreds of kilobytes; its audit row must not be.
+pub const MAX_FIELD_CHARS: usize = 512;
+
+/// `text` cut to [`MAX_FIELD_CHARS`] characters, marked when cut.
+fn bounded(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(MAX_FIELD_CHARS) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((end, _)) => std::borrow::Cow::Owned(format!("{}…", &text[..end])),
+    }
+}
+
+/// How much of the audit log each tenant keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Rows older than this many milliseconds before now are removed.
+    pub max_age_millis: i64,
+    /// At most this many of a tenant's newest rows are kept.
+    pub max_rows: u64,
+}
+
+impl Default for Retention {
+    /// 90 days and 100,000 rows per tenant.
+    fn default() -> Retention {
+        Retention { max_age_millis: 90 * 24 * 3600 * 1000, max_rows: 100_000 }
+    }
+}
+
 impl Writer<'_> {
+    /// Removes the audit rows `retention` no longer keeps, as of `now` (unix milliseconds), for
+    /// every tenant; returns how many rows went.
+    ///
+    /// At most `budget` rows go per call, oldest first, so one call never holds the writer long:
+    /// the server calls it every few seconds until nothing is left to remove.
+    pub fn prune_audit(&mut self, retention: Retention, now: i64, budget: usize) -> Result<usize, Error> {
+        let budget = i64::try_from(budget).unwrap_or(i64::MAX);
+        let cutoff = now.saturating_sub(retention.max_age_millis);
+        let conn = self.conn();
+        // Rows are recorded in time order, so the old ones are the lowest `seq`s: looking at the
+        // oldest `budget` rows walks the table's own order and never scans the young rest.
+        let mut removed = conn
+            .prepare_cached("DELETE FROM audit WHERE seq IN (SELECT seq FROM audit ORDER BY seq LIMIT ?2) AND at < ?1")?
+            .execute((cutoff, budget))?;
+        let max_rows = i64::try_from(retention.max_rows).unwrap_or(i64::MAX);
+        let tenants: Vec<i64> = conn
+            .prepare_cached("SELECT seq FROM tenants")?
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut trim = conn.prepare_cached(
+            "DELETE FROM audit WHERE seq IN (
+                 SELECT seq FROM audit WHERE tenant = ?1 AND seq <= (
+                     SELECT seq FROM audit WHERE tenant = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)
+                  ORDER BY seq LIMIT ?3)",
+        )?;
+        for tenant in tenants {
+            let left = budget.saturating_sub(i64::try_from(removed).unwrap_or(i64::MAX));
+            if left <= 0 {
+                break;
+            }
+            removed += trim.execute((tenant, max_rows, left))?;
+        }
+        Ok(removed)
+    }
+
     /// Records an audit entry for the tenant; [`Error::NotFound`] for an unknown tenant.
+    ///
+    /// Text fields longer than [`MAX_FIELD_CHARS`] are cut.
     pub fn record_audit(&mut self, tenant: TenantKey, entry: &NewAudit) -> Result<(), Error> {
         self.conn()
             .prepare_cached(
@@ -111,11 +181,11 @@ impl Writer<'_> {
             .execute((
                 tenant.0,
                 entry.at,
-                &entry.request_id,
-                &entry.action,
-                &entry.resource_id,
+                bounded(&entry.request_id),
+                bounded(&entry.action),
+                entry.resource_id.as_deref().map(bounded),
                 entry.status,
-                &entry.detail,
+                entry.detail.as_deref().map(bounded),
             ))
             .map_err(|e| if is_missing_parent(&e) { Error::NotFound } else { Error::Sqlite(e) })?;
         Ok(())
@@ -183,6 +253,52 @@ mod tests {
         let page = s.read(|r| r.audit_filtered(a, &AuditFilter { limit: 2, ..AuditFilter::default() })).unwrap();
         let next = AuditFilter { limit: 2, before: Some(page[1].seq), ..AuditFilter::default() };
         assert_eq!(at(next), [3, 2]);
+    }
+
+    #[test]
+    fn long_fields_are_cut() {
+        let f = Fixture::new();
+        let (s, a) = (&f.store, f.a);
+        let long = "é".repeat(100_000);
+        let entry = NewAudit {
+            action: format!("GET /{long}"),
+            resource_id: Some(long.clone()),
+            detail: Some(long.clone()),
+            ..note(1)
+        };
+        s.write(move |w| w.record_audit(a, &entry)).unwrap();
+        let row = &s.read(|r| r.audit(a, None, 1)).unwrap()[0];
+        for field in [Some(&row.action), row.resource_id.as_ref(), row.detail.as_ref()] {
+            let field = field.unwrap();
+            assert_eq!(field.chars().count(), MAX_FIELD_CHARS + 1, "{}", &field[..20]);
+            assert!(field.ends_with('…'));
+        }
+    }
+
+    #[test]
+    fn retention_removes_old_rows_and_keeps_the_newest_per_tenant() {
+        let f = Fixture::new();
+        let (s, a, b) = (&f.store, f.a, f.b);
+        s.write(move |w| -> Result<(), Error> {
+            for i in 0..10 {
+                w.record_audit(a, &note(i * 1000))?;
+                w.record_audit(b, &note(i * 1000))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let ats = |t| s.read(|r| r.audit(t, None, 100)).unwrap().iter().map(|e| e.at).collect::<Vec<_>>();
+        // Everything before 3000 is too old; a budget of 3 takes the oldest three first.
+        let retention = Retention { max_age_millis: 7000, max_rows: 100 };
+        assert_eq!(s.write(move |w| w.prune_audit(retention, 10_000, 3)).unwrap(), 3);
+        assert_eq!(s.write(move |w| w.prune_audit(retention, 10_000, 100)).unwrap(), 3);
+        assert_eq!(ats(a), [3000, 4000, 5000, 6000, 7000, 8000, 9000]);
+        // At most 4 rows per tenant, the newest.
+        let retention = Retention { max_age_millis: i64::MAX, max_rows: 4 };
+        assert_eq!(s.write(move |w| w.prune_audit(retention, 10_000, 100)).unwrap(), 6);
+        assert_eq!(ats(a), [6000, 7000, 8000, 9000]);
+        assert_eq!(ats(b), [6000, 7000, 8000, 9000]);
+        assert_eq!(s.write(move |w| w.prune_audit(retention, 10_000, 100)).unwrap(), 0);
     }
 
     #[test]

@@ -93,7 +93,7 @@ use rusqlite::Connection;
 
 pub use access::{Reader, Writer};
 pub use admin::{AccessControlAttribute, AdminTokenRecord};
-pub use audit::{AuditEntry, AuditFilter, NewAudit};
+pub use audit::{AuditEntry, AuditFilter, MAX_FIELD_CHARS, NewAudit, Retention};
 pub use error::{Error, Unique};
 pub use members::Membership;
 pub use migrations::SCHEMA_VERSION;
