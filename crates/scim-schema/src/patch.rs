@@ -62,6 +62,13 @@ pub fn apply(
     body: &Value,
 ) -> Result<Patched> {
     let operations = operations(body)?;
+    if operations.len() > profile.max_patch_operations {
+        let max = profile.max_patch_operations;
+        return Err(Error::new(
+            ErrorKind::TooMany,
+            format!("{} operations in one PATCH; at most {max}", operations.len()),
+        ));
+    }
     let mut edits = Vec::new();
     for operation in operations {
         expand(profile, kind, id, operation, &mut edits)?;

@@ -87,6 +87,10 @@ pub struct Profile {
     pub nested_groups: bool,
     /// The most member changes one request may carry.
     pub max_member_changes: Option<usize>,
+    /// The most operations one PATCH request may carry.
+    pub max_patch_operations: usize,
+    /// The most bytes a resource's attributes may take, as compact JSON (members not counted).
+    pub max_resource_bytes: Option<usize>,
     /// User attributes a PATCH may target; `None` means every writable one.
     pub patchable_user_attributes: Option<&'static [&'static str]>,
     /// Whether a User PATCH may touch `userName` and `active` at most once each, never removing them.
@@ -169,6 +173,9 @@ pub static IDENTITY_CENTER: Profile = Profile {
     refuse_user_groups: true,
     nested_groups: false,
     max_member_changes: Some(100),
+    max_patch_operations: MAX_PATCH_OPERATIONS,
+    // One value per attribute and 1,024 characters per string already bound a resource.
+    max_resource_bytes: None,
     patchable_user_attributes: Some(&[
         "userName",
         "active",
@@ -210,23 +217,34 @@ pub static IDENTITY_CENTER: Profile = Profile {
     advertise_pagination: false,
 };
 
+/// The most operations a PATCH may carry in either profile: far more than any identity provider
+/// sends (Okta and Entra send one per changed attribute), few enough that one request cannot hold
+/// the shared writer for long.
+pub const MAX_PATCH_OPERATIONS: usize = 1000;
+
 /// RFC 7643 and RFC 7644 in full.
+///
+/// RFC 7643 sets no sizes, so the limits here are the server's own, as RFC 7644 section 3.12 lets
+/// a service provider have: generous for any real directory, and small enough that no tenant's
+/// resources or requests can crowd out the others'.
 pub static RFC: Profile = Profile {
     name: ProfileName::Rfc,
     refused_user_attributes: &[],
     dropped_sub_attributes: &[],
-    max_values: None,
+    max_values: Some(100),
     required_user_paths: &[],
-    max_string_len: None,
+    max_string_len: Some(4096),
     forbidden_chars: &[],
     refuse_empty_strings: false,
-    max_user_name_len: None,
+    max_user_name_len: Some(256),
     user_name_without_whitespace: false,
     email_must_be_primary: false,
     complete_addresses: false,
     refuse_user_groups: false,
     nested_groups: true,
     max_member_changes: None,
+    max_patch_operations: MAX_PATCH_OPERATIONS,
+    max_resource_bytes: Some(64 * 1024),
     patchable_user_attributes: None,
     single_user_name_and_active_op: false,
     pathless_group_patch_single_attribute: false,

@@ -239,6 +239,12 @@ pub fn members(profile: &Profile, value: &Value) -> Result<Vec<MemberRef>> {
 
 /// Applies the profile's rules to a canonical resource.
 pub fn check(profile: &Profile, kind: ResourceKind, attrs: &Map<String, Value>) -> Result<()> {
+    if let Some(max) = profile.max_resource_bytes {
+        let size = serde_json::to_vec(attrs).map(|bytes| bytes.len()).unwrap_or(usize::MAX);
+        if size > max {
+            return Err(Error::value(format!("the resource takes {size} bytes; at most {max}")));
+        }
+    }
     let schema = kind.schema();
     for (name, value) in attrs {
         let def = match kind.extension(name) {

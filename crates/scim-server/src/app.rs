@@ -50,6 +50,10 @@ pub struct State {
     /// The admin secret given at start-up (`--admin-token-file`, `SCIM_ADMIN_TOKEN`), kept in
     /// memory only.
     pub admin_secret: Option<String>,
+    /// The key of the paging cursors.
+    pub cursors: crate::cursor::CursorKey,
+    /// Requests refused for want of a valid token, counted until the next audit flush.
+    pub refusals: crate::upkeep::Refusals,
 }
 
 impl State {
@@ -59,14 +63,17 @@ impl State {
         public_url: String,
         admin_secret: Option<String>,
     ) -> Result<State, scim_store::Error> {
-        let signer = scim_auth::Signer::new(&store.signing_key()?);
+        let signing_key = store.signing_key()?;
+        let signer = scim_auth::Signer::new(&signing_key);
         let state = State {
+            cursors: crate::cursor::CursorKey::derive(&signing_key),
             store,
             verifier: Verifier::new(signer),
             tenants: RwLock::new(HashMap::new()),
             public_url: public_url.trim_end_matches('/').to_owned(),
             limiter: crate::ratelimit::Limiter::default(),
             admin_secret,
+            refusals: crate::upkeep::Refusals::default(),
         };
         state.reload()?;
         Ok(state)
@@ -132,6 +139,14 @@ pub async fn blocking<T: Send + 'static>(
     Lane::get(&WRITES, "store-write", WRITE_THREADS).run(work).await
 }
 
+/// Queues store work nobody waits for (an audit row of a refused request) on the write lane.
+///
+/// Returns `false`, dropping the work, when the lane's queue is full: under overload such rows
+/// are the first thing to give up, before any request is refused.
+pub fn background(work: impl FnOnce() + Send + 'static) -> bool {
+    Lane::get(&WRITES, "store-write", WRITE_THREADS).push(Box::new(work), QUEUE_LIMIT / 2).is_ok()
+}
+
 /// Runs blocking store work that only reads off the async threads.
 ///
 /// Reads get their own few threads, as many as the store has reader connections, so they never
@@ -149,6 +164,12 @@ static WRITES: OnceLock<Lane> = OnceLock::new();
 /// wait on one commit the more share its fsync.
 const WRITE_THREADS: usize = 64;
 
+/// The most jobs a lane holds waiting for a thread; one more is refused with 503.
+///
+/// Each waiting job holds its request (body included, up to 1 MiB), so the queue's length bounds
+/// the memory a burst can pin; 1,024 waiting writes are several group commits' worth of work.
+const QUEUE_LIMIT: usize = 1024;
+
 /// A fixed set of threads fed by one queue, where blocking store work runs.
 ///
 /// Not tokio's blocking pool: that pool starts a thread for every task that finds none idle and
@@ -158,6 +179,7 @@ const WRITE_THREADS: usize = 64;
 /// one without sleeping, and a sleeping thread is woken only when one is needed.
 #[derive(Debug)]
 struct Lane {
+    name: &'static str,
     queue: Mutex<Queue>,
     ready: Condvar,
     start: Once,
@@ -179,8 +201,9 @@ impl std::fmt::Debug for Queue {
 
 impl Lane {
     /// The lane in `cell`, its `threads` threads started on first use.
-    fn get(cell: &'static OnceLock<Lane>, name: &str, threads: usize) -> &'static Lane {
-        let lane = cell.get_or_init(|| Lane { queue: Mutex::default(), ready: Condvar::new(), start: Once::new() });
+    fn get(cell: &'static OnceLock<Lane>, name: &'static str, threads: usize) -> &'static Lane {
+        let lane =
+            cell.get_or_init(|| Lane { name, queue: Mutex::default(), ready: Condvar::new(), start: Once::new() });
         lane.start.call_once(|| {
             for i in 0..threads.max(1) {
                 match std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || lane.serve()) {
@@ -208,18 +231,21 @@ impl Lane {
             // The request may have been abandoned (its client went away); nobody waits then.
             let _ = done.send(outcome);
         });
-        self.push(job);
+        self.push(job, QUEUE_LIMIT).map_err(|()| ApiError::Unavailable { retry_after: 1, queue: self.name })?;
         outcome.await.map_err(|_| ApiError::Internal("a store task was lost".into()))?
     }
 
-    /// Queues `job`, waking a thread only if one sleeps.
-    fn push(&self, job: Box<dyn FnOnce() + Send>) {
+    /// Queues `job`, waking a thread only if one sleeps; refuses it when `limit` jobs wait.
+    fn push(&self, job: Box<dyn FnOnce() + Send>, limit: usize) -> Result<(), ()> {
         let mut queue = self.lock();
         if queue.started == 0 {
             // No thread could be started: tokio's pool rather than no answer.
             drop(queue);
             drop(tokio::task::spawn_blocking(job));
-            return;
+            return Ok(());
+        }
+        if queue.jobs.len() >= limit {
+            return Err(());
         }
         queue.jobs.push_back(job);
         let wake = queue.sleeping > 0;
@@ -227,6 +253,7 @@ impl Lane {
         if wake {
             self.ready.notify_one();
         }
+        Ok(())
     }
 
     /// A thread's loop: the next job, or sleep until there is one.
@@ -338,7 +365,10 @@ async fn pipeline(
         .and_then(|token| state.verifier.authenticate(token, &tenant_id, now).map_err(|e| e.to_string()))
     {
         let (response, reason) = fail(tenant.profile, ApiError::Unauthorized(e));
-        audit_rejection(&state, tenant, request_id, request.method(), &target, &response, reason.as_deref());
+        // Counted, not recorded one by one: the caller proved nothing, and must not grow the log.
+        if state.refusals.note(tenant.key, request_id, reason.as_deref().unwrap_or_default()) {
+            audit_rejection(&state, tenant, request_id, request.method(), &target, &response, reason.as_deref());
+        }
         return (response, tenant_id, reason);
     }
     if let Err(error) = state.limiter.admit(tenant.key, tenant.rate_limit) {
@@ -348,8 +378,10 @@ async fn pipeline(
     }
     let base = format!("{}/{}/scim/v2", state.public_url, tenant_id);
     let method = request.method().clone();
-    let header =
-        |name: hyper::header::HeaderName| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    // Kept even when not ASCII, so that a malformed precondition is refused, never ignored.
+    let header = |name: hyper::header::HeaderName| {
+        request.headers().get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
     let (if_match, if_none_match) = (header(hyper::header::IF_MATCH), header(hyper::header::IF_NONE_MATCH));
     let ctx = Ctx {
         if_match,
@@ -394,11 +426,14 @@ fn audit_rejection(
         detail: reason.map(str::to_owned),
     };
     let store = Arc::clone(&state.store);
-    tokio::task::spawn_blocking(move || {
+    let queued = background(move || {
         if let Err(e) = store.write(move |w| w.record_audit(tenant.key, &entry)) {
             tracing::warn!(error = %e, "could not record a rejected request in the audit log");
         }
     });
+    if !queued {
+        tracing::warn!(request_id, "the store is saturated: a rejected request's audit row was dropped");
+    }
 }
 
 /// Reads the body as JSON (or nothing), within the size limit.
@@ -525,4 +560,25 @@ fn discovery_get(ctx: &Ctx, method: &Method, document: Value) -> Result<Response
         return Err(ApiError::MethodNotAllowed("GET"));
     }
     Ok(ctx.writer().json(StatusCode::OK, &document))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_lane_refuses_work_instead_of_growing() {
+        // A lane whose one thread is busy elsewhere: nothing drains the queue.
+        let lane = Lane { name: "test", queue: Mutex::default(), ready: Condvar::new(), start: Once::new() };
+        lane.lock().started = 1;
+        for _ in 0..QUEUE_LIMIT {
+            assert!(lane.push(Box::new(|| {}), QUEUE_LIMIT).is_ok());
+        }
+        assert!(lane.push(Box::new(|| {}), QUEUE_LIMIT).is_err());
+        assert_eq!(lane.lock().jobs.len(), QUEUE_LIMIT);
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let refused = runtime.block_on(lane.run(|| Ok(()))).map(|()| "ran").unwrap_err();
+        assert!(matches!(refused, ApiError::Unavailable { retry_after: 1, queue: "test" }), "{refused:?}");
+    }
 }

@@ -18,7 +18,7 @@ scim-server: a SCIM 2.0 service provider (AWS IAM Identity Center compatible)
 USAGE:
     scim-server serve [--db PATH] [--listen ADDR] [--public-url URL]
                       [--durability full|normal] [--log-format human|json]
-                      [--admin-token-file PATH]
+                      [--admin-token-file PATH] [--audit-max-age DAYS] [--audit-max-rows N]
     scim-server tenant create [--db PATH] [--profile identity-center|rfc] [--name NAME]
                               [--public-url URL] [--json]
     scim-server tenant list [--db PATH] [--public-url URL] [--json]
@@ -42,6 +42,8 @@ ENVIRONMENT:
     SCIM_LOG         log filter, e.g. debug   (default info)
     SCIM_ADMIN_TOKEN an admin secret for /admin/v1 and /console, 32+ characters
                      (or --admin-token-file; default none: admin tokens only)
+    SCIM_AUDIT_MAX_AGE   days of audit log kept per tenant      (default 90)
+    SCIM_AUDIT_MAX_ROWS  audit rows kept per tenant, the newest (default 100000)
 ";
 
 /// A failed command: a usage error (exit 2) or a runtime failure (exit 1).
@@ -96,6 +98,8 @@ const OPTIONS: &[&str] = &[
     "max-groups",
     "days",
     "admin-token-file",
+    "audit-max-age",
+    "audit-max-rows",
 ];
 
 impl Args {
@@ -153,6 +157,25 @@ impl Args {
             .unwrap_or_else(|| format!("http://{}", self.listen()))
             .trim_end_matches('/')
             .to_owned()
+    }
+
+    /// The audit log's retention from `--audit-max-age` (days) and `--audit-max-rows`.
+    pub fn retention(&self) -> Result<scim_store::Retention, CliError> {
+        let mut retention = scim_store::Retention::default();
+        if let Some(days) = self.get("audit-max-age", "SCIM_AUDIT_MAX_AGE") {
+            let days: i64 = days
+                .parse()
+                .ok()
+                .filter(|d| (1..=36_500).contains(d))
+                .ok_or_else(|| CliError::Usage(format!("--audit-max-age must be 1 to 36500 days, not {days:?}")))?;
+            retention.max_age_millis = days * 24 * 3600 * 1000;
+        }
+        if let Some(rows) = self.get("audit-max-rows", "SCIM_AUDIT_MAX_ROWS") {
+            retention.max_rows = rows.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                CliError::Usage(format!("--audit-max-rows must be a whole number from 1, not {rows:?}"))
+            })?;
+        }
+        Ok(retention)
     }
 
     /// Store options from `--durability`.

@@ -47,6 +47,13 @@ pub enum ApiError {
     NotImplemented,
     /// An `If-Match` precondition names another version than the stored one.
     PreconditionFailed,
+    /// The server is at capacity (a bounded queue is full); the client should retry.
+    Unavailable {
+        /// Whole seconds to wait before retrying (the `Retry-After` header).
+        retry_after: u64,
+        /// Which queue was full, for the log.
+        queue: &'static str,
+    },
     /// The server failed; the reason is logged, never shown.
     Internal(String),
 }
@@ -83,6 +90,7 @@ impl ApiError {
             ApiError::PreconditionFailed => "If-Match names another version".into(),
             ApiError::BulkReference(id) => format!("bulkId {id:?} cannot be resolved"),
             ApiError::NotImplemented => "not implemented".into(),
+            ApiError::Unavailable { queue, .. } => format!("the {queue} queue is full"),
             ApiError::Internal(why) => format!("internal error: {why}"),
         }
     }
@@ -135,6 +143,9 @@ impl ApiError {
                 Some("invalidVers"),
                 "Failed to update. Resource changed on the server.".into(),
             ),
+            Unavailable { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, None, "The service is busy; retry the request later.".into())
+            }
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None, "Service failed to process the request.".into()),
         };
         if !hide {

@@ -105,6 +105,32 @@ pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+/// The entity tags of an `If-Match` or `If-None-Match` value (RFC 9110 section 13.1): `*`, or a
+/// comma-separated list of `"opaque"` or `W/"opaque"` tags, kept whole.
+///
+/// Anything else, non-ASCII bytes included, is an error rather than a header to ignore: a
+/// precondition the server cannot read must not let the write through.
+pub fn entity_tags(value: &str) -> Result<Vec<String>, ApiError> {
+    let malformed =
+        || ApiError::BadQuery(scim_schema::ErrorKind::InvalidSyntax, format!("malformed entity-tag list {value:?}"));
+    if value.trim() == "*" {
+        return Ok(vec!["*".to_owned()]);
+    }
+    let mut tags = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        let opaque = item.strip_prefix("W/").unwrap_or(item);
+        let inner = opaque.strip_prefix('"').and_then(|o| o.strip_suffix('"')).ok_or_else(malformed)?;
+        if !inner.bytes().all(|b| b == 0x21 || (0x23..=0x7e).contains(&b)) {
+            return Err(malformed());
+        }
+        tags.push(item.to_owned());
+    }
+    if tags.is_empty() {
+        return Err(malformed());
+    }
+    Ok(tags)
+}
+
 /// The bearer token of the `Authorization` header.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
@@ -174,7 +200,7 @@ impl Writer<'_> {
             ApiError::Unauthorized(_) => {
                 response.headers_mut().insert(hyper::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            ApiError::TooManyRequests { retry_after } => {
+            ApiError::TooManyRequests { retry_after } | ApiError::Unavailable { retry_after, .. } => {
                 response.headers_mut().insert(hyper::header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             _ => {}
@@ -213,6 +239,15 @@ mod tests {
         assert_eq!(percent_decode("a+b", true), "a b");
         assert_eq!(percent_decode("%C3%A9", true), "é");
         assert_eq!(percent_decode("%FF", true), "\u{FFFD}");
+    }
+
+    #[test]
+    fn entity_tag_lists() {
+        assert_eq!(entity_tags("*").unwrap(), ["*"]);
+        assert_eq!(entity_tags(r#"W/"3", "4""#).unwrap(), [r#"W/"3""#, r#""4""#]);
+        for bad in ["", " , ", "3", r#""3"#, r#"W/3"#, "\"é\"", r#""a"b""#, r#""3", *"#, "\"\u{1b}\""] {
+            assert!(entity_tags(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

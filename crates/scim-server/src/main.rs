@@ -22,11 +22,13 @@ mod app;
 mod bulk;
 mod cli;
 mod console;
+mod cursor;
 mod error;
 mod http;
 mod ratelimit;
 mod scim;
 mod tokens;
+mod upkeep;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -128,6 +130,7 @@ async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError>
     println!("scim-server listening on http://{local}");
     tracing::info!(%local, public_url = %state.public_url, "listening");
     let watcher = tokio::spawn(app::watch(Arc::clone(&state)));
+    let upkeep = tokio::spawn(upkeep::run(Arc::clone(&state), args.retention()?));
     let graceful = GracefulShutdown::new();
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
@@ -163,6 +166,10 @@ async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError>
     }
     watcher.abort();
     let _ = watcher.await;
+    upkeep.abort();
+    let _ = upkeep.await;
+    // Refusals counted since the last flush still reach the audit log.
+    upkeep::flush(&state).await;
     Ok(())
 }
 
