@@ -962,3 +962,30 @@ fn longest_filters_neither_overflow_nor_hit_sqlite_limits() {
     }
     assert!(started.elapsed().as_secs() < 5, "took {:?}", started.elapsed());
 }
+
+/// RFC 7644 section 3.4.2.2 with hand-written answers, on both sides: `ne` on a multi-valued
+/// attribute (memberships included) holds when any value differs, an absent attribute has no
+/// value to differ, and `not (... eq ...)` is "no value equals".
+#[test]
+fn ne_is_any_value_differs_and_not_eq_is_no_value_equals() {
+    let d = Directory::new();
+    for (kind, text, expected) in [
+        (U, r#"emails.type ne "work""#, "u0 u3 u5 u9"),
+        (U, r#"not (emails.type eq "work")"#, "u3 u4 u5 u6 u7 u10"),
+        (U, r#"emails[type ne "work"]"#, "u0 u3 u5 u9"),
+        (U, r#"emails.value ne "ann@other.org""#, "u0 u1 u2 u3 u8 u9 u11"),
+        (U, r#"title ne "Tour Guide""#, "u1 u2 u3 u4 u6 u8 u10 u11"),
+        (U, r#"not (title eq "Tour Guide")"#, "u1 u2 u3 u4 u5 u6 u7 u8 u10 u11"),
+        (U, r#"groups.value ne "{g0}""#, "u0 u1 u2 u3 u4 u6 u9 u11"),
+        (U, r#"not (groups.value eq "{g0}")"#, "u1 u2 u3 u5 u6 u7 u8 u10 u11"),
+        (G, r#"members ne "{u0}""#, "g0 g1 g2 g4 g5"),
+        (G, r#"not (members eq "{u0}")"#, "g1 g2 g3 g4 g5"),
+    ] {
+        let filter = parse_filter(&d.expand(text)).unwrap();
+        let ids = if kind == U { &d.users } else { &d.groups };
+        let expected: BTreeSet<String> =
+            expected.split(' ').map(|name| ids[name[1..].parse::<usize>().unwrap()].clone()).collect();
+        assert_eq!(d.evaluate(kind, &filter), Ok(expected.clone()), "evaluator: {text}");
+        assert_eq!(d.list(kind, &filter), Ok(expected), "store: {text}");
+    }
+}
