@@ -574,7 +574,8 @@ mod tests {
                 let err = parse(profile, ResourceKind::Group, &group("members", bad.clone())).unwrap_err();
                 assert_eq!(err.kind, ErrorKind::InvalidValue, "{}: members = {bad}", profile.name);
             }
-            for bad in [json!(crate::definition::USER), json!([1]), json!({"a": 1}), json!([[crate::definition::USER]])] {
+            for bad in [json!(crate::definition::USER), json!([1]), json!({"a": 1}), json!([[crate::definition::USER]])]
+            {
                 let err = user("schemas", bad.clone()).unwrap_err();
                 assert_eq!(err.kind, ErrorKind::InvalidSyntax, "{}: schemas = {bad}", profile.name);
                 let err = parse(profile, ResourceKind::Group, &group("schemas", bad.clone())).unwrap_err();
