@@ -149,7 +149,7 @@ fn users() -> Vec<(Value, i64, i64)> {
                 "userName": "straße@example.de", "title": "Straße", "displayName": "İstanbul Office",
                 "userType": "Employee",
                 "emails": [{"value": "strasse@example.de", "type": "work", "primary": true}],
-                ENTERPRISE: {"department": "tour operations", "costCenter": "", "manager": MANAGER}
+                ENTERPRISE: {"department": "tour operations", "costCenter": "", "manager": {"value": MANAGER}}
             }),
             1_650_000_000_000,
             1_650_000_000_000,
