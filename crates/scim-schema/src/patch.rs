@@ -335,12 +335,7 @@ impl Edit {
         let Edit { op, target, value, by_path } = self;
         match target {
             Target::Discarded => {}
-            Target::Members(filter) => {
-                if !by_path && value.as_ref().is_some_and(|v| !v.is_array()) {
-                    return Err(Error::value("members is multi-valued: it must be a list"));
-                }
-                members.push(member_change(profile, op, filter, value)?);
-            }
+            Target::Members(filter) => members.push(member_change(profile, op, filter, value, by_path)?),
             Target::Extension(extension) => {
                 match (op, value) {
                     (Op::Remove, _) => {
@@ -551,7 +546,13 @@ fn equalities(filter: &Filter) -> Option<Map<String, Value>> {
     }
 }
 
-fn member_change(profile: &Profile, op: Op, filter: Option<Filter>, value: Option<Value>) -> Result<MemberChange> {
+fn member_change(
+    profile: &Profile,
+    op: Op,
+    filter: Option<Filter>,
+    value: Option<Value>,
+    by_path: bool,
+) -> Result<MemberChange> {
     if let Some(filter) = filter {
         if op != Op::Remove {
             return Err(Error::path("a member value filter can only be used to remove"));
@@ -561,7 +562,7 @@ fn member_change(profile: &Profile, op: Op, filter: Option<Filter>, value: Optio
         return Ok(MemberChange::Remove(ids));
     }
     let listed = match &value {
-        Some(v) => resource::members(profile, v)?,
+        Some(v) => resource::members(profile, v, by_path)?,
         None => Vec::new(),
     };
     match op {

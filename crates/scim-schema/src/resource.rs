@@ -95,10 +95,7 @@ pub fn parse(profile: &Profile, kind: ResourceKind, body: &Value) -> Result<Reso
             continue;
         }
         if kind == ResourceKind::Group && key.eq_ignore_ascii_case("members") {
-            if !value.is_array() {
-                return Err(Error::value("members is multi-valued: it must be a list"));
-            }
-            resource.members = members(profile, value)?;
+            resource.members = members(profile, value, false)?;
             continue;
         }
         let Some(def) = schema.attribute(key).or_else(|| COMMON_SCHEMA.attribute(key)) else {
@@ -267,14 +264,18 @@ fn scalar(def: &Attribute, value: &Value) -> Result<Value> {
     }
 }
 
-/// Parses a Group's `members` value: a list of member objects, or one member object, as a PATCH
-/// with a path may add a single value (RFC 7644 section 3.5.2.1); a body's `members` must be a
-/// list, which [`parse`] checks first.
-pub fn members(profile: &Profile, value: &Value) -> Result<Vec<MemberRef>> {
+/// Parses a Group's `members` value: a list of member objects, or, when `lone` (a PATCH whose
+/// path names `members` may add a single value, RFC 7644 section 3.5.2.1), one member object.
+///
+/// # Errors
+///
+/// `invalidValue` for anything else, as for a body's `"members": {...}`.
+pub fn members(profile: &Profile, value: &Value, lone: bool) -> Result<Vec<MemberRef>> {
     let items: Vec<&Value> = match value {
         Value::Null => Vec::new(),
         Value::Array(items) => items.iter().filter(|v| !v.is_null()).collect(),
-        single => vec![single],
+        single if lone => vec![single],
+        _ => return Err(Error::value("members is multi-valued: it must be a list")),
     };
     if let Some(max) = profile.max_member_changes
         && items.len() > max
