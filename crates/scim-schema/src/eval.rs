@@ -26,9 +26,10 @@
 //! before anything is evaluated, so `userName eq "nobody" and foo eq "x"` is refused even when
 //! no resource gets past its first half. A literal that cannot be a value of the attribute's
 //! type is refused there too (RFC 7644 section 3.4.2.2, `invalidFilter`): a date-time compared
-//! with text that is not one, a boolean with a number, a string with a number or boolean, and
-//! ordering on booleans and binary data. The SQL translation in `scim-store` relies on this to
-//! refuse exactly the filters this module refuses.
+//! with text that is not one (an impossible calendar date included), a boolean with a number or
+//! with text other than `"true"`/`"false"` (which identity providers send for booleans), a
+//! string with a number or boolean, and ordering on booleans and binary data. The SQL
+//! translation in `scim-store` relies on this to refuse exactly the filters this module refuses.
 
 use std::cmp::Ordering;
 
