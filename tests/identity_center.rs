@@ -155,3 +155,73 @@ fn sigterm_stops_cleanly_and_logs_never_hold_tokens() {
     assert!(!log.contains(&s.token), "the token must never be logged");
     assert!(log.contains("stopped"), "{log}");
 }
+
+/// A value shaped otherwise than its schema (RFC 7643 sections 2.3 and 2.4) gets AWS's 400 and
+/// writes nothing; the variants identity providers really send (`shared/spec/idp-clients.md`)
+/// still pass, one assertion each.
+#[test]
+fn value_shapes_refused_and_the_variants_identity_providers_send() {
+    let s = Server::start();
+    let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let with = |key: &str, value: Value| {
+        let mut body = user_body("shape@example.com");
+        body[key] = value;
+        body
+    };
+    for (key, value) in [
+        ("emails", json!({"value": "shape@example.com", "type": "work", "primary": true})),
+        ("emails", json!("shape@example.com")),
+        ("addresses", json!({"type": "work"})),
+        ("phoneNumbers", json!("555")),
+        ("roles", json!({"value": "admin"})),
+        ("groups", json!({"value": "g"})),
+        ("name", json!("Given Family")),
+        ("displayName", json!(["Given Family"])),
+        ("schemas", json!("urn:ietf:params:scim:schemas:core:2.0:User")),
+        (enterprise, json!({"manager": [{"value": "a"}, {"value": "b"}]})),
+    ] {
+        s.post("/Users", &with(key, value)).assert_error(400, UNPARSABLE);
+    }
+    let group = json!({"displayName": "G", "members": {"value": "u"}});
+    s.post("/Groups", &group).assert_error(400, UNPARSABLE);
+    assert_eq!(s.get("/Users").json()["totalResults"], 0);
+    assert_eq!(s.get("/Groups").json()["totalResults"], 0);
+
+    // Tolerated: Entra ID's manager as a bare id, an object, or a list of one (POST and PATCH).
+    for (i, manager) in
+        [json!("m-1"), json!({"value": "m-1", "displayName": "Boss"}), json!([{"$ref": null, "value": "m-1"}])]
+            .into_iter()
+            .enumerate()
+    {
+        let name = format!("manager{i}@example.com");
+        let mut body = user_body(&name);
+        body[enterprise] = json!({"manager": manager.clone()});
+        let r = s.post("/Users", &body);
+        assert_eq!(r.status, 201, "{manager}: {}", r.text);
+        assert_eq!(r.json()[enterprise]["manager"], json!({"value": "m-1"}), "{manager}");
+        let id = r.json()["id"].as_str().unwrap().to_owned();
+        let patch = json!({"Operations": [{"op": "Add", "path": format!("{enterprise}:manager"), "value": manager}]});
+        let r = s.patch(&format!("/Users/{id}"), &patch);
+        assert_eq!(r.status, 200, "{}", r.text);
+        let probe = s.get(&format!("/Users?filter=id eq \"{id}\" and manager eq \"m-1\""));
+        assert_eq!(probe.json()["totalResults"], 1);
+    }
+    // Tolerated: Okta's and Entra's echoes and nulls, extra schema URNs, string booleans.
+    let mut body = user_body("echo@example.com");
+    body["schemas"] = json!(["urn:ietf:params:scim:schemas:core:2.0:User", "urn:scim:schemas:core:2.0"]);
+    body["groups"] = json!([]);
+    body["roles"] = json!([]);
+    body["meta"] = json!({"resourceType": "User"});
+    body["addresses"] = json!(null);
+    body["active"] = json!("True");
+    body["emails"] = json!([{"value": "echo@example.com", "type": "work", "primary": "true", "display": "e"}]);
+    let r = s.post("/Users", &body);
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["emails"], json!([{"value": "echo@example.com", "type": "work", "primary": true}]));
+    // Tolerated: a boolean compared with its text in a PATCH value filter.
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let patch = json!({"Operations": [{"op": "replace", "path": "emails[primary eq \"True\"].type", "value": "home"}]});
+    let r = s.patch(&format!("/Users/{id}"), &patch);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["emails"][0]["type"], "home");
+}

@@ -256,3 +256,133 @@ fn discovery_and_unimplemented_endpoints() {
     assert_scim_error(&s.get("/Me"), 501, None);
     assert_scim_error(&s.req("PUT", "/Schemas").json(&json!({})).send(), 405, None);
 }
+
+/// RFC 7644 section 3.4.2.2: every operator on a multi-valued attribute, `ne` included, matches
+/// when any one value matches; `not (... eq ...)` is "no value equals".
+#[test]
+fn ne_on_multi_valued_attributes_matches_when_any_value_differs() {
+    let s = rfc();
+    let user = |name: &str, emails: Value| {
+        let r = s.post("/Users", &json!({"userName": name, "emails": emails}));
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.json()["id"].as_str().unwrap().to_owned()
+    };
+    let both =
+        user("both", json!([{"value": "w@x.example", "type": "work"}, {"value": "h@x.example", "type": "home"}]));
+    let work = user("work", json!([{"value": "w2@x.example", "type": "work"}]));
+    user("none", Value::Null);
+    let group = s.post("/Groups", &json!({"displayName": "G", "members": [{"value": both}, {"value": work}]}));
+    assert_eq!(group.status, 201, "{}", group.text);
+    let names = |path: &str, filter: &str| -> Vec<String> {
+        let sort = if path == "/Users" { "userName" } else { "displayName" };
+        let r = s.get(&format!("{path}?filter={}&sortBy={sort}", enc(filter)));
+        assert_eq!(r.status, 200, "{filter}: {}", r.text);
+        let list = r.json()["Resources"].as_array().unwrap().clone();
+        list.iter().map(|u| u["userName"].as_str().or(u["displayName"].as_str()).unwrap().to_owned()).collect()
+    };
+    assert_eq!(names("/Users", r#"emails.type ne "work""#), ["both"]);
+    assert_eq!(names("/Users", r#"not (emails.type eq "work")"#), ["none"]);
+    assert_eq!(names("/Users", r#"emails[type ne "work"]"#), ["both"]);
+    assert_eq!(names("/Users", r#"emails.value ne "w2@x.example""#), ["both"]);
+    assert_eq!(names("/Users", r#"emails.value gt "v""#), ["both", "work"]);
+    assert_eq!(names("/Users", r#"emails.value lt "i""#), ["both"]);
+    assert_eq!(names("/Users", r#"emails co "h@""#), ["both"]);
+    assert_eq!(names("/Users", r#"title ne "x""#), Vec::<String>::new());
+    assert_eq!(names("/Users", r#"not (title eq "x")"#), ["both", "none", "work"]);
+    assert_eq!(names("/Groups", &format!(r#"members ne "{both}""#)), ["G"]);
+    assert_eq!(names("/Groups", &format!(r#"not (members eq "{both}")"#)), Vec::<String>::new());
+    // The same through POST /.search.
+    let r = s.post("/Users/.search", &json!({"filter": "emails.type ne \"work\""})).json();
+    assert_eq!(r["totalResults"], 1, "{r}");
+}
+
+/// RFC 7644 section 3.4.2.2: a literal that cannot be a value of the attribute's type is
+/// `invalidFilter`, decided from the schema before any data is read (the tenant is empty).
+#[test]
+fn literals_of_the_wrong_type_are_invalid_filters() {
+    let s = rfc();
+    for filter in [
+        r#"meta.created gt "yesterday""#,
+        r#"meta.created gt "2026-13-45T25:61:00Z""#,
+        r#"meta.lastModified lt "2026-02-30T10:00:00Z""#,
+        "meta.created eq 2026",
+        r#"active eq "yes""#,
+        "active eq 1",
+        "emails.primary ne 0",
+        "title eq 5",
+        "userName eq true",
+        "active gt true",
+        r#"active lt "true""#,
+        r#"x509Certificates.value ge "MII""#,
+    ] {
+        assert_scim_error(&s.get(&format!("/Users?filter={}", enc(filter))), 400, Some("invalidFilter"));
+        let search = s.post("/Users/.search", &json!({"filter": filter}));
+        assert_scim_error(&search, 400, Some("invalidFilter"));
+    }
+    assert_scim_error(&s.get(&format!("/Groups?filter={}", enc("displayName eq 1"))), 400, Some("invalidFilter"));
+    // Well-typed comparisons, and booleans as text the way identity providers send them, pass.
+    for filter in [r#"meta.created gt "2011-05-13T04:42:34Z""#, r#"active eq "True""#, r#"meta.created sw "20""#] {
+        let r = s.get(&format!("/Users?filter={}", enc(filter)));
+        assert_eq!(r.status, 200, "{filter}: {}", r.text);
+    }
+}
+
+/// RFC 7643 sections 2.3 and 2.4: a value shaped otherwise than its schema says is refused, and
+/// nothing is written.
+#[test]
+fn values_shaped_otherwise_than_the_schema_are_refused() {
+    let s = rfc();
+    let ok = s.post("/Users", &json!({"userName": "kept", "emails": [{"value": "k@x.example"}]}));
+    assert_eq!(ok.status, 201, "{}", ok.text);
+    let id = ok.json()["id"].as_str().unwrap().to_owned();
+    let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    for (key, value) in [
+        ("emails", json!({"value": "a@x.example"})),
+        ("emails", json!("a@x.example")),
+        ("emails", json!(["a@x.example"])),
+        ("phoneNumbers", json!({"value": "555"})),
+        ("addresses", json!({"locality": "Paris"})),
+        ("ims", json!("aim")),
+        ("photos", json!({"value": "https://x.example/p"})),
+        ("roles", json!("admin")),
+        ("entitlements", json!({"value": "e"})),
+        ("x509Certificates", json!("MII")),
+        ("groups", json!({"value": "g"})),
+        ("name", json!("Barbara Jensen")),
+        ("name", json!([{"givenName": "B"}])),
+        ("displayName", json!(["Babs"])),
+        (enterprise, json!({"manager": "m-1"})),
+        (enterprise, json!({"manager": [{"value": "m-1"}]})),
+        (enterprise, json!("R&D")),
+    ] {
+        let body = json!({"userName": "new", key: value});
+        assert_scim_error(&s.post("/Users", &body), 400, Some("invalidValue"));
+        let body = json!({"userName": "kept", key: value});
+        assert_scim_error(&s.put(&format!("/Users/{id}"), &body), 400, Some("invalidValue"));
+    }
+    let schemas_string = json!({"schemas": "urn:ietf:params:scim:schemas:core:2.0:User", "userName": "new"});
+    assert_scim_error(&s.post("/Users", &schemas_string), 400, Some("invalidSyntax"));
+    let schemas_string = json!({"schemas": "urn:ietf:params:scim:schemas:core:2.0:Group", "displayName": "G"});
+    assert_scim_error(&s.post("/Groups", &schemas_string), 400, Some("invalidSyntax"));
+    for members in [json!({"value": id}), json!(id)] {
+        assert_scim_error(
+            &s.post("/Groups", &json!({"displayName": "G", "members": members})),
+            400,
+            Some("invalidValue"),
+        );
+    }
+    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "value": {"emails": {"value": "p@x.example"}}}]});
+    assert_scim_error(&s.patch(&format!("/Users/{id}"), &patch), 400, Some("invalidValue"));
+    // Nothing was written.
+    let users = s.get("/Users").json();
+    assert_eq!(users["totalResults"], 1, "{users}");
+    assert_eq!(users["Resources"][0]["emails"], json!([{"value": "k@x.example"}]));
+    assert_eq!(s.get("/Groups").json()["totalResults"], 0);
+    // A PATCH whose path names a multi-valued attribute adds one value (RFC 7644 section 3.5.2.1).
+    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "add", "path": "emails", "value": {"value": "p@x.example"}}]});
+    let r = s.patch(&format!("/Users/{id}"), &patch);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["emails"], json!([{"value": "k@x.example"}, {"value": "p@x.example"}]));
+}

@@ -68,6 +68,26 @@
 //! # Ok::<(), scim_filter::Error>(())
 //! ```
 //!
+//! # What the operators mean
+//!
+//! The tree keeps `ne` and `not (... eq ...)` apart because SCIM gives them different meanings
+//! on a multi-valued attribute, and on an attribute with no value. RFC 7644 section 3.4.2.2
+//! says a comparison on a multi-valued attribute matches when *any* of its values matches,
+//! and that holds for every operator, `ne` included; a single-valued attribute is a list of at
+//! most one value, and an absent one has none.
+//!
+//! - `emails.type ne "work"`: some email has a type, and it is not `work`. A user with a work
+//!   and a home email matches; one whose only email is `work`, or who has no email, does not.
+//! - `not (emails.type eq "work")`: no email's type is `work`. A user with a work and a home
+//!   email does not match; one with no email does.
+//! - `title ne "x"` needs a title other than `x`; `not (title eq "x")` also matches a user
+//!   without a title.
+//! - `null` is the exception: `attr eq null` means the attribute has no value, `attr ne null`
+//!   that it has one, like `attr pr`.
+//!
+//! Evaluating is the caller's work; this is the meaning every consumer in this workspace gives
+//! them (`scim_schema::eval` in memory, `scim-store` in SQL).
+//!
 //! # Paths
 //!
 //! A schema URN prefix runs to the last `:` of the path, because schema URNs hold dots

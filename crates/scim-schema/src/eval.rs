@@ -7,13 +7,29 @@
 //! by its `value` sub-attribute; in `pr` (and `eq null`) it is present when it holds a non-empty
 //! value, as RFC 7644 defines `pr` for complex attributes.
 //!
-//! Two choices the RFC leaves open: `ne` is the negation of `eq` (a user none of whose emails is
-//! `x` satisfies `emails ne "x"`), and `attr eq null` holds when the attribute has no value.
+//! # One rule for every operator
+//!
+//! A path names a list of values: none for an absent attribute, one for a single-valued one,
+//! one per element for a multi-valued one (`emails.type` is the `type` of each email that has
+//! one). A comparison holds when any one of those values satisfies it (RFC 7644 section
+//! 3.4.2.2: "the filter matches if any of the values of the specified attribute match"), and
+//! `ne` is no exception: `emails.type ne "work"` holds for a user with some email whose type is
+//! not `work`, whatever its other emails, and for no user without a typed email.
+//! "No value equals" is spelled `not (emails.type eq "work")`, which also holds when there is no
+//! value at all. The two differ exactly on resources with several values, or with none.
+//! `null` is the exception RFC 7643 section 2.5 makes it: `attr eq null` holds when the
+//! attribute has no value, `attr ne null` when it has one (`pr`).
+//!
+//! # Validity is decided by the schema
 //!
 //! Whether a filter is valid never depends on the data: [`validate`] walks the whole filter
 //! before anything is evaluated, so `userName eq "nobody" and foo eq "x"` is refused even when
-//! no resource gets past its first half. The SQL translation in `scim-store` relies on this to
-//! refuse exactly the filters this module refuses.
+//! no resource gets past its first half. A literal that cannot be a value of the attribute's
+//! type is refused there too (RFC 7644 section 3.4.2.2, `invalidFilter`): a date-time compared
+//! with text that is not one (an impossible calendar date included), a boolean with a number or
+//! with text other than `"true"`/`"false"` (which identity providers send for booleans), a
+//! string with a number or boolean, and ordering on booleans and binary data. The SQL
+//! translation in `scim-store` relies on this to refuse exactly the filters this module refuses.
 
 use std::cmp::Ordering;
 
@@ -50,9 +66,8 @@ pub fn element_matches(def: &'static Attribute, element: &Value, filter: &Filter
 ///
 /// Every attribute it names must exist (see [`resolve`]), every sub-attribute must belong to its
 /// attribute, value paths must name complex attributes and hold no value path, and every
-/// operator must suit its literal and attribute: no `gt`/`ge`/`lt`/`le` on booleans, binary
-/// attributes or boolean literals, no `co`/`sw`/`ew` on booleans or with a boolean or number
-/// literal, and nothing but `eq` and `ne` with `null`.
+/// literal and operator must suit the attribute's type (see the module documentation); with `null`,
+/// nothing but `eq` and `ne`.
 /// [`matches()`] calls it first, so a filter is valid or not whatever the resources hold.
 ///
 /// The walk uses a heap stack, not recursion: the left-nested chains of `and` and `or` the
@@ -220,10 +235,7 @@ fn eval(scope: Scope, value: &Value, filter: &Filter) -> Result<bool> {
         }
         Filter::Compare { path, op, value: literal } => {
             let (def, values) = leaves(scope, value, path)?;
-            match op {
-                CompareOp::Ne => Ok(!any_compare(def, &values, CompareOp::Eq, literal)),
-                _ => Ok(any_compare(def, &values, *op, literal)),
-            }
+            Ok(values.iter().any(|value| compare(def, value, *op, literal)))
         }
         Filter::ValuePath { attr, filter } => {
             let (def, top) = lookup(scope, value, attr)?;
@@ -259,8 +271,7 @@ fn check(scope: Scope, filter: &Filter) -> Result<()> {
             }
             Filter::Compare { path, op, value: literal } => {
                 let (def, _) = leaves(scope, &empty, path)?;
-                let op = if *op == CompareOp::Ne { CompareOp::Eq } else { *op };
-                check_operator(def, op, literal)?;
+                check_operator(def, *op, literal)?;
             }
             Filter::ValuePath { attr, filter } => {
                 let (def, _) = lookup(scope, &empty, attr)?;
@@ -284,26 +295,44 @@ fn is_present(value: &Value) -> bool {
     }
 }
 
-/// Whether any of `values` compares true, for an operator [`check_operator`] accepted; `literal`
-/// is never `null` here.
-fn any_compare(def: &Attribute, values: &[&Value], op: CompareOp, literal: &CompValue) -> bool {
-    values.iter().any(|value| compare(def, value, op, literal))
+/// Whether a boolean literal may be written as text: `"true"` or `"false"` in any case, as
+/// identity providers send booleans (Entra ID's `"True"`).
+fn text_boolean(text: &str) -> Option<bool> {
+    if text.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if text.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
 }
 
-/// Refuses an operator that makes no sense for the literal or the attribute (RFC 7644 section
-/// 3.4.2.2: `gt`, `ge`, `lt` and `le` on a boolean or binary attribute are `invalidFilter`).
+/// Refuses a comparison whose literal cannot be a value of the attribute's type, or whose
+/// operator makes no sense for it (RFC 7644 section 3.4.2.2, `invalidFilter`), from the schema
+/// alone. `literal` is never `null` here.
+///
+/// - boolean: `eq` and `ne` only, with `true`/`false` (or their text, see [`text_boolean`]);
+/// - integer and decimal: a number;
+/// - dateTime: a string; for every operator but `co`/`sw`/`ew`, an `xsd:dateTime`
+///   ([`crate::time::parse_datetime`]: a real calendar date and time of day);
+/// - string, reference and binary: a string; no `gt`/`ge`/`lt`/`le` on binary.
 fn check_operator(def: &Attribute, op: CompareOp, literal: &CompValue) -> Result<()> {
     let ordered = matches!(op, CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le);
     let substring = matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
-    let unordered_attribute = matches!(def.kind, Type::Boolean | Type::Binary);
-    let bad = (ordered && unordered_attribute)
-        || match literal {
-            CompValue::Bool(_) => ordered || substring,
-            CompValue::Number(_) => substring,
-            CompValue::Str(_) => def.kind == Type::Boolean && substring,
-            CompValue::Null => ordered || substring,
-        };
-    if bad { Err(invalid(format!("{op} does not apply to {literal} on {}", def.name))) } else { Ok(()) }
+    let fits = match (def.kind, literal) {
+        (Type::Boolean, CompValue::Bool(_)) => !ordered && !substring,
+        (Type::Boolean, CompValue::Str(text)) => !ordered && !substring && text_boolean(text).is_some(),
+        (Type::Integer | Type::Decimal, CompValue::Number(_)) => !substring,
+        (Type::DateTime, CompValue::Str(text)) => substring || crate::time::parse_datetime(text).is_some(),
+        (Type::Binary, CompValue::Str(_)) => !ordered,
+        (Type::String | Type::Reference(_), CompValue::Str(_)) => true,
+        _ => false,
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(invalid(format!("{} {op} {literal}: not a comparison a {} attribute has", def.name, def.kind.name())))
+    }
 }
 
 /// Whether one value compares true. A value and a literal of different types never do.
@@ -311,9 +340,7 @@ fn compare(def: &Attribute, value: &Value, op: CompareOp, literal: &CompValue) -
     let ordering = match (value, literal) {
         (Value::Bool(b), CompValue::Bool(l)) => Some(b.cmp(l)),
         // A boolean attribute compared with "true"/"false" text, as some clients send it.
-        (Value::Bool(b), CompValue::Str(s)) if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => {
-            Some(b.cmp(&s.eq_ignore_ascii_case("true")))
-        }
+        (Value::Bool(b), CompValue::Str(s)) => text_boolean(s).map(|l| b.cmp(&l)),
         (Value::Number(n), CompValue::Number(l)) => match (n.as_f64(), l.parse::<f64>().ok()) {
             (Some(a), Some(b)) => a.partial_cmp(&b),
             _ => None,
@@ -415,7 +442,9 @@ mod tests {
         check(r#"emails[type eq "home" and value co "@example.com"]"#, false);
         check(r#"emails[type eq "work"].value eq "bjensen@example.com""#, true);
         check(r#"emails ne "nobody@x""#, true);
-        check(r#"emails.value ne "babs@jensen.org""#, false);
+        // Some email is not babs@jensen.org: RFC 7644's "any value" rule holds for `ne` too.
+        check(r#"emails.value ne "babs@jensen.org""#, true);
+        check(r#"not (emails.value eq "babs@jensen.org")"#, false);
         check("active eq true", true);
         check(r#"active eq "True""#, true);
         check("nickName eq null", true);
@@ -488,11 +517,92 @@ mod tests {
             let parsed = scim_filter::parse_filter(bad).unwrap();
             assert_eq!(validate(ResourceKind::User, &parsed).unwrap_err().kind, ErrorKind::InvalidFilter, "{bad}");
         }
-        for good in ["active eq 1", "active ne 0", r#"x509Certificates.value eq "MII""#, r#"title gt 5"#] {
+        for good in ["active eq false", r#"active ne "TRUE""#, r#"x509Certificates.value eq "MII""#, "title gt \"5\""] {
             assert!(validate(ResourceKind::User, &scim_filter::parse_filter(good).unwrap()).is_ok(), "{good}");
         }
-        check("title gt 5", false);
-        check("title ne 5", true);
+    }
+
+    /// RFC 7644 section 3.4.2.2: a literal that cannot be a value of the attribute's type is
+    /// `invalidFilter`, decided from the schema.
+    #[test]
+    fn literals_must_fit_the_attribute_type() {
+        for bad in [
+            r#"meta.created gt "yesterday""#,
+            r#"meta.created eq "2026-13-45T25:61:00Z""#,
+            r#"meta.lastModified lt "2026-02-30T00:00:00Z""#,
+            r#"meta.lastModified ne "2011-05-13""#,
+            "meta.created ge 2011",
+            "meta.created eq true",
+            r#"active eq "yes""#,
+            r#"active ne "1""#,
+            "active eq 1",
+            "active ne 0",
+            "emails.primary eq 1",
+            r#"emails[primary eq "y"]"#,
+            "title eq 5",
+            "title ne true",
+            "emails.value gt 0",
+            "userName eq false",
+            "profileUrl eq 1",
+            "x509Certificates.value eq 1",
+            "x509Certificates.value lt \"M\"",
+            "active gt true",
+            "active le false",
+        ] {
+            let parsed = scim_filter::parse_filter(bad).unwrap_or_else(|e| panic!("{bad}: {e}"));
+            assert_eq!(validate(ResourceKind::User, &parsed).unwrap_err().kind, ErrorKind::InvalidFilter, "{bad}");
+        }
+        for good in [
+            r#"meta.created gt "2011-05-13T04:42:34Z""#,
+            r#"meta.created lt "2024-02-29T23:59:60.5+01:00""#,
+            r#"meta.created sw "2011-05""#,
+            r#"emails[primary eq "True"]"#,
+            "emails[primary ne false]",
+            r#"userName eq "5""#,
+        ] {
+            assert!(validate(ResourceKind::User, &scim_filter::parse_filter(good).unwrap()).is_ok(), "{good}");
+        }
+    }
+
+    /// RFC 7644 section 3.4.2.2: on a multi-valued attribute every operator, `ne` included,
+    /// matches when any one value does; `not (... eq ...)` is "no value equals".
+    #[test]
+    fn every_operator_matches_on_any_value() {
+        // bjensen's emails are work (bjensen@example.com, primary) and home (babs@jensen.org).
+        for (filter, expected) in [
+            (r#"emails.type ne "work""#, true),
+            (r#"emails.type ne "home""#, true),
+            (r#"not (emails.type eq "work")"#, false),
+            (r#"emails.type eq "work""#, true),
+            (r#"emails.value co "jensen.org""#, true),
+            (r#"emails.value sw "babs""#, true),
+            (r#"emails.value ew "example.com""#, true),
+            (r#"emails.value gt "bjensen""#, true),
+            (r#"emails.value ge "babs@jensen.org""#, true),
+            (r#"emails.value lt "b""#, false),
+            (r#"emails.value le "babs@jensen.org""#, true),
+            (r#"emails ne "bjensen@example.com""#, true),
+            ("emails.type pr", true),
+            ("emails.display pr", false),
+            ("emails.primary ne true", false),
+            ("emails.primary eq true", true),
+            (r#"emails[type ne "work"]"#, true),
+            (r#"emails[type ne "work" and value co "example.com"]"#, false),
+            (r#"emails[not (type eq "work")]"#, true),
+            (r#"groups.value ne "g1""#, false),
+            (r#"groups.value ne "g2""#, true),
+            (r#"not (groups.value eq "g2")"#, true),
+            // Absent attributes have no value to differ.
+            (r#"nickName ne "x""#, false),
+            (r#"not (nickName eq "x")"#, true),
+            (r#"addresses.locality ne "x""#, false),
+            (r#"emails.display ne "x""#, false),
+            (r#"manager.displayName ne "x""#, false),
+            (r#"manager.value ne "m1""#, false),
+            (r#"manager.value ne "m2""#, true),
+        ] {
+            check(filter, expected);
+        }
     }
 
     #[test]

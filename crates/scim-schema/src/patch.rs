@@ -207,6 +207,18 @@ struct Edit {
     op: Op,
     target: Target,
     value: Option<Value>,
+    /// Whether the operation named its target with a `path`: a multi-valued target then takes
+    /// one value as well as a list ("a new value is added", RFC 7644 section 3.5.2.1). The
+    /// attributes of a path-less value object are whole attribute values, shaped as in a body.
+    by_path: bool,
+}
+
+/// A lone value of a multi-valued attribute as the list of it.
+fn as_list(value: Value) -> Value {
+    match value {
+        Value::Array(_) | Value::Null => value,
+        lone => Value::Array(vec![lone]),
+    }
 }
 
 /// Turns one operation into edits: a path-less value object gives one edit per key.
@@ -248,7 +260,7 @@ fn expand(
             } else {
                 target(profile, kind, &scim_filter::parse_path(&name)?)?
             };
-            edits.push(Edit { op, target, value: Some(v) });
+            edits.push(Edit { op, target, value: Some(v), by_path: false });
         }
         return Ok(());
     };
@@ -256,7 +268,7 @@ fn expand(
         Some(extension) => Target::Extension(extension),
         None => target(profile, kind, &scim_filter::parse_path(&path)?)?,
     };
-    edits.push(Edit { op, target, value });
+    edits.push(Edit { op, target, value, by_path: true });
     Ok(())
 }
 
@@ -327,10 +339,10 @@ fn check_path_filter(profile: &Profile, def: &'static Attribute, filter: &Filter
 
 impl Edit {
     fn run(self, profile: &Profile, attrs: &mut Map<String, Value>, members: &mut Vec<MemberChange>) -> Result<()> {
-        let Edit { op, target, value } = self;
+        let Edit { op, target, value, by_path } = self;
         match target {
             Target::Discarded => {}
-            Target::Members(filter) => members.push(member_change(profile, op, filter, value)?),
+            Target::Members(filter) => members.push(member_change(profile, op, filter, value, by_path)?),
             Target::Extension(extension) => {
                 match (op, value) {
                     (Op::Remove, _) => {
@@ -343,7 +355,7 @@ impl Edit {
                                 .attribute(&name)
                                 .ok_or_else(|| Error::path(format!("unknown attribute {}:{name}", extension.id)))?;
                             let target = Target::Attr { extension: Some(extension.id), def, filter: None, sub: None };
-                            Edit { op, target, value: Some(v) }.run(profile, attrs, members)?;
+                            Edit { op, target, value: Some(v), by_path: false }.run(profile, attrs, members)?;
                         }
                     }
                     _ => return Err(Error::value(format!("{} needs an object value", extension.id))),
@@ -360,7 +372,10 @@ impl Edit {
                 };
                 match filter {
                     Some(filter) => edit_filtered(profile, holder, def, &filter, sub, op, value)?,
-                    None => edit_attribute(profile, holder, def, sub, op, value)?,
+                    None => {
+                        let value = if by_path && def.multi_valued { value.map(as_list) } else { value };
+                        edit_attribute(profile, holder, def, sub, op, value)?;
+                    }
                 }
                 if let Some(urn) = extension {
                     prune(attrs, urn);
@@ -484,7 +499,7 @@ fn edit_filtered(
                     Some(v) => Map::from_iter([(sub.name.to_owned(), v)]),
                     None => Map::new(),
                 },
-                None => match value.map(|v| resource::normalize(profile, def, &v)).transpose()?.flatten() {
+                None => match value.map(|v| resource::normalize(profile, def, &as_list(v))).transpose()?.flatten() {
                     Some(Value::Array(items)) => match items.into_iter().next() {
                         Some(Value::Object(fields)) => fields,
                         _ => Map::new(),
@@ -498,7 +513,7 @@ fn edit_filtered(
                     Error::new(ErrorKind::NoTarget, format!("no value of {} matches {filter}", def.name))
                 })?;
                 created.extend(fields.clone());
-                let element = resource::normalize(profile, def, &Value::Object(created))?;
+                let element = resource::normalize(profile, def, &as_list(Value::Object(created)))?;
                 if let Some(Value::Array(items)) = element {
                     list.extend(items);
                 }
@@ -538,7 +553,13 @@ fn equalities(filter: &Filter) -> Option<Map<String, Value>> {
     }
 }
 
-fn member_change(profile: &Profile, op: Op, filter: Option<Filter>, value: Option<Value>) -> Result<MemberChange> {
+fn member_change(
+    profile: &Profile,
+    op: Op,
+    filter: Option<Filter>,
+    value: Option<Value>,
+    by_path: bool,
+) -> Result<MemberChange> {
     if let Some(filter) = filter {
         if op != Op::Remove {
             return Err(Error::path("a member value filter can only be used to remove"));
@@ -548,7 +569,7 @@ fn member_change(profile: &Profile, op: Op, filter: Option<Filter>, value: Optio
         return Ok(MemberChange::Remove(ids));
     }
     let listed = match &value {
-        Some(v) => resource::members(profile, v)?,
+        Some(v) => resource::members(profile, v, by_path)?,
         None => Vec::new(),
     };
     match op {
@@ -681,6 +702,44 @@ mod tests {
         ]))
         .unwrap();
         assert!(!out.contains_key(ENTERPRISE_USER));
+    }
+
+    /// A path-less value object holds whole attribute values, shaped as in a body (RFC 7643
+    /// section 2.4); a path naming a multi-valued attribute takes one value or a list (RFC 7644
+    /// section 3.5.2.1: "a new value is added").
+    #[test]
+    fn value_shapes_with_and_without_a_path() {
+        let rfc = |ops: Value| apply(&RFC, ResourceKind::User, "u1", &user(), &json!({"Operations": ops}));
+        let home = json!({"value": "h@x", "type": "home"});
+        for ops in [
+            json!([{"op": "replace", "value": {"emails": home}}]),
+            json!([{"op": "add", "value": {"phoneNumbers": "555"}}]),
+            json!([{"op": "add", "value": {"name": "Barbara Jensen"}}]),
+            json!([{"op": "replace", "value": {"displayName": ["Babs"]}}]),
+            json!([{"op": "add", "path": "emails", "value": "h@x"}]),
+            json!([{"op": "add", "path": "emails", "value": ["h@x"]}]),
+            json!([{"op": "replace", "path": "name", "value": [{"givenName": "B"}]}]),
+            json!([{"op": "add", "path": "manager", "value": "m1"}]),
+            json!([{"op": "add", "path": "manager", "value": [{"value": "m1"}]}]),
+            json!([{"op": "add", "value": {ENTERPRISE_USER: {"manager": "m1"}}}]),
+        ] {
+            assert_eq!(rfc(ops.clone()).unwrap_err().kind, ErrorKind::InvalidValue, "{ops}");
+        }
+        let out = rfc(json!([{"op": "add", "path": "emails", "value": home}])).unwrap().resource.attrs;
+        assert_eq!(out["emails"][1], home);
+        let out = rfc(json!([{"op": "replace", "path": "emails[type eq \"work\"]", "value": {"display": "B"}}]))
+            .unwrap()
+            .resource
+            .attrs;
+        assert_eq!(out["emails"][0]["display"], json!("B"));
+        let group = |ops: Value| {
+            let current = Map::from_iter([("displayName".to_owned(), json!("G"))]);
+            apply(&RFC, ResourceKind::Group, "g1", &current, &json!({"Operations": ops}))
+        };
+        let err = group(json!([{"op": "add", "value": {"members": {"value": "u1"}}}])).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidValue);
+        let one = group(json!([{"op": "add", "path": "members", "value": {"value": "u1"}}])).unwrap();
+        assert_eq!(one.members, vec![MemberChange::Add(vec![MemberRef { value: "u1".into(), kind: None }])]);
     }
 
     #[test]

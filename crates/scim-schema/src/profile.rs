@@ -81,6 +81,10 @@ pub struct Profile {
     pub email_must_be_primary: bool,
     /// Whether an address with any street part must have all five.
     pub complete_addresses: bool,
+    /// Whether a single-valued complex attribute with a `value` sub-attribute may arrive as that
+    /// bare value or as a list of at most one, as Microsoft Entra ID sends the enterprise
+    /// `manager` (`"manager": "id"`, `[{"$ref": ..., "value": "id"}]`); else only an object is.
+    pub bare_single_values: bool,
     /// Whether a non-empty `groups` in a User body is refused (instead of ignored).
     pub refuse_user_groups: bool,
     /// Whether group members may be groups.
@@ -170,6 +174,7 @@ pub static IDENTITY_CENTER: Profile = Profile {
     user_name_without_whitespace: true,
     email_must_be_primary: true,
     complete_addresses: true,
+    bare_single_values: true,
     refuse_user_groups: true,
     nested_groups: false,
     max_member_changes: Some(100),
@@ -240,6 +245,7 @@ pub static RFC: Profile = Profile {
     user_name_without_whitespace: false,
     email_must_be_primary: false,
     complete_addresses: false,
+    bare_single_values: false,
     refuse_user_groups: false,
     nested_groups: true,
     max_member_changes: None,

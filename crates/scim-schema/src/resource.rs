@@ -2,9 +2,18 @@
 //!
 //! Two steps, both shared by POST, PUT and PATCH. [`normalize`] gives one attribute value its
 //! canonical shape: attribute names in their schema spelling, string booleans turned into
-//! booleans, a bare `manager` id turned into `{"value": id}`, nulls and empty lists dropped.
+//! booleans, nulls and empty lists dropped.
 //! [`check`] then applies the profile's rules to the whole resource. PATCH edits an already
 //! canonical resource and runs [`check`] again, so no write can produce what a POST could not.
+//!
+//! A value must have the shape its schema gives it (RFC 7643 sections 2.3 and 2.4), or it is
+//! refused with `invalidValue`, never reshaped into what the client may not have meant: a
+//! multi-valued attribute is a JSON array (`"emails": {...}` and `"emails": "a@x"` are
+//! refused), each value of a complex one an object, a single-valued attribute never an array,
+//! and `schemas` an array of strings (`invalidSyntax` otherwise).
+//! The one variant tolerated is a rule of the profile, for what identity providers really send
+//! ([`Profile::bare_single_values`]): identity-center takes the enterprise `manager` as a bare
+//! id, an object, or a list of one, as Microsoft Entra ID sends it, and stores `{"value": id}`.
 
 use serde_json::{Map, Value};
 
@@ -61,7 +70,11 @@ pub fn parse(profile: &Profile, kind: ResourceKind, body: &Value) -> Result<Reso
     let schema = kind.schema();
     let mut resource = Resource::default();
     for (key, value) in object {
-        if value.is_null() || key.eq_ignore_ascii_case("schemas") {
+        if key.eq_ignore_ascii_case("schemas") {
+            schemas(value)?;
+            continue;
+        }
+        if value.is_null() {
             continue;
         }
         if let Some(extension) = kind.extension(key) {
@@ -82,13 +95,17 @@ pub fn parse(profile: &Profile, kind: ResourceKind, body: &Value) -> Result<Reso
             continue;
         }
         if kind == ResourceKind::Group && key.eq_ignore_ascii_case("members") {
-            resource.members = members(profile, value)?;
+            resource.members = members(profile, value, false)?;
             continue;
         }
         let Some(def) = schema.attribute(key).or_else(|| COMMON_SCHEMA.attribute(key)) else {
             // Unknown attributes and unknown schema URNs are ignored: clients send their own.
             continue;
         };
+        if def.mutability == crate::definition::Mutability::ReadOnly {
+            // Read-only values are ignored, but not in a shape the schema cannot hold.
+            shape(def, value)?;
+        }
         if kind == ResourceKind::User && def.name == "groups" {
             if profile.refuse_user_groups && value.as_array().is_some_and(|a| !a.is_empty()) {
                 return Err(Error::new(ErrorKind::Mutability, "groups cannot be set on a User"));
@@ -117,16 +134,52 @@ pub fn parse(profile: &Profile, kind: ResourceKind, body: &Value) -> Result<Reso
     Ok(resource)
 }
 
+/// Refuses a `schemas` member that is not an array of strings; `null` is absent. Which URNs it
+/// lists is not checked: unknown ones are ignored, as clients send their own.
+fn schemas(value: &Value) -> Result<()> {
+    match value {
+        Value::Null => Ok(()),
+        Value::Array(items) if items.iter().all(Value::is_string) => Ok(()),
+        _ => Err(Error::syntax("schemas must be a list of schema URNs")),
+    }
+}
+
+/// Refuses a value whose shape the attribute cannot have, without reading it further: for the
+/// read-only attributes a body may echo (`groups`, `meta`) and that are then ignored.
+fn shape(def: &Attribute, value: &Value) -> Result<()> {
+    let complex = def.kind == Type::Complex;
+    let fits = match value {
+        Value::Null => true,
+        Value::Array(items) => def.multi_valued && (!complex || items.iter().all(|v| v.is_object() || v.is_null())),
+        Value::Object(_) => complex && !def.multi_valued,
+        _ => !complex && !def.multi_valued,
+    };
+    if fits { Ok(()) } else { Err(wrong_shape(def)) }
+}
+
+/// The error for a value of the wrong shape, naming the shape the schema wants.
+fn wrong_shape(def: &Attribute) -> Error {
+    let wanted = match (def.multi_valued, def.kind == Type::Complex) {
+        (true, true) => "a list of objects",
+        (true, false) => "a list",
+        (false, true) => "an object",
+        (false, false) => "a single value, not a list",
+    };
+    let valued = if def.multi_valued { "multi-valued" } else { "single-valued" };
+    Error::value(format!("{} is {valued}: it must be {wanted}", def.name))
+}
+
 /// Gives one attribute value its canonical shape; `None` means "no value".
+///
+/// # Errors
+///
+/// `invalidValue` for a value of the wrong type or shape (see the module documentation).
 pub fn normalize(profile: &Profile, def: &Attribute, value: &Value) -> Result<Option<Value>> {
     if value.is_null() {
         return Ok(None);
     }
     if def.multi_valued {
-        let items: Vec<&Value> = match value {
-            Value::Array(items) => items.iter().collect(),
-            single => vec![single],
-        };
+        let Value::Array(items) = value else { return Err(wrong_shape(def)) };
         let mut out = Vec::with_capacity(items.len());
         for item in items {
             if let Some(v) = single(profile, def, item)? {
@@ -136,14 +189,20 @@ pub fn normalize(profile: &Profile, def: &Attribute, value: &Value) -> Result<Op
         return Ok((!out.is_empty()).then_some(Value::Array(out)));
     }
     match value {
-        // A one-element list for a single-valued attribute (Entra's manager) is its element.
-        Value::Array(items) if items.len() <= 1 => match items.first() {
+        // A list of at most one for a single-valued attribute (Entra's manager) is its element.
+        Value::Array(items) if items.len() <= 1 && bare_allowed(profile, def) => match items.first() {
             Some(item) => single(profile, def, item),
             None => Ok(None),
         },
-        Value::Array(_) => Err(Error::value(format!("{} is single-valued", def.name))),
+        Value::Array(_) => Err(wrong_shape(def)),
         other => single(profile, def, other),
     }
+}
+
+/// Whether the profile takes a bare value, or a list of one, for the single-valued complex
+/// attribute `def` (the enterprise `manager`: the one with a `value` sub-attribute).
+fn bare_allowed(profile: &Profile, def: &Attribute) -> bool {
+    profile.bare_single_values && !def.multi_valued && def.kind == Type::Complex && def.sub("value").is_some()
 }
 
 /// One value (one element of a multi-valued attribute).
@@ -156,13 +215,16 @@ fn single(profile: &Profile, def: &Attribute, value: &Value) -> Result<Option<Va
     }
     let fields = match value {
         Value::Object(fields) => fields,
-        // A bare value for a complex attribute with a `value` sub-attribute: `"manager": "id"`.
-        Value::String(_) | Value::Bool(_) | Value::Number(_) if def.sub("value").is_some() => {
+        // A bare value for the complex attribute's `value` sub-attribute: `"manager": "id"`.
+        Value::String(_) | Value::Bool(_) | Value::Number(_) if bare_allowed(profile, def) => {
             let mut fields = Map::new();
             fields.insert("value".to_owned(), value.clone());
             return single(profile, def, &Value::Object(fields));
         }
-        _ => return Err(Error::value(format!("{} must be an object", def.name))),
+        _ if def.multi_valued => {
+            return Err(Error::value(format!("each value of {} must be an object", def.name)));
+        }
+        _ => return Err(wrong_shape(def)),
     };
     let mut out = Map::new();
     for (name, v) in fields {
@@ -202,12 +264,18 @@ fn scalar(def: &Attribute, value: &Value) -> Result<Value> {
     }
 }
 
-/// Parses a Group's `members` value.
-pub fn members(profile: &Profile, value: &Value) -> Result<Vec<MemberRef>> {
+/// Parses a Group's `members` value: a list of member objects, or, when `lone` (a PATCH whose
+/// path names `members` may add a single value, RFC 7644 section 3.5.2.1), one member object.
+///
+/// # Errors
+///
+/// `invalidValue` for anything else, as for a body's `"members": {...}`.
+pub fn members(profile: &Profile, value: &Value, lone: bool) -> Result<Vec<MemberRef>> {
     let items: Vec<&Value> = match value {
         Value::Null => Vec::new(),
         Value::Array(items) => items.iter().filter(|v| !v.is_null()).collect(),
-        single => vec![single],
+        single if lone => vec![single],
+        _ => return Err(Error::value("members is multi-valued: it must be a list")),
     };
     if let Some(max) = profile.max_member_changes
         && items.len() > max
@@ -465,6 +533,90 @@ mod tests {
             let r = ic(&body).unwrap();
             assert_eq!(r.attrs[urn], json!({"department": "R&D", "manager": {"value": "m-1"}}));
         }
+    }
+
+    /// RFC 7643 sections 2.3 and 2.4: every multi-valued attribute is a list (of objects, for a
+    /// complex one), every single-valued one is not, and `schemas` is a list of strings.
+    #[test]
+    fn values_must_have_their_schema_shape_in_both_profiles() {
+        let urn = crate::definition::ENTERPRISE_USER;
+        let group = |key: &str, value: Value| json!({"displayName": "G", key: value});
+        for profile in [&IDENTITY_CENTER, &RFC] {
+            let user = |key: &str, value: Value| parse(profile, ResourceKind::User, &with(user(), key, value));
+            for name in [
+                "emails",
+                "phoneNumbers",
+                "ims",
+                "photos",
+                "addresses",
+                "entitlements",
+                "roles",
+                "x509Certificates",
+                "groups",
+            ] {
+                for bad in [json!({"value": "v"}), json!("v"), json!(["v"]), json!([["v"]]), json!(true)] {
+                    let err = user(name, bad.clone()).unwrap_err();
+                    assert_eq!(err.kind, ErrorKind::InvalidValue, "{}: {name} = {bad}", profile.name);
+                }
+            }
+            for (name, bad) in [
+                ("name", json!("Barbara Jensen")),
+                ("name", json!([{"givenName": "B", "familyName": "J"}])),
+                ("displayName", json!(["Babs"])),
+                ("displayName", json!([])),
+                ("userName", json!({"value": "a"})),
+                ("active", json!([true])),
+                ("meta", json!("x")),
+                ("meta", json!([{"resourceType": "User"}])),
+                ("id", json!(["x"])),
+                (urn, json!("x")),
+                (urn, json!({"department": ["R&D"]})),
+                (urn, json!({"manager": {"value": ["m"]}})),
+                (urn, json!({"manager": [{"value": "a"}, {"value": "b"}]})),
+            ] {
+                let err = user(name, bad.clone()).unwrap_err();
+                assert_eq!(err.kind, ErrorKind::InvalidValue, "{}: {name} = {bad}", profile.name);
+            }
+            for bad in [json!({"value": "u1"}), json!("u1"), json!(["u1"]), json!(5)] {
+                let err = parse(profile, ResourceKind::Group, &group("members", bad.clone())).unwrap_err();
+                assert_eq!(err.kind, ErrorKind::InvalidValue, "{}: members = {bad}", profile.name);
+            }
+            for bad in [json!(crate::definition::USER), json!([1]), json!({"a": 1}), json!([[crate::definition::USER]])]
+            {
+                let err = user("schemas", bad.clone()).unwrap_err();
+                assert_eq!(err.kind, ErrorKind::InvalidSyntax, "{}: schemas = {bad}", profile.name);
+                let err = parse(profile, ResourceKind::Group, &group("schemas", bad.clone())).unwrap_err();
+                assert_eq!(err.kind, ErrorKind::InvalidSyntax, "{}: group schemas = {bad}", profile.name);
+            }
+            // What is well shaped still passes: explicit nulls, empty lists, unknown URNs.
+            for (name, good) in [
+                ("schemas", json!(null)),
+                ("schemas", json!(["urn:scim:schemas:core:2.0", crate::definition::USER])),
+                ("emails", json!(null)),
+                ("roles", json!([])),
+                ("groups", json!([])),
+                ("meta", json!({"resourceType": "User"})),
+                ("emails", json!([null, {"value": "a@x", "primary": true}])),
+            ] {
+                assert!(user(name, good.clone()).is_ok(), "{}: {name} = {good}", profile.name);
+            }
+            assert!(parse(profile, ResourceKind::Group, &group("members", json!([]))).is_ok());
+        }
+    }
+
+    /// identity-center keeps taking the enterprise `manager` as Microsoft Entra ID sends it (a
+    /// bare id, an object, a list of one); rfc takes only the object RFC 7643 section 4.3 defines.
+    #[test]
+    fn manager_variants_are_a_profile_rule() {
+        let urn = crate::definition::ENTERPRISE_USER;
+        let body = |manager: Value| with(user(), urn, json!({"manager": manager}));
+        for manager in [json!("m-1"), json!([{"$ref": null, "value": "m-1"}]), json!(["m-1"]), json!([])] {
+            assert!(ic(&body(manager.clone())).is_ok(), "{manager}");
+            let err = parse(&RFC, ResourceKind::User, &body(manager.clone())).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidValue, "{manager}");
+        }
+        let r = parse(&RFC, ResourceKind::User, &body(json!({"value": "m-1", "displayName": "Boss"}))).unwrap();
+        assert_eq!(r.attrs[urn], json!({"manager": {"value": "m-1"}}));
     }
 
     #[test]

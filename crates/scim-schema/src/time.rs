@@ -55,8 +55,19 @@ pub fn format_error_timestamp(ms: i64) -> String {
     format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}", p.year, p.month, p.day, p.hour, p.minute, p.second, p.millis)
 }
 
+/// The number of days in `month` (1-12) of the proleptic Gregorian `year`.
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 /// Parses an `xsd:dateTime` (`YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]`, no zone meaning UTC) to
-/// milliseconds since the epoch.
+/// milliseconds since the epoch. The date must exist in the calendar (no 30 February) and the
+/// time of day be one a clock shows (a leap second `:60` included), as RFC 3339 section 5.7 asks.
 pub fn parse_datetime(text: &str) -> Option<i64> {
     let b = text.as_bytes();
     let num = |from: usize, len: usize| -> Option<i64> {
@@ -68,7 +79,13 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
     }
     let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
     let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     let mut i = 19;
@@ -88,7 +105,11 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
     let offset_secs = match &b[i..] {
         [] | [b'Z' | b'z'] => 0,
         [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
-            let minutes = num(i + 1, 2)? * 60 + num(i + 4, 2)?;
+            let (hours, minutes) = (num(i + 1, 2)?, num(i + 4, 2)?);
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let minutes = hours * 60 + minutes;
             if *sign == b'+' { minutes * 60 } else { -minutes * 60 }
         }
         _ => return None,
@@ -125,7 +146,25 @@ mod tests {
         assert_eq!(parse_datetime("2011-05-13T04:42:34Z"), Some(1_305_261_754_000));
         assert_eq!(parse_datetime("2011-05-13T06:42:34.5+02:00"), Some(1_305_261_754_500));
         assert_eq!(parse_datetime("2011-05-13T04:42:34"), Some(1_305_261_754_000));
-        for bad in ["", "2011-05-13", "2011-13-13T04:42:34Z", "2011-05-13T04:42:34Q", "2011-05-13T04:42:34.Z"] {
+        assert_eq!(parse_datetime("2024-02-29T00:00:00Z"), Some(1_709_164_800_000));
+        for bad in [
+            "",
+            "2011-05-13",
+            "2011-13-13T04:42:34Z",
+            "2011-05-13T04:42:34Q",
+            "2011-05-13T04:42:34.Z",
+            "2026-13-45T25:61:00Z",
+            "2026-02-29T00:00:00Z",
+            "1900-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-01-32T00:00:00Z",
+            "2026-01-00T00:00:00Z",
+            "2026-01-01T24:00:00Z",
+            "2026-01-01T23:60:00Z",
+            "2026-01-01T00:00:00+24:00",
+            "2026-01-01T00:00:00+01:60",
+            "yesterday",
+        ] {
             assert_eq!(parse_datetime(bad), None, "{bad}");
         }
     }

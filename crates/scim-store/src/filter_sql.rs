@@ -44,11 +44,16 @@
 //!   and `co`/`sw`/`ew`, compare the rendered text (`scim_datetime`).
 //!   Other dateTime attributes compare chronologically through `scim_instant` when both sides
 //!   parse, as text otherwise.
-//! - Booleans compare with `eq` only (also with the strings `"true"`/`"false"`), numbers
-//!   numerically; a literal of another type than the attribute's never matches.
-//! - `ne` is `NOT` of `eq`, so a resource without the attribute satisfies it; `eq null` is
-//!   `NOT` of `pr`; `pr` holds for a value that is not null, `""`, `[]` or `{}`, and for a
-//!   complex attribute named alone when one of its values is a non-empty object.
+//!   Validation has already refused a literal that cannot be of the attribute's type (a
+//!   date-time that is not one, a number for a string, ...), so those never reach here.
+//! - Booleans compare with `eq` and `ne` only (also with the strings `"true"`/`"false"`),
+//!   numbers numerically.
+//! - Every operator, `ne` included, holds when some value satisfies it: `ne` is `<>` inside the
+//!   same `EXISTS` over `json_each` (or membership rows) as `eq`, never `NOT` of `eq`, so a
+//!   resource with no value satisfies no comparison (RFC 7644 section 3.4.2.2's "any value"
+//!   rule; `not (... eq ...)` is the filter for "no value equals").
+//!   `eq null` is `NOT` of `pr`; `pr` holds for a value that is not null, `""`, `[]` or `{}`,
+//!   and for a complex attribute named alone when one of its values is a non-empty object.
 //!   Every generated predicate is two-valued (never SQL `NULL`), so `NOT` means "not".
 //! - The attributes are assumed canonical, as `scim_schema::resource` leaves them: each
 //!   attribute holds values of its schema type under its schema name. The key columns are
@@ -597,25 +602,30 @@ impl Translator<'_> {
             };
         }
         let (def, values) = self.leaf(scope, path)?;
-        let (op, negate) = if op == CompareOp::Ne { (CompareOp::Eq, true) } else { (op, false) };
-        let sql = match (values, literal) {
-            (Values::Instant(column), _) => self.instant_compare(def, column, op, literal),
-            (values, _) => self.any(values, |t, scalar| t.compare_one(def, scalar, op, literal)),
-        };
-        Ok(if negate { format!("NOT ({sql})") } else { sql })
+        Ok(match values {
+            Values::Instant(column) => self.instant_compare(def, column, op, literal),
+            values => self.any(values, |t, scalar| t.compare_one(def, scalar, op, literal)),
+        })
     }
 
-    /// One value against a literal, for an operator other than `ne` that validation accepted.
+    /// One value against a literal, for an operator validation accepted; false where the value
+    /// is absent, whatever the operator (`ne` included).
     fn compare_one(&mut self, def: &Attribute, scalar: &Scalar, op: CompareOp, literal: &CompValue) -> String {
-        let boolean = |text: &str| {
-            (text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false"))
-                .then(|| text.eq_ignore_ascii_case("true"))
+        // A boolean literal, or its text as identity providers send it (`"True"`).
+        let boolean = match literal {
+            CompValue::Bool(b) => Some(*b),
+            CompValue::Str(text) if text.eq_ignore_ascii_case("true") => Some(true),
+            CompValue::Str(text) if text.eq_ignore_ascii_case("false") => Some(false),
+            _ => None,
         };
         match (def.kind, literal) {
-            (Type::Boolean, CompValue::Bool(b)) => self.equals(scalar, Value::Integer(i64::from(*b))),
-            (Type::Boolean, CompValue::Str(text)) => match boolean(text) {
-                Some(b) => self.equals(scalar, Value::Integer(i64::from(b))),
-                None => "0".to_owned(),
+            (Type::Boolean, _) => match (boolean, op) {
+                (Some(b), CompareOp::Eq) => self.equals(scalar, Value::Integer(i64::from(b))),
+                (Some(b), CompareOp::Ne) => {
+                    let v = self.bind(Value::Integer(i64::from(b)));
+                    self.two_valued(scalar, format!("{} <> {v}", scalar.sql))
+                }
+                _ => "0".to_owned(),
             },
             (Type::Integer | Type::Decimal, CompValue::Number(number)) => match number.parse::<f64>() {
                 Ok(number) => {
@@ -708,6 +718,12 @@ impl Translator<'_> {
             CompareOp::Eq => {
                 let low = at_least(self, floor);
                 format!("({low} AND {column} < {})", self.bind(Value::Integer(next)))
+            }
+            // The column is never NULL: a rendered second differs from a literal with a fraction.
+            CompareOp::Ne if !exact => "1".to_owned(),
+            CompareOp::Ne => {
+                let low = self.bind(Value::Integer(floor));
+                format!("({column} < {low} OR {column} >= {})", self.bind(Value::Integer(next)))
             }
             CompareOp::Gt => at_least(self, next),
             CompareOp::Ge => at_least(self, ceil),

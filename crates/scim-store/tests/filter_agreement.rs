@@ -149,7 +149,7 @@ fn users() -> Vec<(Value, i64, i64)> {
                 "userName": "straße@example.de", "title": "Straße", "displayName": "İstanbul Office",
                 "userType": "Employee",
                 "emails": [{"value": "strasse@example.de", "type": "work", "primary": true}],
-                ENTERPRISE: {"department": "tour operations", "costCenter": "", "manager": MANAGER}
+                ENTERPRISE: {"department": "tour operations", "costCenter": "", "manager": {"value": MANAGER}}
             }),
             1_650_000_000_000,
             1_650_000_000_000,
@@ -501,16 +501,14 @@ const AGREE: &[(ResourceKind, &str)] = &[
     (G, r#"displayName co "É""#),
     (G, r#"displayName sw "e""#),
     (G, r#"displayName gt "E""#),
-    // Booleans: eq only, also with "true"/"false" text; other literals never match.
+    // Booleans: eq and ne only, also with "true"/"false" text (Entra ID's "True").
     (U, "active eq true"),
     (U, "active eq false"),
     (U, "active ne true"),
     (U, "active ne false"),
+    (U, r#"active ne "False""#),
     (U, r#"active eq "True""#),
     (U, r#"active eq "FALSE""#),
-    (U, r#"active eq "yes""#),
-    (U, r#"active ne "yes""#),
-    (U, "active eq 1"),
     (U, "active pr"),
     (U, "emails.primary eq true"),
     (U, "emails.primary eq false"),
@@ -520,12 +518,6 @@ const AGREE: &[(ResourceKind, &str)] = &[
     (U, "addresses.primary eq true"),
     (U, "roles[primary eq true]"),
     (U, "phoneNumbers[primary pr]"),
-    // Numbers: no attribute holds one, so they never match, and ne always does.
-    (U, "title eq 5"),
-    (U, "title ne 5"),
-    (U, "title gt 5"),
-    (U, "title le -1.5e3"),
-    (U, "emails.value lt 0"),
     // null.
     (U, "title eq null"),
     (U, "title ne null"),
@@ -569,7 +561,7 @@ const AGREE: &[(ResourceKind, &str)] = &[
     (G, "not (members pr)"),
     (G, "members.value pr"),
     (G, "displayName pr"),
-    // ne on absent attributes, and on multi-valued ones.
+    // ne on absent attributes (no value, so no match), and on multi-valued ones (any value).
     (U, r#"title ne "Tour Guide""#),
     (U, r#"nickName ne "Johnny""#),
     (U, r#"manager.value ne "x""#),
@@ -579,7 +571,66 @@ const AGREE: &[(ResourceKind, &str)] = &[
     (U, r#"groups.value ne "{g0}""#),
     (G, r#"members ne "{u0}""#),
     (G, r#"displayName ne "empty""#),
-    // meta: dates at second precision, chronological, text when the literal is not a date.
+    // RFC 7644 section 3.4.2.2: on a multi-valued attribute every operator, ne included,
+    // matches when any one value does; `not (... eq ...)` is "no value equals".
+    (U, r#"emails.type ne "home""#),
+    (U, r#"not (emails.type eq "work")"#),
+    (U, r#"not (emails.type eq "home")"#),
+    (U, r#"emails.value ne "bjensen@example.com""#),
+    (U, r#"emails.value ne "zoe@example.com""#),
+    (U, r#"not (emails.value eq "zoe@example.com")"#),
+    (U, r#"emails ne "ANN@other.org""#),
+    (U, r#"emails.value eq "ANN@OTHER.ORG""#),
+    (U, r#"emails.value co "HOME""#),
+    (U, r#"emails.value sw "zoe@h""#),
+    (U, r#"emails.value ew ".org""#),
+    (U, r#"emails.value gt "y""#),
+    (U, r#"emails.value ge "zoe@home.example""#),
+    (U, r#"emails.value lt "b""#),
+    (U, r#"emails.value le "ann@other.org""#),
+    (U, r#"emails gt "s""#),
+    (U, "emails.primary ne false"),
+    (U, r#"emails.primary ne "TRUE""#),
+    (U, "emails[primary ne true]"),
+    (U, r#"emails[type ne "work"]"#),
+    (U, r#"emails[type ne "work" and value co "example"]"#),
+    (U, r#"emails[type ne "home"] and emails[type eq "home"]"#),
+    (U, r#"addresses.locality ne "hollywood""#),
+    (U, r#"addresses.type ne "work""#),
+    (U, r#"addresses[type ne "work"]"#),
+    (U, r#"addresses.postalCode gt "9""#),
+    (U, r#"phoneNumbers.type ne "mobile""#),
+    (U, r#"phoneNumbers.value ew "4444""#),
+    (U, r#"roles.value ne "admin""#),
+    (U, r#"roles.value gt "b""#),
+    (U, r#"roles[value ne "reader"]"#),
+    (U, r#"ims.value ne "someaimhandle""#),
+    (U, r#"photos.value ne "https://x""#),
+    (U, r#"entitlements.value ne "read""#),
+    (U, r#"x509Certificates.value ne "MIIBxyz""#),
+    (U, r#"x509Certificates.value ew "xyz""#),
+    (U, r#"groups.value ne "{g4}""#),
+    (U, r#"groups ne "{g0}""#),
+    (U, r#"not (groups.value eq "{g0}")"#),
+    (U, r#"groups[value ne "{g0}"]"#),
+    (U, r#"groups.value lt "{g5}""#),
+    (G, r#"members.value ne "{u0}""#),
+    (G, r#"members[value ne "{u0}"]"#),
+    (G, r#"not (members eq "{u0}")"#),
+    (G, r#"members.value ge "{u3}""#),
+    // Single-valued attributes are lists of at most one value: ne needs a value that differs.
+    (U, r#"name.givenName ne "barbara""#),
+    (U, r#"not (name.givenName eq "barbara")"#),
+    (U, r#"name[givenName ne "barbara"]"#),
+    (U, r#"manager.displayName ne "x""#),
+    (U, r#"costCenter ne "4130""#),
+    (U, r#"externalId ne "Ann""#),
+    (U, r#"not (externalId eq "Ann")"#),
+    (U, r#"meta.created ne "2011-05-13T04:42:34.5Z""#),
+    (U, r#"meta.lastModified ne "2011-05-13T04:42:34Z""#),
+    (U, r#"meta.resourceType ne "User""#),
+    (G, r#"externalId ne "tg""#),
+    // meta: dates at second precision, chronological; co, sw and ew compare the rendered text.
     (U, r#"meta.created eq "2011-05-13T04:42:34Z""#),
     (U, r#"meta.created eq "2011-05-13T04:42:34.500Z""#),
     (U, r#"meta.created gt "2011-05-13T04:42:34.5Z""#),
@@ -591,9 +642,6 @@ const AGREE: &[(ResourceKind, &str)] = &[
     (U, r#"meta.created ne "2020-09-13T12:26:40Z""#),
     (U, r#"meta.lastModified gt "2014-01-01T00:00:00Z" and meta.lastModified lt "2024-01-01T00:00:00Z""#),
     (U, r#"meta.lastModified eq "2014-05-13T16:53:20Z""#),
-    (U, r#"meta.created gt "2011""#),
-    (U, r#"meta.created lt "2011-05-13T04:42""#),
-    (U, r#"meta.created eq "garbage""#),
     (U, r#"meta.created sw "2011-05-13""#),
     (U, r#"meta.created co "t04:42""#),
     (U, r#"meta.lastModified ew "z""#),
@@ -682,6 +730,39 @@ const AGREE: &[(ResourceKind, &str)] = &[
 
 /// Filters both sides refuse with `InvalidFilter`, whatever the data.
 const REFUSED: &[(ResourceKind, &str)] = &[
+    // RFC 7644 section 3.4.2.2: a literal that cannot be a value of the attribute's type.
+    (U, r#"meta.created gt "yesterday""#),
+    (U, r#"meta.created eq "2026-13-45T25:61:00Z""#),
+    (U, r#"meta.lastModified ge "2026-02-29T00:00:00Z""#),
+    (U, r#"meta.created gt "2011""#),
+    (U, r#"meta.created lt "2011-05-13T04:42""#),
+    (U, r#"meta.created ne "garbage""#),
+    (U, "meta.created eq 1305261754"),
+    (U, "meta.lastModified lt true"),
+    (U, r#"meta[created gt "soon"]"#),
+    (G, r#"meta.created le "2011-05-13 04:42:34""#),
+    (U, r#"active eq "yes""#),
+    (U, r#"active ne "yes""#),
+    (U, "active eq 1"),
+    (U, "active ne 0"),
+    (U, r#"emails.primary eq "1""#),
+    (U, "emails[primary ne 0]"),
+    (U, "title eq 5"),
+    (U, "title ne 5"),
+    (U, "title gt 5"),
+    (U, "title le -1.5e3"),
+    (U, "emails.value lt 0"),
+    (U, "emails ne false"),
+    (U, "userName eq true"),
+    (U, "externalId eq 42"),
+    (U, "profileUrl ne 1"),
+    (U, "manager.value eq 7"),
+    (U, "groups.value eq 1"),
+    (G, "members.value ne 1"),
+    (G, "displayName eq false"),
+    (U, "x509Certificates.value eq 1"),
+    (U, r#"x509Certificates.value lt "MIIB""#),
+    (U, "active le false"),
     (U, r#"foo eq "x""#),
     (U, r#"schemas eq "urn:ietf:params:scim:schemas:core:2.0:User""#),
     (U, "title gt true"),
@@ -880,4 +961,31 @@ fn longest_filters_neither_overflow_nor_hit_sqlite_limits() {
         assert_eq!(d.list(kind, &filter), expected, "{}...", &text[..40]);
     }
     assert!(started.elapsed().as_secs() < 5, "took {:?}", started.elapsed());
+}
+
+/// RFC 7644 section 3.4.2.2 with hand-written answers, on both sides: `ne` on a multi-valued
+/// attribute (memberships included) holds when any value differs, an absent attribute has no
+/// value to differ, and `not (... eq ...)` is "no value equals".
+#[test]
+fn ne_is_any_value_differs_and_not_eq_is_no_value_equals() {
+    let d = Directory::new();
+    for (kind, text, expected) in [
+        (U, r#"emails.type ne "work""#, "u0 u3 u5 u9"),
+        (U, r#"not (emails.type eq "work")"#, "u3 u4 u5 u6 u7 u10"),
+        (U, r#"emails[type ne "work"]"#, "u0 u3 u5 u9"),
+        (U, r#"emails.value ne "ann@other.org""#, "u0 u1 u2 u3 u8 u9 u11"),
+        (U, r#"title ne "Tour Guide""#, "u1 u2 u3 u4 u6 u8 u10 u11"),
+        (U, r#"not (title eq "Tour Guide")"#, "u1 u2 u3 u4 u5 u6 u7 u8 u10 u11"),
+        (U, r#"groups.value ne "{g0}""#, "u0 u1 u2 u3 u4 u6 u9 u11"),
+        (U, r#"not (groups.value eq "{g0}")"#, "u1 u2 u3 u5 u6 u7 u8 u10 u11"),
+        (G, r#"members ne "{u0}""#, "g0 g1 g2 g4 g5"),
+        (G, r#"not (members eq "{u0}")"#, "g1 g2 g3 g4 g5"),
+    ] {
+        let filter = parse_filter(&d.expand(text)).unwrap();
+        let ids = if kind == U { &d.users } else { &d.groups };
+        let expected: BTreeSet<String> =
+            expected.split(' ').map(|name| ids[name[1..].parse::<usize>().unwrap()].clone()).collect();
+        assert_eq!(d.evaluate(kind, &filter), Ok(expected.clone()), "evaluator: {text}");
+        assert_eq!(d.list(kind, &filter), Ok(expected), "store: {text}");
+    }
 }
