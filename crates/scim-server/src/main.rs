@@ -22,10 +22,14 @@ mod app;
 mod bulk;
 mod cli;
 mod console;
+mod edge;
 mod error;
+mod health;
 mod http;
+mod metrics;
 mod ratelimit;
 mod scim;
+mod tls;
 mod tokens;
 
 use std::net::SocketAddr;
@@ -33,9 +37,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
@@ -117,17 +118,38 @@ fn serve(args: &Args) -> Result<(), CliError> {
 }
 
 async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError> {
+    let limits = args.limits()?;
+    let certificate = match args.tls()? {
+        Some((cert, key)) => Some(Arc::new(tls::Certificate::load(&cert, &key).map_err(CliError::Failed)?)),
+        None => None,
+    };
+    let acceptor = certificate.clone().map(tls::acceptor).transpose().map_err(CliError::Failed)?;
     let listen = args.listen();
     let listener =
         TcpListener::bind(&listen).await.map_err(|e| CliError::Failed(format!("cannot listen on {listen}: {e}")))?;
     let local: SocketAddr = listener.local_addr().map_err(|e| CliError::Failed(e.to_string()))?;
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
     // Without an explicit public URL, the address actually bound (which resolves port 0).
-    let public_url = args.get("public-url", "SCIM_PUBLIC_URL").unwrap_or_else(|| format!("http://{local}"));
-    let state = Arc::new(app::State::new(store, public_url, cli::admin_secret(args)?)?);
+    let public_url = args.get("public-url", "SCIM_PUBLIC_URL").unwrap_or_else(|| format!("{scheme}://{local}"));
+    let state = Arc::new(app::State::new(Arc::clone(&store), public_url, cli::admin_secret(args)?)?);
+    let metrics_task = match args.get("metrics-listen", "SCIM_METRICS_LISTEN") {
+        Some(address) => {
+            let listener = TcpListener::bind(&address)
+                .await
+                .map_err(|e| CliError::Failed(format!("cannot listen for metrics on {address}: {e}")))?;
+            let bound = listener.local_addr().map_err(|e| CliError::Failed(e.to_string()))?;
+            println!("scim-server metrics on http://{bound}/metrics");
+            tracing::info!(%bound, "serving metrics");
+            let task = metrics::serve(listener, Arc::clone(&state.metrics), store, limits.header_timeout);
+            Some(tokio::spawn(task))
+        }
+        None => None,
+    };
     // Scripts and tests read this line to learn the port (with --listen 127.0.0.1:0).
-    println!("scim-server listening on http://{local}");
-    tracing::info!(%local, public_url = %state.public_url, "listening");
+    println!("scim-server listening on {scheme}://{local}");
+    tracing::info!(%local, public_url = %state.public_url, ?limits, "listening");
     let watcher = tokio::spawn(app::watch(Arc::clone(&state)));
+    let reloader = certificate.map(|certificate| tokio::spawn(tls::reload_on_hangup(certificate)));
     let graceful = GracefulShutdown::new();
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
@@ -142,14 +164,29 @@ async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError>
                         continue;
                     }
                 };
+                // Over the cap a connection is closed at once: cheaper than any answer, and
+                // the client sees it at once rather than waiting in the backlog.
+                if state.metrics.open_connections() >= limits.max_connections as u64 {
+                    state.metrics.refused();
+                    tracing::debug!("connection refused: the cap is reached");
+                    drop(stream);
+                    continue;
+                }
+                let open = state.metrics.opened();
                 let _ = stream.set_nodelay(true);
-                let state = Arc::clone(&state);
-                let service = service_fn(move |request| app::serve(Arc::clone(&state), request));
-                let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-                let connection = graceful.watch(connection);
+                let (state, acceptor, graceful) = (Arc::clone(&state), acceptor.clone(), graceful.watcher());
                 tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
+                    let _open = open;
+                    let Some(acceptor) = acceptor else {
+                        return edge::serve(stream, state, limits, graceful).await;
+                    };
+                    match edge::within(limits.header_timeout, acceptor.accept(stream)).await {
+                        Some(Ok(stream)) => edge::serve(stream, state, limits, graceful).await,
+                        Some(Err(e)) => {
+                            state.metrics.closed(metrics::Closed::Handshake);
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                        }
+                        None => state.metrics.closed(metrics::Closed::Handshake),
                     }
                 });
             }
@@ -157,12 +194,15 @@ async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError>
         }
     }
     drop(listener);
+    state.draining.store(true, std::sync::atomic::Ordering::SeqCst);
     tracing::info!("shutting down: finishing in-flight requests");
     if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await.is_err() {
         tracing::warn!("some connections did not finish within 30 s");
     }
-    watcher.abort();
-    let _ = watcher.await;
+    for task in [Some(watcher), reloader, metrics_task].into_iter().flatten() {
+        task.abort();
+        let _ = task.await;
+    }
     Ok(())
 }
 
