@@ -199,8 +199,7 @@ impl Busy {
             _ => Head::default(),
         };
         *state = (Phase::Busy, Scan::default());
-        drop(state);
-        activity.changed.notify_one();
+        // No wake-up: the watcher finds the connection busy when its current deadline comes.
         Busy { activity: Arc::clone(activity), head }
     }
 }
