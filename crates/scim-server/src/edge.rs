@@ -15,7 +15,6 @@
 //! chunks), which is refused. A head pipelined behind another request is not scanned; hyper
 //! then closes the connection after it, so nothing can be smuggled behind it.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -347,11 +346,6 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
-}
-
-/// Runs `work` unless it takes longer than `limit`; `None` then.
-pub async fn within<T>(limit: Duration, work: impl Future<Output = T>) -> Option<T> {
-    tokio::time::timeout(limit, work).await.ok()
 }
 
 #[cfg(test)]

@@ -180,13 +180,13 @@ async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError>
                     let Some(acceptor) = acceptor else {
                         return edge::serve(stream, state, limits, graceful).await;
                     };
-                    match edge::within(limits.header_timeout, acceptor.accept(stream)).await {
-                        Some(Ok(stream)) => edge::serve(stream, state, limits, graceful).await,
-                        Some(Err(e)) => {
+                    match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => edge::serve(stream, state, limits, graceful).await,
+                        Ok(Err(e)) => {
                             state.metrics.closed(metrics::Closed::Handshake);
                             tracing::debug!(error = %e, "TLS handshake failed");
                         }
-                        None => state.metrics.closed(metrics::Closed::Handshake),
+                        Err(_) => state.metrics.closed(metrics::Closed::Handshake),
                     }
                 });
             }

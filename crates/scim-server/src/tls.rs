@@ -99,3 +99,47 @@ pub async fn reload_on_hangup(certificate: Arc<Certificate>) {
 /// Without `SIGHUP`, the certificate is read once.
 #[cfg(not(unix))]
 pub async fn reload_on_hangup(_certificate: Arc<Certificate>) {}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// A new certificate and key for `localhost`, written as PEM in `dir` under `name`.
+    fn pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+        let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let (cert, key) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+        std::fs::write(&cert, generated.cert.pem()).unwrap();
+        std::fs::write(&key, generated.key_pair.serialize_pem()).unwrap();
+        (cert, key)
+    }
+
+    fn current(certificate: &Certificate) -> Arc<CertifiedKey> {
+        Arc::clone(&certificate.current.read().unwrap())
+    }
+
+    #[test]
+    fn a_reload_swaps_a_good_pair_and_keeps_the_old_one_otherwise() {
+        let dir = std::env::temp_dir().join(format!("scim-tls-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert, key) = pair(&dir, "a");
+        let (other_cert, other_key) = pair(&dir, "b");
+        let certificate = Certificate::load(&cert, &key).unwrap();
+        let first = current(&certificate);
+        assert!(acceptor(Arc::new(Certificate::load(&cert, &key).unwrap())).is_ok());
+
+        std::fs::copy(&other_cert, &cert).unwrap();
+        let mismatch = certificate.reload().unwrap_err();
+        assert!(mismatch.contains("does not fit"), "{mismatch}");
+        assert!(Arc::ptr_eq(&first, &current(&certificate)), "a failed reload changed the certificate");
+
+        std::fs::copy(&other_key, &key).unwrap();
+        certificate.reload().unwrap();
+        assert!(!Arc::ptr_eq(&first, &current(&certificate)));
+
+        std::fs::write(&cert, "no certificate here").unwrap();
+        assert!(certificate.reload().unwrap_err().contains("holds no PEM certificate"));
+        assert!(Certificate::load(&dir.join("missing.crt"), &key).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
