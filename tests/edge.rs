@@ -217,3 +217,21 @@ fn a_path_cannot_forge_log_lines_or_write_control_bytes() {
     let longest = log.lines().map(str::len).max().unwrap();
     assert!(longest < 2000, "a log line of {longest} bytes");
 }
+
+#[test]
+fn readyz_answers_503_while_draining_on_shutdown() {
+    let mut s = Server::start_args("identity-center", &["--drain-delay", "2"]);
+    let mut stream = TcpStream::connect(&s.addr).unwrap();
+    assert_eq!(keep_alive(&mut stream, "/readyz").status, 200);
+    s.signal("TERM");
+    s.wait_for_log("draining: /readyz answers 503");
+    let ready = keep_alive(&mut stream, "/readyz");
+    assert_eq!(ready.status, 503, "{}", ready.text);
+    assert_eq!(ready.json()["status"], "draining");
+    // Everything else is still served, on open connections and new ones.
+    assert_eq!(keep_alive(&mut stream, "/healthz").status, 200);
+    assert_eq!(s.get("/Users").status, 200);
+    assert_eq!(Req::new(&s.addr, "GET", "/readyz").send().status, 503);
+    drop(stream);
+    assert_eq!(s.terminate(), Some(0));
+}

@@ -21,7 +21,7 @@ USAGE:
                       [--admin-token-file PATH]
                       [--tls-cert FILE --tls-key FILE] [--metrics-listen ADDR]
                       [--header-timeout SECS] [--idle-timeout SECS]
-                      [--max-connections N] [--max-header-bytes N]
+                      [--max-connections N] [--max-header-bytes N] [--drain-delay SECS]
     scim-server tenant create [--db PATH] [--profile identity-center|rfc] [--name NAME]
                               [--public-url URL] [--json]
     scim-server tenant list [--db PATH] [--public-url URL] [--json]
@@ -52,6 +52,7 @@ ENVIRONMENT:
     SCIM_IDLE_TIMEOUT    seconds between requests       (default 60)
     SCIM_MAX_CONNECTIONS open connections at most       (default 1024)
     SCIM_MAX_HEADER_BYTES request line and headers      (default 16384)
+    SCIM_DRAIN_DELAY     seconds /readyz says 503 before stopping (default 0)
 ";
 
 /// A failed command: a usage error (exit 2) or a runtime failure (exit 1).
@@ -113,6 +114,7 @@ const OPTIONS: &[&str] = &[
     "idle-timeout",
     "max-connections",
     "max-header-bytes",
+    "drain-delay",
 ];
 
 impl Args {
@@ -186,18 +188,7 @@ impl Args {
     /// `--max-header-bytes`, each defaulting to [`crate::edge::Limits::default`].
     pub fn limits(&self) -> Result<crate::edge::Limits, CliError> {
         let defaults = crate::edge::Limits::default();
-        let seconds = |name: &str, env: &str, default: std::time::Duration| match self.get(name, env) {
-            None => Ok(default),
-            Some(text) => text
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
-                .map(std::time::Duration::from_secs_f64)
-                .ok_or_else(|| {
-                    CliError::Usage(format!("--{name} must be a number of seconds from 0 to 86400, not {text:?}"))
-                }),
-        };
+        let seconds = |name: &str, env: &str, default| self.seconds(name, env, default, false);
         let count =
             |name: &str, env: &str, default: usize, range: std::ops::RangeInclusive<usize>| match self.get(name, env) {
                 None => Ok(default),
@@ -220,6 +211,32 @@ impl Args {
                 crate::edge::HEADER_BYTES_RANGE,
             )?,
         })
+    }
+
+    /// `--drain-delay`: how long `/readyz` answers `503` after `SIGTERM` while everything is
+    /// still served, before the server stops accepting connections; none by default.
+    pub fn drain_delay(&self) -> Result<std::time::Duration, CliError> {
+        self.seconds("drain-delay", "SCIM_DRAIN_DELAY", std::time::Duration::ZERO, true)
+    }
+
+    /// The option `name` (else `env`) as seconds, up to a day; `default` when absent.
+    fn seconds(
+        &self,
+        name: &str,
+        env: &str,
+        default: std::time::Duration,
+        zero_allowed: bool,
+    ) -> Result<std::time::Duration, CliError> {
+        let Some(text) = self.get(name, env) else { return Ok(default) };
+        let low = if zero_allowed { "from 0" } else { "over 0" };
+        text.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && (*s > 0.0 || (zero_allowed && *s == 0.0)) && *s <= 86_400.0)
+            .map(std::time::Duration::from_secs_f64)
+            .ok_or_else(|| {
+                CliError::Usage(format!("--{name} must be a number of seconds {low} to 86400, not {text:?}"))
+            })
     }
 
     /// The certificate and key of `--tls-cert` and `--tls-key`: both or neither.
@@ -555,6 +572,11 @@ mod tests {
             assert!(matches!(args.limits(), Err(CliError::Usage(_))), "{bad}");
         }
         assert!(matches!(parse("serve --tls-cert a.pem").unwrap().tls(), Err(CliError::Usage(_))));
+        if std::env::var("SCIM_DRAIN_DELAY").is_err() {
+            assert_eq!(parse("serve").unwrap().drain_delay().unwrap(), std::time::Duration::ZERO);
+            assert_eq!(parse("serve --drain-delay 0").unwrap().drain_delay().unwrap(), std::time::Duration::ZERO);
+            assert!(matches!(parse("serve --drain-delay -1").unwrap().drain_delay(), Err(CliError::Usage(_))));
+        }
     }
 
     #[test]

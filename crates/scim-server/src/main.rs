@@ -119,6 +119,7 @@ fn serve(args: &Args) -> Result<(), CliError> {
 
 async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError> {
     let limits = args.limits()?;
+    let drain_delay = args.drain_delay()?;
     let certificate = match args.tls()? {
         Some((cert, key)) => Some(Arc::new(tls::Certificate::load(&cert, &key).map_err(CliError::Failed)?)),
         None => None,
@@ -153,6 +154,9 @@ async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError>
     let graceful = GracefulShutdown::new();
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
+    // Armed by the shutdown signal: until it fires, everything is served and /readyz says 503.
+    let drained = tokio::time::sleep(Duration::from_secs(u64::from(u32::MAX)));
+    tokio::pin!(drained);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -190,11 +194,15 @@ async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError>
                     }
                 });
             }
-            () = &mut shutdown => break,
+            () = &mut shutdown, if !state.draining.load(std::sync::atomic::Ordering::SeqCst) => {
+                state.draining.store(true, std::sync::atomic::Ordering::SeqCst);
+                tracing::info!(?drain_delay, "draining: /readyz answers 503");
+                drained.as_mut().reset(tokio::time::Instant::now() + drain_delay);
+            }
+            () = &mut drained => break,
         }
     }
     drop(listener);
-    state.draining.store(true, std::sync::atomic::Ordering::SeqCst);
     tracing::info!("shutting down: finishing in-flight requests");
     if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await.is_err() {
         tracing::warn!("some connections did not finish within 30 s");
