@@ -279,11 +279,7 @@ impl<IO> Watched<IO> {
     /// The JSON refusal to write instead of `hyper_bytes`, when they are hyper's own refusal of
     /// a head: a `400` or `431` written while no handler has run for the head being read.
     fn replacement(&self, hyper_bytes: &[u8]) -> Option<Vec<u8>> {
-        let error = match hyper_bytes.get(..13)? {
-            b"HTTP/1.1 431 " | b"HTTP/1.0 431 " => ApiError::HeaderTooLarge,
-            b"HTTP/1.1 400 " | b"HTTP/1.0 400 " => ApiError::Ambiguous("the request head cannot be parsed"),
-            _ => return None,
-        };
+        let error = refusal(hyper_bytes)?;
         if !self.activity.is_reading_head() {
             return None;
         }
@@ -291,6 +287,15 @@ impl<IO> Watched<IO> {
         tracing::info!(status = error_status(&error), request_id = %request_id, reason = %error.reason(), "request head refused");
         let writer = crate::http::Writer { request_id: &request_id, scim_content_type: false };
         Some(writer.error_message(ProfileName::IdentityCenter.profile(), &error))
+    }
+}
+
+/// The error of a response that starts with `bytes`, if it is one hyper writes by itself.
+fn refusal(bytes: &[u8]) -> Option<ApiError> {
+    match bytes.get(..13)? {
+        b"HTTP/1.1 431 " | b"HTTP/1.0 431 " => Some(ApiError::HeaderTooLarge),
+        b"HTTP/1.1 400 " | b"HTTP/1.0 400 " => Some(ApiError::Ambiguous("the request head cannot be parsed")),
+        _ => None,
     }
 }
 
@@ -337,6 +342,24 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
         this.replacing = None;
         this.swallow = true;
         Poll::Ready(Ok(reported))
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        // A refusal to replace starts a write; that write goes through `poll_write` alone
+        // (a short write, which hyper resumes from).
+        let first: &[u8] = bufs.iter().find(|b| !b.is_empty()).map_or(&[], |b| b);
+        if self.swallow || self.replacing.is_some() || refusal(first).is_some() {
+            return self.poll_write(cx, first);
+        }
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
