@@ -87,6 +87,10 @@ pub struct Server {
     pub stderr: PathBuf,
     /// Extra environment for the server process (set before [`Server::launch`]).
     pub env: Vec<(String, String)>,
+    /// Extra words after `serve` (set before [`Server::launch`]).
+    pub args: Vec<String>,
+    /// The metrics listener's address, when `--metrics-listen` was given.
+    pub metrics_addr: Option<String>,
 }
 
 impl Server {
@@ -97,15 +101,32 @@ impl Server {
 
     /// A server on a fresh database with one tenant of `profile`.
     pub fn start_with(profile: &str) -> Server {
+        Server::start_args(profile, &[])
+    }
+
+    /// A server on a fresh database with one tenant of `profile`, started with `args` after
+    /// `serve`.
+    pub fn start_args(profile: &str, args: &[&str]) -> Server {
+        Server::prepared(profile, |_| args.iter().map(|a| (*a).to_owned()).collect())
+    }
+
+    /// A server on a fresh database with one tenant of `profile`, started with the words
+    /// `args` returns given the server's directory (for files such as certificates made there).
+    pub fn prepared(profile: &str, args: impl FnOnce(&Path) -> Vec<String>) -> Server {
         let dir = TempDir::new();
         let db = dir.0.join("scim.db");
         let created = create_tenant_with(&db, profile);
         let (tenant, token) = (created["tenant_id"].as_str().unwrap(), created["token"].as_str().unwrap());
-        Server::launched(dir, db, tenant, token)
+        let args = args(&dir.0);
+        Server::launched_with(dir, db, tenant, token, args)
     }
 
     /// A server started on `db` in `dir`, addressing `tenant` with `token`.
     fn launched(dir: TempDir, db: PathBuf, tenant: &str, token: &str) -> Server {
+        Server::launched_with(dir, db, tenant, token, Vec::new())
+    }
+
+    fn launched_with(dir: TempDir, db: PathBuf, tenant: &str, token: &str, args: Vec<String>) -> Server {
         let mut server = Server {
             db,
             addr: String::new(),
@@ -114,6 +135,8 @@ impl Server {
             child: None,
             stderr: dir.0.join("server.log"),
             env: Vec::new(),
+            args,
+            metrics_addr: None,
             dir,
         };
         server.launch();
@@ -135,6 +158,7 @@ impl Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--db"])
             .arg(&self.db)
+            .args(&self.args)
             .env("SCIM_LOG", "info")
             .env_remove("SCIM_PUBLIC_URL")
             .env_remove("SCIM_ADMIN_TOKEN")
@@ -144,24 +168,50 @@ impl Server {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let mut stdout = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let addr = line.trim().rsplit("http://").next().unwrap_or_default().to_owned();
+        // The metrics line, if any, comes before the one that says the server listens.
+        while stdout.read_line(&mut line).unwrap() > 0 && line.contains("metrics on http://") {
+            let metrics = line.trim().rsplit("http://").next().unwrap_or_default();
+            self.metrics_addr = Some(metrics.trim_end_matches("/metrics").to_owned());
+            line.clear();
+        }
+        let addr = line.trim().rsplit("://").next().unwrap_or_default().to_owned();
         assert!(addr.starts_with("127.0.0.1:"), "unexpected first line {line:?}; log: {}", self.log());
         self.addr = addr;
         self.child = Some(child);
     }
 
-    /// The server process's id, while it runs.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
     /// The server's resident memory in KiB (Linux), while it runs.
     pub fn rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
         let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
         line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the server runs").id()
+    }
+
+    /// Whether the server's process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|child| child.try_wait().unwrap().is_none())
+    }
+
+    /// Sends `signal` (a name such as `HUP`) to the server.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill").args([&format!("-{signal}"), &self.pid().to_string()]).status().unwrap();
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits up to 10 s for the log to contain `text`.
+    pub fn wait_for_log(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.log().contains(text) {
+            assert!(Instant::now() < deadline, "the log never said {text:?}: {}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The server's log so far.
@@ -302,6 +352,17 @@ impl Req {
     }
 
     pub fn send(self) -> Resp {
+        Resp::parse(&self.exchange())
+    }
+
+    /// Like [`Req::send`], but `None` when the server closes the connection without an answer.
+    pub fn send_or_closed(self) -> Option<Resp> {
+        let raw = self.exchange();
+        raw.windows(4).any(|w| w == b"\r\n\r\n").then(|| Resp::parse(&raw))
+    }
+
+    /// Sends the request on a fresh connection and reads until the server closes it.
+    fn exchange(self) -> Vec<u8> {
         let mut stream = TcpStream::connect(&self.addr).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let mut request = self.head.into_bytes();
@@ -315,7 +376,7 @@ impl Req {
         let _ = stream.write_all(&request);
         let mut raw = Vec::new();
         let _ = stream.read_to_end(&mut raw);
-        Resp::parse(&raw)
+        raw
     }
 }
 
@@ -328,7 +389,7 @@ pub struct Resp {
 }
 
 impl Resp {
-    fn parse(raw: &[u8]) -> Resp {
+    pub fn parse(raw: &[u8]) -> Resp {
         let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("no header end in response");
         let head = String::from_utf8_lossy(&raw[..split]).into_owned();
         let mut lines = head.lines();

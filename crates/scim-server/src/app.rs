@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex, Once, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
@@ -54,6 +55,10 @@ pub struct State {
     pub cursors: crate::cursor::CursorKey,
     /// Requests refused for want of a valid token, counted until the next audit flush.
     pub refusals: crate::upkeep::Refusals,
+    /// What the server has done, for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Set once shutdown begins: `/readyz` then answers `503`.
+    pub draining: AtomicBool,
 }
 
 impl State {
@@ -74,6 +79,8 @@ impl State {
             limiter: crate::ratelimit::Limiter::default(),
             admin_secret,
             refusals: crate::upkeep::Refusals::default(),
+            metrics: Arc::default(),
+            draining: AtomicBool::new(false),
         };
         state.reload()?;
         Ok(state)
@@ -306,17 +313,35 @@ impl Ctx {
 }
 
 /// The hyper service: never fails, always answers JSON.
-pub async fn serve(state: Arc<State>, request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+///
+/// `head` is what the edge saw of the request's head that hyper does not show.
+pub async fn serve(
+    state: Arc<State>,
+    request: Request<Incoming>,
+    head: crate::edge::Head,
+) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let method = request.method().clone();
     let target = Target::parse(request.uri().path(), request.uri().query());
-    let path = target.path();
-    let (response, tenant, reason) = pipeline(state, request, target, &request_id).await;
+    let route = crate::metrics::route(&target);
+    // The path and tenant are the client's words: bounded and escaped before they reach a log.
+    let path = http::loggable(&target.path());
+    let (response, tenant, reason) = pipeline(Arc::clone(&state), request, head, target, &request_id).await;
+    let tenant = http::loggable(&tenant);
     let status = response.status().as_u16();
-    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let took = started.elapsed();
+    state.metrics.request(route, &method, status, took);
+    match response.status() {
+        StatusCode::TOO_MANY_REQUESTS => state.metrics.throttled(),
+        // Tenant credentials are counted where they are checked, by reason; admin ones here.
+        StatusCode::UNAUTHORIZED if route == "/admin/v1" => state.metrics.auth_failure("admin"),
+        _ => {}
+    }
+    let latency_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
     match reason {
         Some(reason) => {
+            let reason = http::loggable(&reason);
             tracing::info!(%method, %path, tenant = %tenant, status, latency_us, request_id = %request_id, reason = %reason, "request")
         }
         None => {
@@ -330,6 +355,7 @@ pub async fn serve(state: Arc<State>, request: Request<Incoming>) -> Result<Resp
 async fn pipeline(
     state: Arc<State>,
     request: Request<Incoming>,
+    head: crate::edge::Head,
     target: Target,
     request_id: &str,
 ) -> (Response<Body>, String, Option<String>) {
@@ -338,6 +364,33 @@ async fn pipeline(
         let writer = http::Writer { request_id, scim_content_type: profile.scim_content_type };
         (writer.error(profile, &error), Some(error.reason()))
     };
+    // Requests that two readers could take two ways are taken no way, before anything else.
+    let ambiguity = if head.length_and_coding {
+        Some("Content-Length together with Transfer-Encoding")
+    } else if http::has_duplicate_authorization(request.headers()) {
+        Some("more than one Authorization header")
+    } else {
+        None
+    };
+    if let Some(why) = ambiguity {
+        let (response, reason) = fail(default_profile, ApiError::Ambiguous(why));
+        return (response, String::new(), reason);
+    }
+    let probe = match target.segments.as_slice() {
+        [only] if only == "healthz" => Some(false),
+        [only] if only == "readyz" => Some(true),
+        _ => None,
+    };
+    if let Some(ready) = probe {
+        let writer = http::Writer { request_id, scim_content_type: false };
+        return match crate::health::check(&state, request.method(), ready, writer).await {
+            Ok(response) => (response, String::new(), None),
+            Err(error) => {
+                let (response, reason) = fail(default_profile, error);
+                (response, String::new(), reason)
+            }
+        };
+    }
     // The administrator's side, never a tenant's: its own credential, its own error bodies.
     match target.segments.first().map(String::as_str) {
         Some("admin") if target.segments.get(1).is_some_and(|v| v == "v1") => {
@@ -356,14 +409,19 @@ async fn pipeline(
         }
     };
     let Some(tenant) = state.tenant(&tenant_id) else {
+        state.metrics.auth_failure("unknown_tenant");
         let (response, reason) = fail(default_profile, ApiError::Unauthorized("unknown tenant".into()));
         return (response, tenant_id, reason);
     };
     let now = scim_schema::time::now_millis() / 1000;
-    if let Err(e) = http::bearer(request.headers())
-        .ok_or_else(|| "no bearer token".to_owned())
-        .and_then(|token| state.verifier.authenticate(token, &tenant_id, now).map_err(|e| e.to_string()))
-    {
+    let verdict = match http::bearer(request.headers()) {
+        None => Err(("no_token", "no bearer token".to_owned())),
+        Some(token) => {
+            state.verifier.authenticate(token, &tenant_id, now).map_err(|e| (auth_failure_label(&e), e.to_string()))
+        }
+    };
+    if let Err((label, e)) = verdict {
+        state.metrics.auth_failure(label);
         let (response, reason) = fail(tenant.profile, ApiError::Unauthorized(e));
         // Counted, not recorded one by one: the caller proved nothing, and must not grow the log.
         if state.refusals.note(tenant.key, request_id, reason.as_deref().unwrap_or_default()) {
@@ -404,6 +462,17 @@ async fn pipeline(
             audit_rejection(&state, tenant, request_id, &method, &ctx.target, &response, Some(&reason));
             (response, tenant_id, Some(reason))
         }
+    }
+}
+
+/// The metrics label of a refused tenant credential: one of a fixed few.
+fn auth_failure_label(error: &scim_auth::Error) -> &'static str {
+    match error {
+        scim_auth::Error::Expired => "expired",
+        scim_auth::Error::Revoked => "revoked",
+        scim_auth::Error::WrongTenant => "wrong_tenant",
+        scim_auth::Error::WrongScope => "wrong_scope",
+        _ => "invalid",
     }
 }
 

@@ -19,6 +19,9 @@ USAGE:
     scim-server serve [--db PATH] [--listen ADDR] [--public-url URL]
                       [--durability full|normal] [--log-format human|json]
                       [--admin-token-file PATH] [--audit-max-age DAYS] [--audit-max-rows N]
+                      [--tls-cert FILE --tls-key FILE] [--metrics-listen ADDR]
+                      [--header-timeout SECS] [--idle-timeout SECS]
+                      [--max-connections N] [--max-header-bytes N] [--drain-delay SECS]
     scim-server tenant create [--db PATH] [--profile identity-center|rfc] [--name NAME]
                               [--public-url URL] [--json]
     scim-server tenant list [--db PATH] [--public-url URL] [--json]
@@ -44,6 +47,14 @@ ENVIRONMENT:
                      (or --admin-token-file; default none: admin tokens only)
     SCIM_AUDIT_MAX_AGE   days of audit log kept per tenant      (default 90)
     SCIM_AUDIT_MAX_ROWS  audit rows kept per tenant, the newest (default 100000)
+    SCIM_TLS_CERT    PEM certificate chain    (with SCIM_TLS_KEY; default none: HTTP)
+    SCIM_TLS_KEY     PEM private key          (SIGHUP reloads both)
+    SCIM_METRICS_LISTEN  address of /metrics  (default none: no metrics)
+    SCIM_HEADER_TIMEOUT  seconds for a request head     (default 10)
+    SCIM_IDLE_TIMEOUT    seconds between requests       (default 60)
+    SCIM_MAX_CONNECTIONS open connections at most       (default 1024)
+    SCIM_MAX_HEADER_BYTES request line and headers      (default 16384)
+    SCIM_DRAIN_DELAY     seconds /readyz says 503 before stopping (default 0)
 ";
 
 /// A failed command: a usage error (exit 2) or a runtime failure (exit 1).
@@ -100,6 +111,14 @@ const OPTIONS: &[&str] = &[
     "admin-token-file",
     "audit-max-age",
     "audit-max-rows",
+    "tls-cert",
+    "tls-key",
+    "metrics-listen",
+    "header-timeout",
+    "idle-timeout",
+    "max-connections",
+    "max-header-bytes",
+    "drain-delay",
 ];
 
 impl Args {
@@ -186,6 +205,70 @@ impl Args {
             Some(other) => return Err(CliError::Usage(format!("--durability must be full or normal, not {other:?}"))),
         };
         Ok(Options { durability, ..Options::default() })
+    }
+
+    /// The edge's limits from `--header-timeout`, `--idle-timeout`, `--max-connections` and
+    /// `--max-header-bytes`, each defaulting to [`crate::edge::Limits::default`].
+    pub fn limits(&self) -> Result<crate::edge::Limits, CliError> {
+        let defaults = crate::edge::Limits::default();
+        let seconds = |name: &str, env: &str, default| self.seconds(name, env, default, false);
+        let count =
+            |name: &str, env: &str, default: usize, range: std::ops::RangeInclusive<usize>| match self.get(name, env) {
+                None => Ok(default),
+                Some(text) => text.trim().parse::<usize>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+                    CliError::Usage(format!(
+                        "--{name} must be a whole number from {} to {}, not {text:?}",
+                        range.start(),
+                        range.end()
+                    ))
+                }),
+            };
+        Ok(crate::edge::Limits {
+            header_timeout: seconds("header-timeout", "SCIM_HEADER_TIMEOUT", defaults.header_timeout)?,
+            idle_timeout: seconds("idle-timeout", "SCIM_IDLE_TIMEOUT", defaults.idle_timeout)?,
+            max_connections: count("max-connections", "SCIM_MAX_CONNECTIONS", defaults.max_connections, 1..=1_000_000)?,
+            max_header_bytes: count(
+                "max-header-bytes",
+                "SCIM_MAX_HEADER_BYTES",
+                defaults.max_header_bytes,
+                crate::edge::HEADER_BYTES_RANGE,
+            )?,
+        })
+    }
+
+    /// `--drain-delay`: how long `/readyz` answers `503` after `SIGTERM` while everything is
+    /// still served, before the server stops accepting connections; none by default.
+    pub fn drain_delay(&self) -> Result<std::time::Duration, CliError> {
+        self.seconds("drain-delay", "SCIM_DRAIN_DELAY", std::time::Duration::ZERO, true)
+    }
+
+    /// The option `name` (else `env`) as seconds, up to a day; `default` when absent.
+    fn seconds(
+        &self,
+        name: &str,
+        env: &str,
+        default: std::time::Duration,
+        zero_allowed: bool,
+    ) -> Result<std::time::Duration, CliError> {
+        let Some(text) = self.get(name, env) else { return Ok(default) };
+        let low = if zero_allowed { "from 0" } else { "over 0" };
+        text.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && (*s > 0.0 || (zero_allowed && *s == 0.0)) && *s <= 86_400.0)
+            .map(std::time::Duration::from_secs_f64)
+            .ok_or_else(|| {
+                CliError::Usage(format!("--{name} must be a number of seconds {low} to 86400, not {text:?}"))
+            })
+    }
+
+    /// The certificate and key of `--tls-cert` and `--tls-key`: both or neither.
+    pub fn tls(&self) -> Result<Option<(PathBuf, PathBuf)>, CliError> {
+        match (self.get("tls-cert", "SCIM_TLS_CERT"), self.get("tls-key", "SCIM_TLS_KEY")) {
+            (Some(cert), Some(key)) => Ok(Some((PathBuf::from(cert), PathBuf::from(key)))),
+            (None, None) => Ok(None),
+            _ => Err(CliError::Usage("--tls-cert and --tls-key go together".into())),
+        }
     }
 
     fn tenant(&self) -> Result<String, CliError> {
@@ -491,6 +574,32 @@ mod tests {
         assert!(a.flag("json"));
         assert!(matches!(parse("serve --bogus"), Err(CliError::Usage(_))));
         assert!(matches!(parse("serve --db"), Err(CliError::Usage(_))));
+    }
+
+    #[test]
+    fn edge_limits_parse_with_defaults_and_ranges() {
+        let vars = ["SCIM_HEADER_TIMEOUT", "SCIM_IDLE_TIMEOUT", "SCIM_MAX_CONNECTIONS", "SCIM_MAX_HEADER_BYTES"];
+        if vars.iter().any(|v| std::env::var(v).is_ok()) {
+            return;
+        }
+        assert_eq!(parse("serve").unwrap().limits().unwrap(), crate::edge::Limits::default());
+        let limits = parse("serve --header-timeout 0.5 --idle-timeout 2 --max-connections 3 --max-header-bytes 4096")
+            .unwrap()
+            .limits()
+            .unwrap();
+        assert_eq!(limits.header_timeout, std::time::Duration::from_millis(500));
+        assert_eq!(limits.idle_timeout, std::time::Duration::from_secs(2));
+        assert_eq!((limits.max_connections, limits.max_header_bytes), (3, 4096));
+        for bad in ["--header-timeout 0", "--idle-timeout x", "--max-connections 0", "--max-header-bytes 100"] {
+            let args = parse(&format!("serve {bad}")).unwrap();
+            assert!(matches!(args.limits(), Err(CliError::Usage(_))), "{bad}");
+        }
+        assert!(matches!(parse("serve --tls-cert a.pem").unwrap().tls(), Err(CliError::Usage(_))));
+        if std::env::var("SCIM_DRAIN_DELAY").is_err() {
+            assert_eq!(parse("serve").unwrap().drain_delay().unwrap(), std::time::Duration::ZERO);
+            assert_eq!(parse("serve --drain-delay 0").unwrap().drain_delay().unwrap(), std::time::Duration::ZERO);
+            assert!(matches!(parse("serve --drain-delay -1").unwrap().drain_delay(), Err(CliError::Usage(_))));
+        }
     }
 
     #[test]

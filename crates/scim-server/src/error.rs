@@ -54,6 +54,11 @@ pub enum ApiError {
         /// Which queue was full, for the log.
         queue: &'static str,
     },
+    /// The request could be read more than one way (two `Authorization` headers, a length and a
+    /// transfer coding, an unparsable head), so it is read no way at all.
+    Ambiguous(&'static str),
+    /// The request's line and header fields together are over the server's cap.
+    HeaderTooLarge,
     /// The server failed; the reason is logged, never shown.
     Internal(String),
 }
@@ -91,6 +96,8 @@ impl ApiError {
             ApiError::BulkReference(id) => format!("bulkId {id:?} cannot be resolved"),
             ApiError::NotImplemented => "not implemented".into(),
             ApiError::Unavailable { queue, .. } => format!("the {queue} queue is full"),
+            ApiError::Ambiguous(why) => format!("ambiguous request: {why}"),
+            ApiError::HeaderTooLarge => "request header fields over the cap".into(),
             ApiError::Internal(why) => format!("internal error: {why}"),
         }
     }
@@ -146,6 +153,12 @@ impl ApiError {
             Unavailable { .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, None, "The service is busy; retry the request later.".into())
             }
+            Ambiguous(why) => {
+                (StatusCode::BAD_REQUEST, Some("invalidSyntax"), format!("The request is ambiguous: {why}."))
+            }
+            HeaderTooLarge => {
+                (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, None, "The request's header fields are too large.".into())
+            }
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None, "Service failed to process the request.".into()),
         };
         if !hide {
@@ -153,7 +166,7 @@ impl ApiError {
         }
         let detail = match self {
             Schema(e) if e.kind == ErrorKind::PathlessMultiAttribute => detail,
-            Schema(_) | BadQuery(..) | NoSuchMember(_) | Quota(_) => UNPARSABLE.into(),
+            Schema(_) | BadQuery(..) | NoSuchMember(_) | Quota(_) | Ambiguous(_) => UNPARSABLE.into(),
             Conflict(_) => "Refused to create a new, duplicate resource.".into(),
             _ => detail,
         };

@@ -173,6 +173,43 @@ impl Writer<'_> {
 
     /// The error body of `error` under `profile`, with any headers the status calls for.
     pub fn error(&self, profile: &scim_schema::Profile, error: &ApiError) -> Response<Body> {
+        let (status, body) = self.error_body(profile, error);
+        let mut response = self.json(status, &body);
+        match error {
+            ApiError::MethodNotAllowed(allow) => {
+                response.headers_mut().insert(hyper::header::ALLOW, HeaderValue::from_static(allow));
+            }
+            ApiError::Unauthorized(_) => {
+                response.headers_mut().insert(hyper::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::TooManyRequests { retry_after } | ApiError::Unavailable { retry_after, .. } => {
+                response.headers_mut().insert(hyper::header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            _ => {}
+        }
+        response
+    }
+
+    /// The same error as a whole HTTP/1.1 message that closes the connection: what the edge
+    /// writes itself when a request head fails before any handler runs.
+    pub fn error_message(&self, profile: &scim_schema::Profile, error: &ApiError) -> Vec<u8> {
+        let (status, body) = self.error_body(profile, error);
+        let body = serde_json::to_vec(&body).unwrap_or_default();
+        let content_type = if self.scim_content_type { "application/scim+json" } else { "application/json" };
+        let mut message = format!(
+            "HTTP/1.1 {} {}\r\ncontent-type: {content_type}\r\nx-amzn-RequestId: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            self.request_id,
+            body.len()
+        )
+        .into_bytes();
+        message.extend_from_slice(&body);
+        message
+    }
+
+    /// The status and JSON body of `error` under `profile`.
+    fn error_body(&self, profile: &scim_schema::Profile, error: &ApiError) -> (StatusCode, Value) {
         const URN: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
         let rendered = error.render(profile);
         let status = rendered.status.as_u16().to_string();
@@ -192,21 +229,39 @@ impl Writer<'_> {
             }
             body
         };
-        let mut response = self.json(rendered.status, &body);
-        match error {
-            ApiError::MethodNotAllowed(allow) => {
-                response.headers_mut().insert(hyper::header::ALLOW, HeaderValue::from_static(allow));
-            }
-            ApiError::Unauthorized(_) => {
-                response.headers_mut().insert(hyper::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            ApiError::TooManyRequests { retry_after } | ApiError::Unavailable { retry_after, .. } => {
-                response.headers_mut().insert(hyper::header::RETRY_AFTER, HeaderValue::from(*retry_after));
-            }
-            _ => {}
-        }
-        response
+        (rendered.status, body)
     }
+}
+
+/// The most bytes of a client-chosen text (a path, a tenant id) that reach a log line.
+pub const LOGGED_BYTES: usize = 256;
+
+/// `text` made safe for one log line: at most [`LOGGED_BYTES`] bytes of it (then `…`), every
+/// control character (newline, ESC, NUL, ...) and bidirectional override written as a `\u{..}`
+/// escape and `\` doubled, so a client can neither forge a line nor drive a terminal.
+pub fn loggable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(LOGGED_BYTES) + 8);
+    for (at, c) in text.char_indices() {
+        if at >= LOGGED_BYTES {
+            out.push('…');
+            break;
+        }
+        let invisible = matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c == '\\' {
+            out.push_str("\\\\");
+        } else if c.is_control() || invisible {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Whether the request carries more than one `Authorization` header: which one counts would
+/// depend on who reads it, so none does.
+pub fn has_duplicate_authorization(headers: &HeaderMap) -> bool {
+    headers.get_all(hyper::header::AUTHORIZATION).iter().nth(1).is_some()
 }
 
 #[cfg(test)]
@@ -248,6 +303,42 @@ mod tests {
         for bad in ["", " , ", "3", r#""3"#, r#"W/3"#, "\"é\"", r#""a"b""#, r#""3", *"#, "\"\u{1b}\""] {
             assert!(entity_tags(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn logged_text_is_escaped_and_bounded() {
+        assert_eq!(loggable("/t1/scim/v2/Users"), "/t1/scim/v2/Users");
+        assert_eq!(loggable("a\nb\u{1b}[31mc\0d\\e\u{202e}f"), "a\\u{a}b\\u{1b}[31mc\\u{0}d\\\\e\\u{202e}f");
+        let long = "é".repeat(1000);
+        let logged = loggable(&long);
+        assert!(logged.len() <= LOGGED_BYTES + '…'.len_utf8(), "{}", logged.len());
+        assert!(logged.ends_with('…'));
+        assert!(!loggable("x\ry\u{7f}\u{85}").chars().any(char::is_control));
+    }
+
+    #[test]
+    fn duplicate_authorization_is_seen() {
+        let mut h = HeaderMap::new();
+        assert!(!has_duplicate_authorization(&h));
+        h.append("authorization", HeaderValue::from_static("Bearer a"));
+        assert!(!has_duplicate_authorization(&h));
+        h.append("authorization", HeaderValue::from_static("Bearer b"));
+        assert!(has_duplicate_authorization(&h));
+    }
+
+    #[test]
+    fn an_error_message_is_a_whole_json_response() {
+        let writer = Writer { request_id: "r1", scim_content_type: false };
+        let message =
+            writer.error_message(scim_schema::ProfileName::IdentityCenter.profile(), &ApiError::HeaderTooLarge);
+        let text = String::from_utf8(message).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"), "{head}");
+        assert!(head.contains(&format!("content-length: {}\r\n", body.len())), "{head}");
+        assert!(head.contains("connection: close"), "{head}");
+        let json: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(json["status"], "431");
+        assert_eq!(json["exceptionRequestId"], "r1");
     }
 
     #[test]

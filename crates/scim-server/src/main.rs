@@ -23,10 +23,14 @@ mod bulk;
 mod cli;
 mod console;
 mod cursor;
+mod edge;
 mod error;
+mod health;
 mod http;
+mod metrics;
 mod ratelimit;
 mod scim;
+mod tls;
 mod tokens;
 mod upkeep;
 
@@ -35,9 +39,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
@@ -119,21 +120,46 @@ fn serve(args: &Args) -> Result<(), CliError> {
 }
 
 async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError> {
+    let limits = args.limits()?;
+    let drain_delay = args.drain_delay()?;
+    let certificate = match args.tls()? {
+        Some((cert, key)) => Some(Arc::new(tls::Certificate::load(&cert, &key).map_err(CliError::Failed)?)),
+        None => None,
+    };
+    let acceptor = certificate.clone().map(tls::acceptor).transpose().map_err(CliError::Failed)?;
     let listen = args.listen();
     let listener =
         TcpListener::bind(&listen).await.map_err(|e| CliError::Failed(format!("cannot listen on {listen}: {e}")))?;
     let local: SocketAddr = listener.local_addr().map_err(|e| CliError::Failed(e.to_string()))?;
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
     // Without an explicit public URL, the address actually bound (which resolves port 0).
-    let public_url = args.get("public-url", "SCIM_PUBLIC_URL").unwrap_or_else(|| format!("http://{local}"));
-    let state = Arc::new(app::State::new(store, public_url, cli::admin_secret(args)?)?);
+    let public_url = args.get("public-url", "SCIM_PUBLIC_URL").unwrap_or_else(|| format!("{scheme}://{local}"));
+    let state = Arc::new(app::State::new(Arc::clone(&store), public_url, cli::admin_secret(args)?)?);
+    let metrics_task = match args.get("metrics-listen", "SCIM_METRICS_LISTEN") {
+        Some(address) => {
+            let listener = TcpListener::bind(&address)
+                .await
+                .map_err(|e| CliError::Failed(format!("cannot listen for metrics on {address}: {e}")))?;
+            let bound = listener.local_addr().map_err(|e| CliError::Failed(e.to_string()))?;
+            println!("scim-server metrics on http://{bound}/metrics");
+            tracing::info!(%bound, "serving metrics");
+            let task = metrics::serve(listener, Arc::clone(&state.metrics), store, limits.header_timeout);
+            Some(tokio::spawn(task))
+        }
+        None => None,
+    };
     // Scripts and tests read this line to learn the port (with --listen 127.0.0.1:0).
-    println!("scim-server listening on http://{local}");
-    tracing::info!(%local, public_url = %state.public_url, "listening");
+    println!("scim-server listening on {scheme}://{local}");
+    tracing::info!(%local, public_url = %state.public_url, ?limits, "listening");
     let watcher = tokio::spawn(app::watch(Arc::clone(&state)));
     let upkeep = tokio::spawn(upkeep::run(Arc::clone(&state), args.retention()?));
+    let reloader = certificate.map(|certificate| tokio::spawn(tls::reload_on_hangup(certificate)));
     let graceful = GracefulShutdown::new();
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
+    // Armed by the shutdown signal: until it fires, everything is served and /readyz says 503.
+    let drained = tokio::time::sleep(Duration::from_secs(u64::from(u32::MAX)));
+    tokio::pin!(drained);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -145,18 +171,38 @@ async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError>
                         continue;
                     }
                 };
+                // Over the cap a connection is closed at once: cheaper than any answer, and
+                // the client sees it at once rather than waiting in the backlog.
+                if state.metrics.open_connections() >= limits.max_connections as u64 {
+                    state.metrics.refused();
+                    tracing::debug!("connection refused: the cap is reached");
+                    drop(stream);
+                    continue;
+                }
+                let open = state.metrics.opened();
                 let _ = stream.set_nodelay(true);
-                let state = Arc::clone(&state);
-                let service = service_fn(move |request| app::serve(Arc::clone(&state), request));
-                let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-                let connection = graceful.watch(connection);
+                let (state, acceptor, graceful) = (Arc::clone(&state), acceptor.clone(), graceful.watcher());
                 tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
+                    let _open = open;
+                    let Some(acceptor) = acceptor else {
+                        return edge::serve(stream, state, limits, graceful).await;
+                    };
+                    match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => edge::serve(stream, state, limits, graceful).await,
+                        Ok(Err(e)) => {
+                            state.metrics.closed(metrics::Closed::Handshake);
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                        }
+                        Err(_) => state.metrics.closed(metrics::Closed::Handshake),
                     }
                 });
             }
-            () = &mut shutdown => break,
+            () = &mut shutdown, if !state.draining.load(std::sync::atomic::Ordering::SeqCst) => {
+                state.draining.store(true, std::sync::atomic::Ordering::SeqCst);
+                tracing::info!(?drain_delay, "draining: /readyz answers 503");
+                drained.as_mut().reset(tokio::time::Instant::now() + drain_delay);
+            }
+            () = &mut drained => break,
         }
     }
     drop(listener);
@@ -164,10 +210,10 @@ async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError>
     if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await.is_err() {
         tracing::warn!("some connections did not finish within 30 s");
     }
-    watcher.abort();
-    let _ = watcher.await;
-    upkeep.abort();
-    let _ = upkeep.await;
+    for task in [Some(watcher), Some(upkeep), reloader, metrics_task].into_iter().flatten() {
+        task.abort();
+        let _ = task.await;
+    }
     // Refusals counted since the last flush still reach the audit log.
     upkeep::flush(&state).await;
     Ok(())

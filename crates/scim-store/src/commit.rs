@@ -11,7 +11,7 @@
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::Instant;
@@ -24,6 +24,62 @@ use crate::{Error, Writer};
 
 /// The most jobs one transaction takes; more wait for the next batch.
 const MAX_BATCH: usize = 256;
+
+/// The upper bounds of the batch-size histogram of [`CommitStats`], in jobs.
+pub const BATCH_SIZE_BOUNDS: [u64; 9] = [1, 2, 4, 8, 16, 32, 64, 128, MAX_BATCH as u64];
+
+/// What the writer has done, as plain counters anyone may read at any time.
+///
+/// Atomics, not a metrics crate: the server turns them into whatever format it exports, and this
+/// crate stays free of that choice.
+#[derive(Debug, Default)]
+pub struct CommitStats {
+    queued: AtomicU64,
+    batches: AtomicU64,
+    jobs: AtomicU64,
+    sizes: [AtomicU64; BATCH_SIZE_BOUNDS.len()],
+}
+
+/// A reading of [`CommitStats`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitSnapshot {
+    /// Jobs submitted and not yet taken into a batch.
+    pub queue_depth: u64,
+    /// Batches run (committed or not).
+    pub batches: u64,
+    /// Jobs run in those batches.
+    pub jobs: u64,
+    /// Batches of at most each of [`BATCH_SIZE_BOUNDS`] jobs (cumulative, as in a histogram).
+    pub batches_at_most: [u64; BATCH_SIZE_BOUNDS.len()],
+}
+
+impl CommitStats {
+    /// The counters now.
+    pub fn snapshot(&self) -> CommitSnapshot {
+        let mut batches_at_most = [0; BATCH_SIZE_BOUNDS.len()];
+        let mut running = 0;
+        for (slot, count) in batches_at_most.iter_mut().zip(&self.sizes) {
+            running += count.load(Ordering::Relaxed);
+            *slot = running;
+        }
+        CommitSnapshot {
+            queue_depth: self.queued.load(Ordering::Relaxed),
+            batches: self.batches.load(Ordering::Relaxed),
+            jobs: self.jobs.load(Ordering::Relaxed),
+            batches_at_most,
+        }
+    }
+
+    fn record_batch(&self, jobs: usize) {
+        let jobs = jobs as u64;
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.jobs.fetch_add(jobs, Ordering::Relaxed);
+        let bucket = BATCH_SIZE_BOUNDS.iter().position(|bound| jobs <= *bound).unwrap_or(BATCH_SIZE_BOUNDS.len() - 1);
+        if let Some(count) = self.sizes.get(bucket) {
+            count.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
 
 /// What a job's closure panicked with, carried back to re-raise on the caller's thread.
 type Panic = Box<dyn Any + Send + 'static>;
@@ -118,20 +174,27 @@ pub(crate) struct Committer {
     queue: Option<Sender<Box<dyn Job>>>,
     thread: Option<JoinHandle<()>>,
     thread_id: ThreadId,
+    stats: Arc<CommitStats>,
 }
 
 impl Committer {
-    /// Starts the writer thread on `conn`; `commits` is bumped after every successful commit.
-    pub(crate) fn spawn(conn: Connection, commits: Arc<AtomicI64>) -> Result<Committer, Error> {
+    /// Starts the writer thread on `conn`; `commits` is bumped after every successful commit,
+    /// `stats` as jobs are queued and run.
+    pub(crate) fn spawn(
+        conn: Connection,
+        commits: Arc<AtomicI64>,
+        stats: Arc<CommitStats>,
+    ) -> Result<Committer, Error> {
         let (queue, jobs) = mpsc::channel::<Box<dyn Job>>();
+        let counted = Arc::clone(&stats);
         let thread = thread::Builder::new()
             .name("scim-store-writer".into())
-            .spawn(move || serve(conn, jobs, &commits))
+            .spawn(move || serve(conn, jobs, &commits, &counted))
             .map_err(|e| {
                 tracing::error!(error = %e, "could not start the store's writer thread");
                 Error::Closed
             })?;
-        Ok(Committer { queue: Some(queue), thread_id: thread.thread().id(), thread: Some(thread) })
+        Ok(Committer { queue: Some(queue), thread_id: thread.thread().id(), thread: Some(thread), stats })
     }
 
     /// Queues `work` and blocks until its batch has committed (or failed).
@@ -151,7 +214,9 @@ impl Committer {
         };
         let (reply, answer) = mpsc::channel();
         let job = Box::new(Pending { work: Some(work), outcome: None, reply });
+        self.stats.queued.fetch_add(1, Ordering::Relaxed);
         if queue.send(job).is_err() {
+            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
             return Err(E::from(Error::Closed));
         }
         match answer.recv() {
@@ -180,7 +245,7 @@ impl Drop for Committer {
 }
 
 /// The writer thread's loop: batch, run, commit, answer; until every sender is gone.
-fn serve(conn: Connection, jobs: Receiver<Box<dyn Job>>, commits: &AtomicI64) {
+fn serve(conn: Connection, jobs: Receiver<Box<dyn Job>>, commits: &AtomicI64, stats: &CommitStats) {
     // `recv` keeps returning queued jobs after the last sender is dropped, so closing the store
     // finishes everything already submitted.
     while let Ok(first) = jobs.recv() {
@@ -192,6 +257,8 @@ fn serve(conn: Connection, jobs: Receiver<Box<dyn Job>>, commits: &AtomicI64) {
                 Err(_) => break,
             }
         }
+        stats.queued.fetch_sub(batch.len() as u64, Ordering::Relaxed);
+        stats.record_batch(batch.len());
         run_batch(&conn, batch, commits);
     }
     if let Err((_, e)) = conn.close() {

@@ -103,6 +103,7 @@ pub use tenants::{RateLimit, Tenant};
 pub use tokens::{MAX_TOKENS_PER_TENANT, TokenRecord};
 
 use commit::Committer;
+pub use commit::{BATCH_SIZE_BOUNDS, CommitSnapshot, CommitStats};
 use pool::Pool;
 
 /// A tenant's internal key (its row's `seq`), taken by every resource operation.
@@ -157,6 +158,7 @@ pub struct Store {
     readers: Pool,
     watch: Mutex<Watch>,
     changes: Arc<AtomicI64>,
+    stats: Arc<CommitStats>,
     path: PathBuf,
 }
 
@@ -182,13 +184,15 @@ impl Store {
         let watch = connection::open_reader(path)?;
         let seen = data_version(&watch)?;
         let changes = Arc::new(AtomicI64::new(0));
-        let committer = Committer::spawn(writer, changes.clone())?;
+        let stats = Arc::new(CommitStats::default());
+        let committer = Committer::spawn(writer, changes.clone(), Arc::clone(&stats))?;
         tracing::debug!(path = %path.display(), ?options, "opened the store");
         Ok(Store {
             committer,
             readers: Pool::new(path.to_owned(), options.readers),
             watch: Mutex::new(Watch { conn: watch, seen }),
             changes,
+            stats,
             path: path.to_owned(),
         })
     }
@@ -198,6 +202,11 @@ impl Store {
     /// Dropping the store does the same; this also says whether the writer ended well.
     pub fn close(mut self) -> Result<(), Error> {
         self.committer.shutdown()
+    }
+
+    /// The writer's queue depth and batch sizes so far.
+    pub fn commit_stats(&self) -> CommitSnapshot {
+        self.stats.snapshot()
     }
 
     /// The database file's path.
@@ -282,6 +291,23 @@ mod tests {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Store>();
         assert_send_sync::<Arc<Store>>();
+    }
+
+    #[test]
+    fn commit_stats_count_jobs_and_batches_and_drain_the_queue() {
+        let dir = TempDir::new();
+        let store = Store::open(&dir.db(), Options::default()).unwrap();
+        assert_eq!(
+            store.commit_stats(),
+            CommitSnapshot { queue_depth: 0, batches: 0, jobs: 0, batches_at_most: [0; 9] }
+        );
+        for _ in 0..3 {
+            store.write(|_| Ok::<_, Error>(())).unwrap();
+        }
+        let stats = store.commit_stats();
+        assert_eq!((stats.queue_depth, stats.batches, stats.jobs), (0, 3, 3), "{stats:?}");
+        // Three lone jobs: three batches of one, counted under every bound.
+        assert_eq!(stats.batches_at_most, [3; 9]);
     }
 
     #[test]
