@@ -56,6 +56,10 @@ fn main() -> ExitCode {
             Some("tenant") => cli::tenant(&args),
             Some("token") => cli::token(&args),
             Some("admin") => cli::admin(&args),
+            Some("key") => cli::key(&args),
+            Some("backup") => cli::backup(&args),
+            Some("export") => cli::export(&args),
+            Some("import") => cli::import(&args),
             Some("help") | None => {
                 print!("{}", cli::USAGE);
                 Ok(())
@@ -123,7 +127,8 @@ async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError>
     let local: SocketAddr = listener.local_addr().map_err(|e| CliError::Failed(e.to_string()))?;
     // Without an explicit public URL, the address actually bound (which resolves port 0).
     let public_url = args.get("public-url", "SCIM_PUBLIC_URL").unwrap_or_else(|| format!("http://{local}"));
-    let state = Arc::new(app::State::new(store, public_url, cli::admin_secret(args)?)?);
+    let keyring = cli::keyring(args)?;
+    let state = Arc::new(app::State::new(store, public_url, cli::admin_secret(args)?, args.key_file(), &keyring)?);
     // Scripts and tests read this line to learn the port (with --listen 127.0.0.1:0).
     println!("scim-server listening on http://{local}");
     tracing::info!(%local, public_url = %state.public_url, "listening");
