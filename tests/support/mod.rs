@@ -105,7 +105,7 @@ impl Server {
     }
 
     /// A server started on `db` in `dir`, addressing `tenant` with `token`.
-    fn launched(dir: TempDir, db: PathBuf, tenant: &str, token: &str) -> Server {
+    pub fn launched(dir: TempDir, db: PathBuf, tenant: &str, token: &str) -> Server {
         let mut server = Server {
             db,
             addr: String::new(),
