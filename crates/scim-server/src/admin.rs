@@ -141,7 +141,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 ///
 /// A well-signed admin token whose id the server has not loaded yet (minted by the CLI a moment
 /// ago) makes the server read the admin token ids again once, so it works at once; only tokens
-/// signed with the store's key can cause that read.
+/// signed with one of the server's keys can cause that read.
 ///
 /// Returns the credential's name for the admin trail: `admin-token:<id>` or `startup-secret`.
 async fn authenticate(state: &Arc<State>, request: &Request<Incoming>) -> Result<String, AdminError> {
