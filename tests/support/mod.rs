@@ -122,7 +122,7 @@ impl Server {
     }
 
     /// A server started on `db` in `dir`, addressing `tenant` with `token`.
-    fn launched(dir: TempDir, db: PathBuf, tenant: &str, token: &str) -> Server {
+    pub fn launched(dir: TempDir, db: PathBuf, tenant: &str, token: &str) -> Server {
         Server::launched_with(dir, db, tenant, token, Vec::new())
     }
 

@@ -13,10 +13,14 @@
 //! reject forged or mangled tokens before any lookup. Revocation is the list's job: a deleted id
 //! stops working as soon as the caller refreshes the set.
 //!
+//! The keys live in their own file, never in the database ([`keyring`]): a token names its key in
+//! its JWT header (`kid`), so a key can be rotated while tokens signed with the previous one keep
+//! working for a grace period.
+//!
 //! Verification of a token already seen is a hash-map hit; the HMAC and JSON work is done once per
 //! distinct token and active set.
 //!
-//! Administrators hold a second kind of token, signed with the same key but carrying
+//! Administrators hold a second kind of token, signed with the same keys but carrying
 //! `scope: "admin"` and no tenant ([`Signer::issue_admin`], [`Verifier::authenticate_admin`]).
 //! The two kinds never cross: a tenant's SCIM token is refused as an admin credential because it
 //! lacks the scope, and an admin token is refused by every tenant because it carries the scope;
@@ -40,10 +44,14 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+
+pub mod keyring;
+
+pub use keyring::{Keyring, LEGACY_KID};
 
 /// The default life of a token: one year, as AWS IAM Identity Center issues them.
 pub const DEFAULT_TTL_SECS: i64 = 365 * 24 * 60 * 60;
@@ -51,7 +59,8 @@ pub const DEFAULT_TTL_SECS: i64 = 365 * 24 * 60 * 60;
 /// How many distinct verified tokens the verifier remembers; beyond this it verifies each time.
 const VERIFIED_CACHE_LIMIT: usize = 4096;
 
-/// Why a token was refused. Every variant answers 401 on the wire; the variant is for the logs.
+/// Why a token was refused (every refusal answers 401 on the wire; the variant is for the logs),
+/// or why keys could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
@@ -66,8 +75,12 @@ pub enum Error {
     /// The token is of the other kind: an admin token offered to a tenant, or a tenant's token
     /// offered as an admin credential.
     WrongScope,
+    /// The token's key was rotated out and its grace period is over.
+    Retired,
     /// Signing failed (a broken key); only issuing can see this.
     Signing(String),
+    /// The key file could not be read, parsed or written.
+    KeyFile(String),
 }
 
 impl fmt::Display for Error {
@@ -78,7 +91,9 @@ impl fmt::Display for Error {
             Error::WrongTenant => f.write_str("token belongs to another tenant"),
             Error::Expired => f.write_str("token has expired"),
             Error::WrongScope => f.write_str("token is not meant for this endpoint (admin versus tenant)"),
+            Error::Retired => f.write_str("token was signed with a key retired by rotation"),
             Error::Signing(why) => write!(f, "could not sign token: {why}"),
+            Error::KeyFile(why) => write!(f, "key file: {why}"),
         }
     }
 }
@@ -117,28 +132,52 @@ pub struct Issued {
     pub expires: i64,
 }
 
-/// Signs and checks tokens with one HMAC key.
+/// Signs tokens with the current key of a [`Keyring`] and checks them with any of its live keys.
 pub struct Signer {
+    /// Oldest first; the last one signs.
+    keys: Vec<SigningKey>,
+    validation: Validation,
+}
+
+/// One key of a [`Signer`], ready for HMAC.
+struct SigningKey {
+    kid: String,
+    retires: Option<i64>,
     encoding: EncodingKey,
     decoding: DecodingKey,
-    validation: Validation,
 }
 
 impl fmt::Debug for Signer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never print key material.
-        f.write_str("Signer { .. }")
+        let kids: Vec<&str> = self.keys.iter().map(|k| k.kid.as_str()).collect();
+        f.debug_struct("Signer").field("kids", &kids).finish_non_exhaustive()
     }
 }
 
 impl Signer {
-    /// A signer for the given secret key (use at least 32 random bytes).
+    /// A signer of one secret key (use at least 32 random bytes), with id [`LEGACY_KID`].
     pub fn new(secret: &[u8]) -> Signer {
+        Signer::from_keyring(&Keyring::single(LEGACY_KID, secret, 0))
+    }
+
+    /// A signer over every key of `keyring`; the current key signs.
+    pub fn from_keyring(keyring: &Keyring) -> Signer {
         let mut validation = Validation::new(Algorithm::HS256);
         // Expiry is checked against the caller's clock and the active set, not the system clock.
         validation.validate_exp = false;
         validation.required_spec_claims.clear();
-        Signer { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
+        let keys = keyring
+            .keys()
+            .iter()
+            .map(|key| SigningKey {
+                kid: key.kid.clone(),
+                retires: key.retires,
+                encoding: EncodingKey::from_secret(key.secret()),
+                decoding: DecodingKey::from_secret(key.secret()),
+            })
+            .collect();
+        Signer { keys, validation }
     }
 
     /// Issues a token for `tenant_id`, valid from `now` for `ttl_secs` seconds.
@@ -167,16 +206,27 @@ impl Signer {
     }
 
     fn sign(&self, claims: Claims) -> Result<Issued, Error> {
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| Error::Signing(e.to_string()))?;
+        let key = self.keys.last().ok_or_else(|| Error::Signing("the keyring is empty".into()))?;
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(key.kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &key.encoding).map_err(|e| Error::Signing(e.to_string()))?;
         Ok(Issued { token, token_id: claims.jti, created: claims.iat, expires: claims.exp })
     }
 
-    /// Checks the signature and shape of `token` and returns its claims (expiry not checked).
-    pub fn decode(&self, token: &str) -> Result<Claims, Error> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+    /// Checks the signature and shape of `token` with the key its `kid` names (a token without
+    /// one: the [`LEGACY_KID`] key) and returns its claims (expiry not checked) and when that key
+    /// retires. [`Error::Retired`] if the key retired before `now`.
+    pub fn decode(&self, token: &str, now: i64) -> Result<(Claims, Option<i64>), Error> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Error::Invalid)?;
+        let kid = header.kid.as_deref().unwrap_or(LEGACY_KID);
+        let key = self.keys.iter().find(|k| k.kid == kid).ok_or(Error::Invalid)?;
+        let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation)
             .map(|data| data.claims)
-            .map_err(|_| Error::Invalid)
+            .map_err(|_| Error::Invalid)?;
+        if key.retires.is_some_and(|at| now >= at) {
+            return Err(Error::Retired);
+        }
+        Ok((claims, key.retires))
     }
 }
 
@@ -196,33 +246,41 @@ struct State {
     active: HashMap<String, ActiveToken>,
     /// Active admin token ids and their expiry.
     admin: HashMap<String, i64>,
-    /// Tokens whose signature was already checked, mapped to their claims.
-    verified: HashMap<Box<str>, Claims>,
+    /// Tokens whose signature was already checked, mapped to their claims and when their key
+    /// retires.
+    verified: HashMap<Box<str>, (Claims, Option<i64>)>,
 }
 
 /// Authenticates requests against a [`Signer`] and the set of active token ids.
 #[derive(Debug)]
 pub struct Verifier {
-    signer: Signer,
+    signer: RwLock<Arc<Signer>>,
     state: RwLock<State>,
 }
 
 impl Verifier {
     /// A verifier with no active tokens: it refuses everything until [`Verifier::set_active`].
     pub fn new(signer: Signer) -> Verifier {
-        Verifier { signer, state: RwLock::new(State::default()) }
+        Verifier { signer: RwLock::new(Arc::new(signer)), state: RwLock::new(State::default()) }
     }
 
-    /// The signer, to issue tokens with the same key.
-    pub fn signer(&self) -> &Signer {
-        &self.signer
+    /// The signer, to issue tokens with the same keys.
+    pub fn signer(&self) -> Arc<Signer> {
+        Arc::clone(&self.signer.read().unwrap_or_else(|poison| poison.into_inner()))
+    }
+
+    /// Replaces the keys (after a rotation). Tokens whose key is gone stop working at once.
+    pub fn set_signer(&self, signer: Signer) {
+        let mut state = self.state.write().unwrap_or_else(|poison| poison.into_inner());
+        *self.signer.write().unwrap_or_else(|poison| poison.into_inner()) = Arc::new(signer);
+        state.verified.clear();
     }
 
     /// Replaces the set of active token ids. Tokens not in it stop working at once.
     pub fn set_active(&self, tokens: impl IntoIterator<Item = ActiveToken>) {
         let active: HashMap<String, ActiveToken> = tokens.into_iter().map(|t| (t.id.clone(), t)).collect();
         let mut state = self.state.write().unwrap_or_else(|poison| poison.into_inner());
-        state.verified.retain(|_, claims| active.contains_key(&claims.jti));
+        state.verified.retain(|_, (claims, _)| active.contains_key(&claims.jti));
         state.active = active;
     }
 
@@ -236,7 +294,7 @@ impl Verifier {
     ///
     /// Admin requests are rare, so this verifies the signature every time rather than caching.
     pub fn authenticate_admin(&self, token: &str, now: i64) -> Result<String, Error> {
-        let claims = self.signer.decode(token)?;
+        let (claims, _) = self.signer().decode(token, now)?;
         if claims.scope.as_deref() != Some(ADMIN_SCOPE) {
             return Err(Error::WrongScope);
         }
@@ -252,17 +310,20 @@ impl Verifier {
     pub fn authenticate(&self, token: &str, tenant_id: &str, now: i64) -> Result<String, Error> {
         {
             let state = self.state.read().unwrap_or_else(|poison| poison.into_inner());
-            if let Some(claims) = state.verified.get(token) {
+            if let Some((claims, retires)) = state.verified.get(token) {
+                if retires.is_some_and(|at| now >= at) {
+                    return Err(Error::Retired);
+                }
                 return check(&state.active, claims, tenant_id, now);
             }
         }
-        let claims = self.signer.decode(token)?;
+        let (claims, retires) = self.signer().decode(token, now)?;
         let mut state = self.state.write().unwrap_or_else(|poison| poison.into_inner());
         let outcome = check(&state.active, &claims, tenant_id, now);
         // Only tokens of the active set are remembered, so the cache cannot be filled by
         // well-signed but revoked tokens, and it stays bounded.
         if state.active.contains_key(&claims.jti) && state.verified.len() < VERIFIED_CACHE_LIMIT {
-            state.verified.insert(token.into(), claims);
+            state.verified.insert(token.into(), (claims, retires));
         }
         outcome
     }
@@ -371,6 +432,41 @@ mod tests {
         v.set_active_admin([]);
         assert_eq!(v.authenticate_admin(&admin.token, NOW), Err(Error::Revoked));
         assert_eq!(v.authenticate_admin("garbage", NOW), Err(Error::Invalid));
+    }
+
+    #[test]
+    fn rotated_keys_verify_until_they_retire_and_name_themselves() {
+        let mut ring = Keyring::generate(NOW).unwrap();
+        let old = Signer::from_keyring(&ring).issue("t1", NOW, DEFAULT_TTL_SECS).unwrap();
+        ring.rotate(NOW + 10, 100).unwrap();
+        let verifier = Verifier::new(Signer::new(&[1u8; 32]));
+        verifier.set_signer(Signer::from_keyring(&ring));
+        let new = verifier.signer().issue("t1", NOW + 10, DEFAULT_TTL_SECS).unwrap();
+        let header = jsonwebtoken::decode_header(&new.token).unwrap();
+        assert_eq!(header.kid.as_deref(), Some(ring.current().kid.as_str()));
+        verifier.set_active([active(&old, "t1"), active(&new, "t1")]);
+        assert_eq!(verifier.authenticate(&old.token, "t1", NOW + 109), Ok(old.token_id.clone()));
+        // Cached or not, the old key's tokens stop at the end of the grace period.
+        assert_eq!(verifier.authenticate(&old.token, "t1", NOW + 110), Err(Error::Retired));
+        assert_eq!(verifier.authenticate(&new.token, "t1", NOW + 110), Ok(new.token_id.clone()));
+        // A keyring without the old key refuses its tokens outright.
+        ring.rotate(NOW + 200, 0).unwrap();
+        let newest = Keyring::parse(&ring.render()).unwrap();
+        verifier.set_signer(Signer::from_keyring(&newest));
+        assert_eq!(verifier.authenticate(&new.token, "t1", NOW + 200), Err(Error::Retired));
+    }
+
+    #[test]
+    fn tokens_without_kid_verify_with_the_legacy_key_only() {
+        // What the store's key signed before keys had ids: an HS256 JWT with no `kid`.
+        let secret = [5u8; 32];
+        let claims = Claims { tid: "t1".into(), jti: "j".into(), iat: NOW, exp: NOW + 60, scope: None };
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(&secret)).unwrap();
+        let mut ring = Keyring::generate(NOW).unwrap();
+        assert_eq!(Signer::from_keyring(&ring).decode(&token, NOW), Err(Error::Invalid));
+        ring.adopt_legacy(&secret, NOW);
+        assert_eq!(Signer::from_keyring(&ring).decode(&token, NOW).unwrap().0, claims);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! It has its own credential, never a tenant's SCIM token: an admin token minted by
 //! `scim-server admin token create` (a JWT with `scope: "admin"`, its id in `admin_tokens`), or
 //! the secret given to `serve` with `--admin-token-file` / `SCIM_ADMIN_TOKEN`, which lives only
-//! in the server's memory. The credential travels as `Authorization: Bearer`, never in a cookie,
+//! in the server's memory. Every change made here is written to the admin trail
+//! (`GET /admin/v1/audit`) naming that credential. The credential travels as `Authorization: Bearer`, never in a cookie,
 //! so a page of another origin cannot borrow it (no CSRF). Errors are rfc-style JSON bodies
 //! (`schemas`, `status`, `detail`, `scimType`).
 
@@ -140,8 +141,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 ///
 /// A well-signed admin token whose id the server has not loaded yet (minted by the CLI a moment
 /// ago) makes the server read the admin token ids again once, so it works at once; only tokens
-/// signed with the store's key can cause that read.
-async fn authenticate(state: &Arc<State>, request: &Request<Incoming>) -> Result<(), AdminError> {
+/// signed with one of the server's keys can cause that read.
+///
+/// Returns the credential's name for the admin trail: `admin-token:<id>` or `startup-secret`.
+async fn authenticate(state: &Arc<State>, request: &Request<Incoming>) -> Result<String, AdminError> {
     let refuse = |why: String| {
         tracing::debug!(reason = %why, "admin credential refused");
         AdminError::new(StatusCode::UNAUTHORIZED, "An admin token is required (Authorization: Bearer).")
@@ -150,11 +153,12 @@ async fn authenticate(state: &Arc<State>, request: &Request<Incoming>) -> Result
     if let Some(secret) = &state.admin_secret
         && constant_time_eq(secret.as_bytes(), token.as_bytes())
     {
-        return Ok(());
+        return Ok(STARTUP_SECRET.to_owned());
     }
     let now = scim_schema::time::now_millis() / 1000;
+    let actor = |id: String| format!("admin-token:{id}");
     match state.verifier.authenticate_admin(token, now) {
-        Ok(_) => Ok(()),
+        Ok(id) => Ok(actor(id)),
         Err(scim_auth::Error::Revoked) => {
             let polled = Arc::clone(state);
             read(move || {
@@ -163,42 +167,100 @@ async fn authenticate(state: &Arc<State>, request: &Request<Incoming>) -> Result
                 Ok(())
             })
             .await?;
-            state.verifier.authenticate_admin(token, now).map(|_| ()).map_err(|e| refuse(e.to_string()))
+            state.verifier.authenticate_admin(token, now).map(actor).map_err(|e| refuse(e.to_string()))
         }
         Err(e) => Err(refuse(e.to_string())),
     }
 }
 
+/// The admin trail's name of the start-up secret (`--admin-token-file`, `SCIM_ADMIN_TOKEN`).
+pub const STARTUP_SECRET: &str = "startup-secret";
+
 /// Answers a request under `/admin/v1`; returns the response and the reason of a failure.
+///
+/// Every authenticated request that may change something (any method but `GET` and `HEAD`) is
+/// written to the admin trail with the credential used and the status answered; reads and
+/// unauthenticated requests are not.
 pub async fn handle(
     state: Arc<State>,
     request: Request<Incoming>,
     target: &Target,
     request_id: &str,
 ) -> (Response<Body>, Option<String>) {
-    match serve(state, request, target, request_id).await {
+    let actor = match authenticate(&state, &request).await {
+        Ok(actor) => actor,
+        Err(error) => return (error_response(request_id, &error), Some(error.reason())),
+    };
+    let method = request.method().clone();
+    let mut created = None;
+    let (response, failure) = match serve(Arc::clone(&state), request, target, request_id, &mut created).await {
         Ok(response) => (response, None),
-        Err(error) => (error_response(request_id, &error), Some(error.reason())),
+        Err(error) => (error_response(request_id, &error), Some(error)),
+    };
+    if !matches!(method, Method::GET | Method::HEAD) {
+        let rest: Vec<&str> = target.segments.iter().skip(2).map(String::as_str).collect();
+        let (action, tenant_id, object) = action_of(&method, &rest);
+        let (tenant_id, object) = match (tenant_id, object) {
+            (None, None) => (created.clone(), None),
+            (tenant_id, None) => (tenant_id, created),
+            other => other,
+        };
+        let entry = scim_store::AdminAction {
+            at: scim_schema::time::now_millis(),
+            actor,
+            action: action.to_owned(),
+            tenant_id,
+            target: object,
+            status: response.status().as_u16(),
+            detail: failure.as_ref().map(|e| e.detail.clone()),
+        };
+        let store = Arc::clone(&state.store);
+        if let Err(e) = write(move || Ok(store.record_admin_action(&entry)?)).await {
+            tracing::error!(error = ?e, "could not write the admin trail");
+        }
     }
+    (response, failure.map(|e| e.reason()))
 }
 
+/// The admin trail's name of a changing request, with the tenant and object its path names.
+fn action_of(method: &Method, rest: &[&str]) -> (&'static str, Option<String>, Option<String>) {
+    let owned = |s: &&str| (*s).to_owned();
+    let tenant = rest.get(1).map(owned);
+    let action = match (rest, method) {
+        (["tenants"], &Method::POST) => "CreateTenant",
+        (["tenants", _], &Method::PATCH) => "UpdateTenant",
+        (["tenants", _], &Method::DELETE) => "DeleteTenant",
+        (["tenants", _, "tokens"], &Method::POST) => "CreateToken",
+        (["tenants", _, "tokens", _], &Method::DELETE) => "DeleteToken",
+        (["tenants", _, "access-control"], &Method::PUT) => "SetAccessControl",
+        _ => "Refused",
+    };
+    (action, tenant, rest.get(3).map(owned))
+}
+
+/// Answers an authenticated admin request. `created` receives the id of what a `POST` made
+/// (a tenant, a token), for the admin trail.
 async fn serve(
     state: Arc<State>,
     request: Request<Incoming>,
     target: &Target,
     request_id: &str,
+    created: &mut Option<String>,
 ) -> Result<Response<Body>, AdminError> {
-    authenticate(&state, &request).await?;
     let method = request.method().clone();
     let body = read_body(request).await?;
     let rest: Vec<&str> = target.segments.iter().skip(2).map(String::as_str).collect();
     let ok = |value: Value| Ok(respond(request_id, StatusCode::OK, &value));
     let wrong_method = |allow: &'static str| Err(AdminError::from(ApiError::MethodNotAllowed(allow)));
     match (rest.as_slice(), &method) {
+        (["audit"], &Method::GET) => ok(admin_trail(&state, target).await?),
+        (["audit"], _) => wrong_method("GET"),
         (["session"], &Method::GET) => ok(json!({"authenticated": true, "public_url": state.public_url})),
         (["tenants"], &Method::GET) => ok(list_tenants(&state).await?),
         (["tenants"], &Method::POST) => {
-            Ok(respond(request_id, StatusCode::CREATED, &create_tenant(&state, body.unwrap_or(Value::Null)).await?))
+            let tenant = create_tenant(&state, body.unwrap_or(Value::Null)).await?;
+            *created = tenant["tenant_id"].as_str().map(str::to_owned);
+            Ok(respond(request_id, StatusCode::CREATED, &tenant))
         }
         (["tenants"], _) => wrong_method("GET, POST"),
         (["tenants", id], &Method::GET) => ok(tenant_json(&state, &load_tenant(&state, id).await?)),
@@ -212,7 +274,9 @@ async fn serve(
         (["tenants", _], _) => wrong_method("GET, PATCH, DELETE"),
         (["tenants", id, "tokens"], &Method::GET) => ok(list_tokens(&state, id).await?),
         (["tenants", id, "tokens"], &Method::POST) => {
-            Ok(respond(request_id, StatusCode::CREATED, &create_token(&state, id).await?))
+            let token = create_token(&state, id).await?;
+            *created = token["token_id"].as_str().map(str::to_owned);
+            Ok(respond(request_id, StatusCode::CREATED, &token))
         }
         (["tenants", _, "tokens"], _) => wrong_method("GET, POST"),
         (["tenants", id, "tokens", token_id], &Method::DELETE) => {
@@ -340,10 +404,10 @@ async fn create_tenant(state: &Arc<State>, body: Value) -> Result<Value, AdminEr
     }
     let profile = profile_of(&body)?.unwrap_or(ProfileName::IdentityCenter);
     let name = name_of(&body)?;
-    let store = Arc::clone(&state.store);
+    let (store, signer) = (Arc::clone(&state.store), state.verifier.signer());
     let (tenant, token) = write(move || {
         let tenant = store.create_tenant(name.as_deref(), profile.as_str())?;
-        let token = issue(&store, &tenant.id)?;
+        let token = issue(&store, &signer, &tenant.id)?;
         Ok((tenant, token))
     })
     .await?;
@@ -366,9 +430,9 @@ async fn update_tenant(state: &Arc<State>, id: &str, body: Value) -> Result<Valu
 }
 
 /// Issues a token of `tenant_id` and records its id; the token itself is returned once.
-fn issue(store: &scim_store::Store, tenant_id: &str) -> Result<Value, AdminError> {
+fn issue(store: &scim_store::Store, signer: &scim_auth::Signer, tenant_id: &str) -> Result<Value, AdminError> {
     // The store counts and inserts on its one writer: two racing requests cannot both get a third.
-    let (issued, record) = crate::tokens::mint::<AdminError>(store, tenant_id, scim_auth::DEFAULT_TTL_SECS)?;
+    let (issued, record) = crate::tokens::mint::<AdminError>(store, signer, tenant_id, scim_auth::DEFAULT_TTL_SECS)?;
     let mut out = token_json(&record, issued.created);
     if let Some(object) = out.as_object_mut() {
         object.insert("token".into(), Value::String(issued.token));
@@ -407,8 +471,8 @@ async fn list_tokens(state: &Arc<State>, id: &str) -> Result<Value, AdminError> 
 }
 
 async fn create_token(state: &Arc<State>, id: &str) -> Result<Value, AdminError> {
-    let (store, tenant_id) = (Arc::clone(&state.store), id.to_owned());
-    let created = write(move || issue(&store, &tenant_id)).await?;
+    let (store, signer, tenant_id) = (Arc::clone(&state.store), state.verifier.signer(), id.to_owned());
+    let created = write(move || issue(&store, &signer, &tenant_id)).await?;
     reload(state).await;
     Ok(created)
 }
@@ -539,26 +603,49 @@ async fn group_detail(state: &Arc<State>, id: &str, group: &str, target: &Target
     }))
 }
 
-async fn audit(state: &Arc<State>, id: &str, target: &Target) -> Result<Value, AdminError> {
-    let key = tenant_key(state, id).await?;
-    let text = |name: &str| target.param(name).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+/// The `before` and `count` parameters of a page of audit entries, newest first.
+fn audit_page(target: &Target) -> Result<(Option<i64>, usize), AdminError> {
+    let text = |name: &str| target.param(name).map(str::trim).filter(|v| !v.is_empty());
     let before = match text("before") {
         None => None,
         Some(v) => {
             Some(v.parse::<i64>().map_err(|_| AdminError::bad("invalidValue", "before must be a whole number"))?)
         }
     };
+    let limit = match text("count") {
+        None => 50,
+        Some(v) => v.parse::<usize>().map_err(|_| AdminError::bad("invalidValue", "count must be a whole number"))?,
+    }
+    .clamp(1, MAX_PAGE);
+    Ok((before, limit))
+}
+
+/// `GET /admin/v1/audit`: the administrators' trail, newest first.
+async fn admin_trail(state: &Arc<State>, target: &Target) -> Result<Value, AdminError> {
+    let (before, limit) = audit_page(target)?;
+    let store = Arc::clone(&state.store);
+    let entries = read(move || Ok(store.read(|r| r.admin_audit(before, limit))?)).await?;
+    let next = if entries.len() == limit { entries.last().map(|(seq, _)| *seq) } else { None };
+    let entries: Vec<Value> = entries
+        .iter()
+        .map(|(seq, e)| {
+            json!({"seq": seq, "at": format_datetime(e.at), "actor": e.actor, "action": e.action,
+                   "tenant_id": e.tenant_id, "target": e.target, "status": e.status, "detail": e.detail})
+        })
+        .collect();
+    Ok(json!({"entries": entries, "next_before": next}))
+}
+
+async fn audit(state: &Arc<State>, id: &str, target: &Target) -> Result<Value, AdminError> {
+    let key = tenant_key(state, id).await?;
+    let text = |name: &str| target.param(name).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    let (before, limit) = audit_page(target)?;
     let rejected = match text("outcome").as_deref() {
         None | Some("all") => None,
         Some("rejected") => Some(true),
         Some("succeeded") => Some(false),
         Some(_) => return Err(AdminError::bad("invalidValue", "outcome must be all, rejected or succeeded")),
     };
-    let limit = match text("count") {
-        None => 50,
-        Some(v) => v.parse::<usize>().map_err(|_| AdminError::bad("invalidValue", "count must be a whole number"))?,
-    }
-    .clamp(1, MAX_PAGE);
     let filter = AuditFilter { before, action: text("action"), resource_id: text("resource"), rejected, limit };
     let store = Arc::clone(&state.store);
     let entries = read(move || Ok(store.read(|r| r.audit_filtered(key, &filter))?)).await?;

@@ -3,11 +3,14 @@
 //!
 //! Tenants and active tokens live in memory and are reloaded whenever the database changes,
 //! whoever changed it: the server polls SQLite's `data_version`, so a token deleted by the CLI
-//! in another process stops working within a second without a disk read per request.
+//! in another process stops working within a second without a disk read per request. The same
+//! poll reads the key file, so a key rotated by `scim-server key rotate` signs and verifies
+//! within a second too.
 
 use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex, Once, OnceLock, RwLock};
 use std::time::{Duration, Instant};
@@ -59,21 +62,27 @@ pub struct State {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Set once shutdown begins: `/readyz` then answers `503`.
     pub draining: AtomicBool,
+    /// The key file, and the text of it the verifier's keys were last made from.
+    key_file: (PathBuf, Mutex<String>),
 }
 
 impl State {
     /// Opens the state over `store`, loading tenants and tokens.
+    ///
+    /// `keyring` was read from `key_file`, which [`State::reload_keys`] reads again for rotations.
     pub fn new(
         store: Arc<Store>,
         public_url: String,
         admin_secret: Option<String>,
+        key_file: PathBuf,
+        keyring: &scim_auth::Keyring,
     ) -> Result<State, scim_store::Error> {
-        let signing_key = store.signing_key()?;
-        let signer = scim_auth::Signer::new(&signing_key);
         let state = State {
-            cursors: crate::cursor::CursorKey::derive(&signing_key),
+            // Derived from the key signing at start-up: cursors outlive a rotation until the
+            // next restart, when a client restarts its listing (invalidCursor, as AWS expires them).
+            cursors: crate::cursor::CursorKey::derive(keyring.current().secret()),
             store,
-            verifier: Verifier::new(signer),
+            verifier: Verifier::new(scim_auth::Signer::from_keyring(keyring)),
             tenants: RwLock::new(HashMap::new()),
             public_url: public_url.trim_end_matches('/').to_owned(),
             limiter: crate::ratelimit::Limiter::default(),
@@ -81,9 +90,37 @@ impl State {
             refusals: crate::upkeep::Refusals::default(),
             metrics: Arc::default(),
             draining: AtomicBool::new(false),
+            key_file: (key_file, Mutex::new(keyring.render())),
         };
         state.reload()?;
         Ok(state)
+    }
+
+    /// Reads the key file again and, if it changed (a rotation), verifies and signs with its keys
+    /// from now on. A file that is missing or unreadable keeps the keys in use, loudly.
+    pub fn reload_keys(&self) {
+        let (path, seen) = &self.key_file;
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "cannot read the key file; keeping the keys in use");
+                return;
+            }
+        };
+        let mut seen = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *seen == text {
+            return;
+        }
+        match scim_auth::Keyring::parse(&text) {
+            Ok(keyring) => {
+                self.verifier.set_signer(scim_auth::Signer::from_keyring(&keyring));
+                tracing::info!(kid = %keyring.current().kid, keys = keyring.keys().len(), "loaded rotated signing keys");
+                *seen = text;
+            }
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "the key file is invalid; keeping the keys in use")
+            }
+        }
     }
 
     /// Reloads tenants and active tokens from the database.
@@ -116,7 +153,8 @@ impl State {
     }
 }
 
-/// Polls the database for changes made by anyone and reloads tenants and tokens; runs forever.
+/// Polls the database for changes made by anyone and reloads tenants and tokens, and the key
+/// file for rotations; runs forever.
 pub async fn watch(state: Arc<State>) {
     let mut last = None;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -124,6 +162,7 @@ pub async fn watch(state: Arc<State>) {
         tick.tick().await;
         let polled = Arc::clone(&state);
         let outcome = tokio::task::spawn_blocking(move || {
+            polled.reload_keys();
             let version = polled.store.data_version()?;
             if Some(version) != last {
                 polled.reload()?;

@@ -1,5 +1,7 @@
-//! The command line: `serve`, and the administrator's `tenant`, `token` and `admin` commands,
-//! which work on the database directly (also while a server runs on it: the server notices within a second).
+//! The command line: `serve`, and the administrator's `tenant`, `token`, `admin`, `key`, `backup`,
+//! `export` and `import` commands, which work on the database and key file directly (also while a
+//! server runs on them: the server notices within a second). Every change they make is written to
+//! the admin trail as done by `cli`.
 //!
 //! Scripts depend on this interface; `docs/CLI.md` documents it and a test checks the two agree.
 
@@ -18,22 +20,28 @@ scim-server: a SCIM 2.0 service provider (AWS IAM Identity Center compatible)
 USAGE:
     scim-server serve [--db PATH] [--listen ADDR] [--public-url URL]
                       [--durability full|normal] [--log-format human|json]
-                      [--admin-token-file PATH] [--audit-max-age DAYS] [--audit-max-rows N]
+                      [--admin-token-file PATH] [--key-file PATH]
+                      [--audit-max-age DAYS] [--audit-max-rows N]
                       [--tls-cert FILE --tls-key FILE] [--metrics-listen ADDR]
                       [--header-timeout SECS] [--idle-timeout SECS]
                       [--max-connections N] [--max-header-bytes N] [--drain-delay SECS]
     scim-server tenant create [--db PATH] [--profile identity-center|rfc] [--name NAME]
-                              [--public-url URL] [--json]
+                              [--public-url URL] [--key-file PATH] [--json]
     scim-server tenant list [--db PATH] [--public-url URL] [--json]
     scim-server tenant delete TENANT_ID [--db PATH]
     scim-server tenant limit TENANT_ID [--db PATH] [--rate N [--burst N] | --off]
                              [--max-users N] [--max-groups N] [--json]
-    scim-server token create --tenant TENANT_ID [--db PATH] [--days N] [--public-url URL] [--json]
+    scim-server token create --tenant TENANT_ID [--db PATH] [--days N] [--public-url URL]
+                             [--key-file PATH] [--json]
     scim-server token list --tenant TENANT_ID [--db PATH] [--json]
     scim-server token delete TOKEN_ID --tenant TENANT_ID [--db PATH]
-    scim-server admin token create [--db PATH] [--days N] [--public-url URL] [--json]
+    scim-server admin token create [--db PATH] [--days N] [--public-url URL] [--key-file PATH] [--json]
     scim-server admin token list [--db PATH] [--json]
     scim-server admin token delete TOKEN_ID [--db PATH]
+    scim-server key rotate [--db PATH] [--key-file PATH] [--grace DURATION]
+    scim-server backup --out FILE [--db PATH]
+    scim-server export --tenant TENANT_ID --out FILE.jsonl [--db PATH]
+    scim-server import --in FILE.jsonl [--db PATH]
     scim-server help | --help | --version
 
 ENVIRONMENT:
@@ -55,6 +63,7 @@ ENVIRONMENT:
     SCIM_MAX_CONNECTIONS open connections at most       (default 1024)
     SCIM_MAX_HEADER_BYTES request line and headers      (default 16384)
     SCIM_DRAIN_DELAY     seconds /readyz says 503 before stopping (default 0)
+    SCIM_KEY_FILE    the token signing keys   (default <database file>.key)
 ";
 
 /// A failed command: a usage error (exit 2) or a runtime failure (exit 1).
@@ -119,6 +128,10 @@ const OPTIONS: &[&str] = &[
     "max-connections",
     "max-header-bytes",
     "drain-delay",
+    "key-file",
+    "grace",
+    "out",
+    "in",
 ];
 
 impl Args {
@@ -271,19 +284,75 @@ impl Args {
         }
     }
 
+    /// The key file: `--key-file`, else `SCIM_KEY_FILE`, else `<database file>.key` beside it.
+    pub fn key_file(&self) -> PathBuf {
+        self.get("key-file", "SCIM_KEY_FILE")
+            .map_or_else(|| scim_auth::keyring::default_path(&self.db()), PathBuf::from)
+    }
+
+    /// The option `name`, which the command requires.
+    fn required(&self, name: &str, what: &str) -> Result<String, CliError> {
+        self.options.get(name).cloned().ok_or_else(|| CliError::Usage(format!("--{name} {what} is required")))
+    }
+
     fn tenant(&self) -> Result<String, CliError> {
         self.options.get("tenant").cloned().ok_or_else(|| CliError::Usage("--tenant TENANT_ID is required".into()))
     }
 }
 
-/// Opens the database, creating its folder when needed.
+/// Opens the database, creating its folder (`0700`) when needed.
+///
+/// A signing key still inside an older database moves to the key file first (added to the keys
+/// already there, if any), so whichever command opens the database first after an upgrade, no
+/// token breaks.
 pub fn open(args: &Args) -> Result<Store, CliError> {
     let path = args.db();
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| CliError::Failed(format!("cannot create {}: {e}", parent.display())))?;
+        let mut dir = std::fs::DirBuilder::new();
+        dir.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+        dir.create(parent).map_err(|e| CliError::Failed(format!("cannot create {}: {e}", parent.display())))?;
     }
-    Ok(Store::open(&path, args.store_options()?)?)
+    let key_file = args.key_file();
+    let mut export = |secret: &[u8]| -> Result<(), String> {
+        let now = now_secs();
+        let mut keyring = scim_auth::Keyring::load(&key_file)
+            .map_err(|e| e.to_string())?
+            .unwrap_or_else(|| scim_auth::Keyring::single(scim_auth::LEGACY_KID, secret, now));
+        keyring.adopt_legacy(secret, now);
+        keyring.save(&key_file).map_err(|e| e.to_string())?;
+        eprintln!("note: moved the token signing key out of the database into {}", key_file.display());
+        Ok(())
+    };
+    Ok(Store::open_moving_key(&path, args.store_options()?, &mut export)?)
+}
+
+/// The signing keys from the key file, which is created with one fresh key if missing.
+pub fn keyring(args: &Args) -> Result<scim_auth::Keyring, CliError> {
+    Ok(scim_auth::Keyring::load_or_create(&args.key_file(), now_secs())?)
+}
+
+/// A signer over the key file's keys.
+fn signer(args: &Args) -> Result<scim_auth::Signer, CliError> {
+    Ok(scim_auth::Signer::from_keyring(&keyring(args)?))
+}
+
+fn now_secs() -> i64 {
+    scim_schema::time::now_millis() / 1000
+}
+
+/// Writes a change the command line made to the admin trail, as done by `cli`.
+fn record(store: &Store, action: &str, tenant_id: Option<&str>, target: Option<&str>) -> Result<(), CliError> {
+    Ok(store.record_admin_action(&scim_store::AdminAction {
+        at: scim_schema::time::now_millis(),
+        actor: "cli".into(),
+        action: action.into(),
+        tenant_id: tenant_id.map(str::to_owned),
+        target: target.map(str::to_owned),
+        status: 200,
+        detail: None,
+    })?)
 }
 
 fn endpoint(public_url: &str, tenant_id: &str) -> String {
@@ -350,8 +419,11 @@ pub fn tenant(args: &Args) -> Result<(), CliError> {
             };
             let store = open(args)?;
             let name = args.get("name", "SCIM_TENANT_NAME");
+            let signer = signer(args)?;
             let tenant = store.create_tenant(name.as_deref(), profile.as_str())?;
-            let (issued, _) = crate::tokens::mint::<CliError>(&store, &tenant.id, scim_auth::DEFAULT_TTL_SECS)?;
+            let (issued, _) =
+                crate::tokens::mint::<CliError>(&store, &signer, &tenant.id, scim_auth::DEFAULT_TTL_SECS)?;
+            record(&store, "CreateTenant", Some(&tenant.id), Some(&issued.token_id))?;
             print_token(args, &tenant.id, &issued, &format!("Tenant {} created (profile {profile}).", tenant.id));
             Ok(())
         }
@@ -378,7 +450,9 @@ pub fn tenant(args: &Args) -> Result<(), CliError> {
         }
         Some("delete") => {
             let id = args.positional.get(2).ok_or_else(|| CliError::Usage("tenant delete needs TENANT_ID".into()))?;
-            open(args)?.delete_tenant(id)?;
+            let store = open(args)?;
+            store.delete_tenant(id)?;
+            record(&store, "DeleteTenant", Some(id), None)?;
             println!("Tenant {id} deleted with all its users, groups and tokens.");
             Ok(())
         }
@@ -438,6 +512,7 @@ fn limit(args: &Args) -> Result<(), CliError> {
     if max_users.is_some() || max_groups.is_some() {
         store.set_quota(id, max_users.unwrap_or(tenant.max_users), max_groups.unwrap_or(tenant.max_groups))?;
     }
+    record(&store, "LimitTenant", Some(id), None)?;
     let tenant = store.tenant(id)?.ok_or_else(|| CliError::Failed(format!("no tenant {id}")))?;
     if args.flag("json") {
         let rate_limit = tenant.rate_limit.map(|l| json!({"requests_per_second": l.per_second, "burst": l.burst}));
@@ -461,7 +536,8 @@ pub fn token(args: &Args) -> Result<(), CliError> {
             let tenant_id = args.tenant()?;
             let ttl_days = days(args)?;
             let store = open(args)?;
-            let (issued, _) = crate::tokens::mint::<CliError>(&store, &tenant_id, ttl_days * 86_400)?;
+            let (issued, _) = crate::tokens::mint::<CliError>(&store, &signer(args)?, &tenant_id, ttl_days * 86_400)?;
+            record(&store, "CreateToken", Some(&tenant_id), Some(&issued.token_id))?;
             print_token(args, &tenant_id, &issued, &format!("Token created for tenant {tenant_id}."));
             Ok(())
         }
@@ -474,7 +550,9 @@ pub fn token(args: &Args) -> Result<(), CliError> {
         Some("delete") => {
             let tenant_id = args.tenant()?;
             let id = args.positional.get(2).ok_or_else(|| CliError::Usage("token delete needs TOKEN_ID".into()))?;
-            open(args)?.delete_token(&tenant_id, id)?;
+            let store = open(args)?;
+            store.delete_token(&tenant_id, id)?;
+            record(&store, "DeleteToken", Some(&tenant_id), Some(id))?;
             println!("Token {id} deleted; it stops working within a second.");
             Ok(())
         }
@@ -518,13 +596,13 @@ pub fn admin(args: &Args) -> Result<(), CliError> {
         Some("create") => {
             let days = days(args)?;
             let store = open(args)?;
-            let signer = scim_auth::Signer::new(&store.signing_key()?);
-            let issued = signer.issue_admin(scim_schema::time::now_millis() / 1000, days * 86_400)?;
+            let issued = signer(args)?.issue_admin(now_secs(), days * 86_400)?;
             store.add_admin_token(&scim_store::AdminTokenRecord {
                 id: issued.token_id.clone(),
                 created: issued.created,
                 expires: issued.expires,
             })?;
+            record(&store, "CreateAdminToken", None, Some(&issued.token_id))?;
             let console = format!("{}/console", args.public_url());
             let expires_at = format_datetime(issued.expires * 1000);
             if args.flag("json") {
@@ -548,12 +626,132 @@ pub fn admin(args: &Args) -> Result<(), CliError> {
         Some("delete") => {
             let id =
                 args.positional.get(3).ok_or_else(|| CliError::Usage("admin token delete needs TOKEN_ID".into()))?;
-            open(args)?.delete_admin_token(id)?;
+            let store = open(args)?;
+            store.delete_admin_token(id)?;
+            record(&store, "DeleteAdminToken", None, Some(id))?;
             println!("Admin token {id} deleted; it stops working within a second.");
             Ok(())
         }
         _ => Err(CliError::Usage("admin token needs create, list or delete".into())),
     }
+}
+
+/// The grace period of `key rotate` without `--grace`.
+const DEFAULT_GRACE: &str = "30d";
+
+/// A duration such as `90s`, `15m`, `12h` or `30d` (a bare number is seconds), in seconds.
+fn duration_secs(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().last()? {
+        (i, 's') => (&text[..i], 1),
+        (i, 'm') => (&text[..i], 60),
+        (i, 'h') => (&text[..i], 3_600),
+        (i, 'd') => (&text[..i], 86_400),
+        _ => (text, 1),
+    };
+    number.parse::<i64>().ok().filter(|n| *n >= 0).and_then(|n| n.checked_mul(unit))
+}
+
+/// `key rotate`: a new current key in the key file; older keys verify until the grace period ends.
+pub fn key(args: &Args) -> Result<(), CliError> {
+    if args.positional.get(1).map(String::as_str) != Some("rotate") {
+        return Err(CliError::Usage("key needs rotate".into()));
+    }
+    let grace_text = args.options.get("grace").map_or(DEFAULT_GRACE, String::as_str);
+    let grace = duration_secs(grace_text).ok_or_else(|| {
+        CliError::Usage(format!("--grace must be a duration such as 90s, 15m, 12h or 30d, not {grace_text:?}"))
+    })?;
+    // Opening moves a key still inside an older database into the key file first.
+    let store = open(args)?;
+    let mut keyring = keyring(args)?;
+    let now = now_secs();
+    let kid = keyring.rotate(now, grace)?.kid.clone();
+    keyring.save(&args.key_file())?;
+    record(&store, "RotateKey", None, Some(&kid))?;
+    let until = format_datetime(now.saturating_add(grace).saturating_mul(1000));
+    println!("Key {kid} now signs new tokens (key file {}).", args.key_file().display());
+    println!("Tokens signed with older keys work until {until}; issue new ones before then.");
+    println!("A running server on this key file picks the new key up within a second.");
+    Ok(())
+}
+
+/// Creates `path`, which must not exist, readable by its owner only.
+fn create_private(path: &std::path::Path) -> Result<std::fs::File, CliError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map_err(|e| CliError::Failed(format!("cannot create {}: {e}", path.display())))
+}
+
+/// The database, which must exist already (`backup` and `export` never create one).
+fn open_existing(args: &Args) -> Result<Store, CliError> {
+    if !args.db().exists() {
+        return Err(CliError::Failed(format!("no database at {}", args.db().display())));
+    }
+    open(args)
+}
+
+/// `backup --out FILE`: a consistent copy of the database, taken online.
+pub fn backup(args: &Args) -> Result<(), CliError> {
+    let out = PathBuf::from(args.required("out", "FILE")?);
+    let store = open_existing(args)?;
+    scim_store::backup(&args.db(), &out)?;
+    record(&store, "Backup", None, Some(&out.display().to_string()))?;
+    println!(
+        "Backed up {} to {} (it holds no signing key: keep the key file apart).",
+        args.db().display(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// `export --tenant ID --out FILE.jsonl`: one tenant, without its tokens.
+pub fn export(args: &Args) -> Result<(), CliError> {
+    let tenant_id = args.tenant()?;
+    let out = PathBuf::from(args.required("out", "FILE.jsonl")?);
+    let store = open_existing(args)?;
+    if store.tenant(&tenant_id)?.is_none() {
+        return Err(CliError::Failed(format!("no tenant {tenant_id}")));
+    }
+    let mut file = std::io::BufWriter::new(create_private(&out)?);
+    let written = store.export_tenant(&tenant_id, &mut file).and_then(|moved| {
+        let file = file.into_inner().map_err(|e| scim_store::Error::Io(e.to_string()))?;
+        file.sync_all().map_err(|e| scim_store::Error::Io(e.to_string()))?;
+        Ok(moved)
+    });
+    let moved = match written {
+        Ok(moved) => moved,
+        Err(e) => {
+            let _ = std::fs::remove_file(&out);
+            return Err(e.into());
+        }
+    };
+    record(&store, "ExportTenant", Some(&tenant_id), Some(&out.display().to_string()))?;
+    println!(
+        "Exported tenant {tenant_id}: {} users, {} groups, {} memberships, to {} (tokens are not exported).",
+        moved.users,
+        moved.groups,
+        moved.members,
+        out.display()
+    );
+    Ok(())
+}
+
+/// `import --in FILE.jsonl`: adds the exported tenant, all or nothing.
+pub fn import(args: &Args) -> Result<(), CliError> {
+    let input = PathBuf::from(args.required("in", "FILE.jsonl")?);
+    let file =
+        std::fs::File::open(&input).map_err(|e| CliError::Failed(format!("cannot read {}: {e}", input.display())))?;
+    let store = open(args)?;
+    let (tenant_id, moved) = store.import_tenant(std::io::BufReader::new(file))?;
+    record(&store, "ImportTenant", Some(&tenant_id), Some(&input.display().to_string()))?;
+    println!(
+        "Imported tenant {tenant_id}: {} users, {} groups, {} memberships. It has no token yet: \
+         scim-server token create --tenant {tenant_id}",
+        moved.users, moved.groups, moved.members
+    );
+    Ok(())
 }
 
 #[cfg(test)]
@@ -600,6 +798,22 @@ mod tests {
             assert_eq!(parse("serve --drain-delay 0").unwrap().drain_delay().unwrap(), std::time::Duration::ZERO);
             assert!(matches!(parse("serve --drain-delay -1").unwrap().drain_delay(), Err(CliError::Usage(_))));
         }
+    }
+
+    #[test]
+    fn durations_and_the_default_key_file() {
+        for (text, secs) in [("90", Some(90)), ("90s", Some(90)), ("15m", Some(900)), ("12h", Some(43_200))] {
+            assert_eq!(duration_secs(text), secs, "{text}");
+        }
+        assert_eq!(duration_secs("30d"), Some(2_592_000));
+        assert_eq!(duration_secs("0"), Some(0));
+        for bad in ["", "d", "-1d", "1w", "1.5h", "99999999999999999d"] {
+            assert_eq!(duration_secs(bad), None, "{bad}");
+        }
+        if std::env::var("SCIM_KEY_FILE").is_err() {
+            assert_eq!(parse("serve --db /srv/scim.db").unwrap().key_file(), PathBuf::from("/srv/scim.db.key"));
+        }
+        assert_eq!(parse("serve --key-file /k").unwrap().key_file(), PathBuf::from("/k"));
     }
 
     #[test]

@@ -59,6 +59,10 @@ fn main() -> ExitCode {
             Some("tenant") => cli::tenant(&args),
             Some("token") => cli::token(&args),
             Some("admin") => cli::admin(&args),
+            Some("key") => cli::key(&args),
+            Some("backup") => cli::backup(&args),
+            Some("export") => cli::export(&args),
+            Some("import") => cli::import(&args),
             Some("help") | None => {
                 print!("{}", cli::USAGE);
                 Ok(())
@@ -134,7 +138,9 @@ async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError>
     let scheme = if acceptor.is_some() { "https" } else { "http" };
     // Without an explicit public URL, the address actually bound (which resolves port 0).
     let public_url = args.get("public-url", "SCIM_PUBLIC_URL").unwrap_or_else(|| format!("{scheme}://{local}"));
-    let state = Arc::new(app::State::new(Arc::clone(&store), public_url, cli::admin_secret(args)?)?);
+    let keyring = cli::keyring(args)?;
+    let state =
+        Arc::new(app::State::new(Arc::clone(&store), public_url, cli::admin_secret(args)?, args.key_file(), &keyring)?);
     let metrics_task = match args.get("metrics-listen", "SCIM_METRICS_LISTEN") {
         Some(address) => {
             let listener = TcpListener::bind(&address)

@@ -2,16 +2,15 @@
 //! for the command line and the admin API alike. The token itself is returned to be shown once
 //! and is kept nowhere.
 
-use scim_auth::Issued;
+use scim_auth::{Issued, Signer};
 use scim_store::{Store, TokenRecord};
 
-/// Signs a token for `tenant_id`, valid `ttl_secs` from now, and records its id (the store
-/// refuses a third token of a tenant, atomically on its writer).
-pub fn mint<E>(store: &Store, tenant_id: &str, ttl_secs: i64) -> Result<(Issued, TokenRecord), E>
+/// Signs a token for `tenant_id` with the current key of `signer`, valid `ttl_secs` from now, and
+/// records its id (the store refuses a third token of a tenant, atomically on its writer).
+pub fn mint<E>(store: &Store, signer: &Signer, tenant_id: &str, ttl_secs: i64) -> Result<(Issued, TokenRecord), E>
 where
     E: From<scim_store::Error> + From<scim_auth::Error>,
 {
-    let signer = scim_auth::Signer::new(&store.signing_key()?);
     let now = scim_schema::time::now_millis() / 1000;
     let issued = signer.issue(tenant_id, now, ttl_secs)?;
     let record = TokenRecord {

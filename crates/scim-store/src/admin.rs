@@ -1,4 +1,5 @@
-//! Administrators' token ids and each tenant's attributes for access control.
+//! Administrators' token ids, their trail of actions, and each tenant's attributes for access
+//! control.
 
 use crate::{Error, Reader, Store, TenantKey, Writer};
 
@@ -24,7 +25,51 @@ pub struct AccessControlAttribute {
     pub source: String,
 }
 
+/// One administrator's action, for the admin trail (`admin_audit`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AdminAction {
+    /// When it was done, in unix milliseconds.
+    pub at: i64,
+    /// The credential used: `admin-token:<id>`, `startup-secret` or `cli`.
+    pub actor: String,
+    /// What was done, e.g. `CreateTenant`.
+    pub action: String,
+    /// The tenant concerned, if any (kept after the tenant is deleted).
+    pub tenant_id: Option<String>,
+    /// The object concerned within it (a token id, say), if any.
+    pub target: Option<String>,
+    /// The HTTP status answered (the command line records 200 or 500).
+    pub status: u16,
+    /// The reason of a failure, if any.
+    pub detail: Option<String>,
+}
+
 impl Reader<'_> {
+    /// Up to `limit` entries of the admin trail recorded before `before` (a `seq`), newest first,
+    /// each with its `seq` (the paging cursor).
+    pub fn admin_audit(&self, before: Option<i64>, limit: usize) -> Result<Vec<(i64, AdminAction)>, Error> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, at, actor, action, tenant_id, target, status, detail FROM admin_audit
+              WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map((before.unwrap_or(i64::MAX), limit), |row| {
+            Ok((
+                row.get(0)?,
+                AdminAction {
+                    at: row.get(1)?,
+                    actor: row.get(2)?,
+                    action: row.get(3)?,
+                    tenant_id: row.get(4)?,
+                    target: row.get(5)?,
+                    status: row.get(6)?,
+                    detail: row.get(7)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Every admin token record, oldest first.
     pub fn admin_tokens(&self) -> Result<Vec<AdminTokenRecord>, Error> {
         let mut stmt =
@@ -46,6 +91,25 @@ impl Reader<'_> {
 }
 
 impl Writer<'_> {
+    /// Appends an entry to the admin trail.
+    pub fn record_admin_action(&mut self, entry: &AdminAction) -> Result<(), Error> {
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO admin_audit (at, actor, action, tenant_id, target, status, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute((
+                entry.at,
+                &entry.actor,
+                &entry.action,
+                &entry.tenant_id,
+                &entry.target,
+                entry.status,
+                &entry.detail,
+            ))?;
+        Ok(())
+    }
+
     /// Records a new admin token.
     pub fn add_admin_token(&mut self, record: &AdminTokenRecord) -> Result<(), Error> {
         self.conn()
@@ -86,6 +150,12 @@ impl Writer<'_> {
 }
 
 impl Store {
+    /// Appends an entry to the admin trail.
+    pub fn record_admin_action(&self, entry: &AdminAction) -> Result<(), Error> {
+        let entry = entry.clone();
+        self.write(move |w| w.record_admin_action(&entry))
+    }
+
     /// Every admin token record.
     pub fn admin_tokens(&self) -> Result<Vec<AdminTokenRecord>, Error> {
         self.read(|r| r.admin_tokens())
@@ -123,6 +193,28 @@ mod tests {
         f.store.delete_admin_token("a1").unwrap();
         assert!(matches!(f.store.delete_admin_token("a1"), Err(Error::NotFound)));
         assert!(f.store.admin_tokens().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_admin_trail_pages_newest_first_and_outlives_tenants() {
+        let f = Fixture::new();
+        let action = |n: i64| AdminAction {
+            at: n,
+            actor: "cli".into(),
+            action: format!("Action{n}"),
+            tenant_id: Some(f.a_id.clone()),
+            target: None,
+            status: 200,
+            detail: None,
+        };
+        for n in 1..=3 {
+            f.store.record_admin_action(&action(n)).unwrap();
+        }
+        f.store.delete_tenant(&f.a_id).unwrap();
+        let page = f.store.read(|r| r.admin_audit(None, 2)).unwrap();
+        assert_eq!(page.iter().map(|(_, a)| a.clone()).collect::<Vec<_>>(), [action(3), action(2)]);
+        let rest = f.store.read(|r| r.admin_audit(Some(page[1].0), 10)).unwrap();
+        assert_eq!(rest.into_iter().map(|(_, a)| a).collect::<Vec<_>>(), [action(1)]);
     }
 
     #[test]

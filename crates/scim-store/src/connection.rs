@@ -8,7 +8,7 @@ use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 
-use crate::{Durability, Error, meta, migrations};
+use crate::{Durability, Error, KeyExport, migrations};
 
 /// How long a statement waits for another connection's lock before failing with `SQLITE_BUSY`.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -16,11 +16,17 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Prepared statements kept per connection; list queries have a few dozen shapes.
 const STATEMENT_CACHE: usize = 64;
 
-/// Opens the one read-write connection, migrating the schema and creating the signing key.
+/// Opens the one read-write connection and migrates the schema, handing a signing key found in an
+/// older database to `export`.
 ///
 /// The version check comes before any pragma that could write: a file that is too new is
 /// refused without being touched (switching to WAL would rewrite its header).
-pub(crate) fn open_writer(path: &Path, durability: Durability) -> Result<Connection, Error> {
+pub(crate) fn open_writer(
+    path: &Path,
+    durability: Durability,
+    export: &mut KeyExport<'_>,
+) -> Result<Connection, Error> {
+    private_files(path)?;
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -40,9 +46,37 @@ pub(crate) fn open_writer(path: &Path, durability: Durability) -> Result<Connect
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     register_functions(&conn)?;
-    migrations::migrate(&conn)?;
-    meta::ensure_signing_key(&conn)?;
+    let before = migrations::user_version(&conn)?;
+    migrations::migrate(&conn, export)?;
+    if before != migrations::user_version(&conn)? {
+        // An upgrade may have zeroed the old key's page in the log; write it to the main file now,
+        // so no copy of the database taken from here on holds the key.
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    }
+    conn.pragma_update(None, "secure_delete", "OFF")?;
     Ok(conn)
+}
+
+/// Makes the database file readable by its owner only: a new file is created `0600` (SQLite gives
+/// its `-wal` and `-shm` files the database's mode), and an existing one, or its `-wal` and
+/// `-shm`, loses any group and other permission.
+fn private_files(path: &Path) -> Result<(), Error> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let io = |e: std::io::Error| Error::Io(format!("{}: {e}", path.display()));
+        std::fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(path).map_err(io)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let file = Path::new(&name);
+            let Ok(meta) = std::fs::metadata(file) else { continue };
+            if meta.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Opens a read-only connection to a database that [`open_writer`] already prepared.

@@ -45,6 +45,21 @@ pub enum Error {
     Filter(scim_schema::Error),
     /// Any other SQLite failure: I/O, a full disk, a corrupt file, a busy database.
     Sqlite(rusqlite::Error),
+    /// A signing key found in an older database could not be stored in the key file; the
+    /// database was left as it was, key included.
+    KeyExport(String),
+    /// A file beside the database (its permissions, a backup, an export) could not be handled.
+    Io(String),
+    /// An import file is not a tenant export this version reads, or contradicts itself; nothing
+    /// was imported.
+    Import {
+        /// The line of the file (1 for the first).
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An import names a tenant id the database already has; nothing was imported.
+    TenantExists(String),
 }
 
 /// Which uniqueness rule refused a write; every rule is scoped to one tenant.
@@ -78,6 +93,10 @@ impl fmt::Display for Error {
             Error::Random(reason) => write!(f, "the random source failed: {reason}"),
             Error::Filter(e) => write!(f, "filter refused: {e}"),
             Error::Sqlite(e) => write!(f, "sqlite: {e}"),
+            Error::KeyExport(why) => write!(f, "cannot move the signing key out of the database: {why}"),
+            Error::Io(why) => f.write_str(why),
+            Error::Import { line, reason } => write!(f, "line {line} of the import: {reason}"),
+            Error::TenantExists(id) => write!(f, "tenant {id} already exists in this database"),
         }
     }
 }

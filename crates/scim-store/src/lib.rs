@@ -80,6 +80,7 @@ mod resources;
 mod schema;
 mod tenants;
 mod tokens;
+mod transfer;
 
 #[cfg(test)]
 mod testkit;
@@ -92,7 +93,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rusqlite::Connection;
 
 pub use access::{Reader, Writer};
-pub use admin::{AccessControlAttribute, AdminTokenRecord};
+pub use admin::{AccessControlAttribute, AdminAction, AdminTokenRecord};
 pub use audit::{AuditEntry, AuditFilter, MAX_FIELD_CHARS, NewAudit, Retention};
 pub use error::{Error, Unique};
 pub use members::Membership;
@@ -101,6 +102,11 @@ pub use query::{Condition, Page, Query, Sort};
 pub use resources::{Keys, Stored};
 pub use tenants::{RateLimit, Tenant};
 pub use tokens::{MAX_TOKENS_PER_TENANT, TokenRecord};
+pub use transfer::{EXPORT_FORMAT, EXPORT_VERSION, Moved, backup};
+
+/// Where [`Store::open_moving_key`] hands a signing key found in an older database: a function
+/// that stores it durably (in the key file) or says why it could not.
+pub type KeyExport<'a> = dyn FnMut(&[u8]) -> Result<(), String> + 'a;
 
 use commit::Committer;
 pub use commit::{BATCH_SIZE_BOUNDS, CommitSnapshot, CommitStats};
@@ -179,8 +185,22 @@ impl Store {
     /// Opens (creating if need be) the database at `path`, migrates it, and starts the writer.
     ///
     /// [`Error::TooNew`] if the file was written by a newer version; it is then left untouched.
+    /// [`Error::KeyExport`] if it still holds a signing key (schema version 3 or older): only
+    /// [`Store::open_moving_key`] can open that.
     pub fn open(path: &Path, options: Options) -> Result<Store, Error> {
-        let writer = connection::open_writer(path, options.durability)?;
+        Store::open_moving_key(path, options, &mut |_| {
+            Err("the database holds a signing key and no key file was given to receive it".into())
+        })
+    }
+
+    /// Opens the database like [`Store::open`]; if it still holds the token signing key (schema
+    /// version 3 and older did), hands the key to `export` first, which must keep it durably (in
+    /// the key file), then deletes it from the database, zeroing its page.
+    ///
+    /// If `export` fails, the open fails with [`Error::KeyExport`] and the database keeps its key.
+    /// The database file is made readable by its owner only (`0600`), new or not.
+    pub fn open_moving_key(path: &Path, options: Options, export: &mut KeyExport<'_>) -> Result<Store, Error> {
+        let writer = connection::open_writer(path, options.durability, export)?;
         let watch = connection::open_reader(path)?;
         let seen = data_version(&watch)?;
         let changes = Arc::new(AtomicI64::new(0));
@@ -243,11 +263,6 @@ impl Store {
         E: From<Error> + Send + 'static,
     {
         self.committer.submit(f)
-    }
-
-    /// The 32-byte key the auth layer signs tokens with, created with the database.
-    pub fn signing_key(&self) -> Result<Vec<u8>, Error> {
-        self.read(|r| meta::signing_key(r.conn)?.ok_or(Error::NotFound))
     }
 
     /// A number that changes whenever anything commits to the database, in this process or

@@ -1,28 +1,23 @@
-//! The `meta` table: store-wide values, today only the token signing key.
+//! The `meta` table: store-wide values. It once held the token signing key; schema version 4
+//! moves that key out to the key file (see [`crate::Store::open_moving_key`]) and deletes it.
 
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::{Error, ids};
+use crate::{Error, KeyExport};
 
-/// The `meta` key of the token signing key.
+/// The `meta` key under which versions 1 to 3 kept the token signing key.
 const SIGNING_KEY: &str = "signing_key";
 
-/// Creates the 32-byte signing key if the database has none yet.
-///
-/// `INSERT OR IGNORE` keeps the first key if two processes create a new file at once.
-pub(crate) fn ensure_signing_key(conn: &Connection) -> Result<(), Error> {
-    if signing_key(conn)?.is_some() {
-        return Ok(());
-    }
-    let key = ids::random::<32>()?;
-    conn.prepare_cached("INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)")?.execute((SIGNING_KEY, &key[..]))?;
-    Ok(())
-}
-
-/// The signing key, if created.
-pub(crate) fn signing_key(conn: &Connection) -> Result<Option<Vec<u8>>, Error> {
-    Ok(conn
+/// Hands a signing key still kept in the database to `export`, which must store it durably
+/// elsewhere before returning `Ok`; the migration that follows deletes it from the database.
+/// True if there was one.
+pub(crate) fn export_signing_key(conn: &Connection, export: &mut KeyExport<'_>) -> Result<bool, Error> {
+    let key: Option<Vec<u8>> = conn
         .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
         .query_row([SIGNING_KEY], |row| row.get(0))
-        .optional()?)
+        .optional()?;
+    match key {
+        Some(key) => export(&key).map(|()| true).map_err(Error::KeyExport),
+        None => Ok(false),
+    }
 }

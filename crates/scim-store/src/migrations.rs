@@ -8,10 +8,10 @@
 
 use rusqlite::Connection;
 
-use crate::{Error, schema};
+use crate::{Error, KeyExport, meta, schema};
 
 /// The DDL of each schema version, oldest first: entry `i` upgrades version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[schema::V1, schema::V2, schema::V3];
+const MIGRATIONS: &[&str] = &[schema::V1, schema::V2, schema::V3, schema::V4];
 
 /// The newest schema version this build knows and creates.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -33,10 +33,13 @@ pub(crate) fn check(conn: &Connection) -> Result<i64, Error> {
 }
 
 /// Brings the database up to [`SCHEMA_VERSION`], one transaction per version step.
-pub(crate) fn migrate(conn: &Connection) -> Result<(), Error> {
+///
+/// A signing key still inside the database is handed to `export` before the step that deletes it
+/// (version 4) runs, so it is never lost: if the step fails, the database keeps it too.
+pub(crate) fn migrate(conn: &Connection, export: &mut KeyExport<'_>) -> Result<(), Error> {
     loop {
         conn.execute_batch("BEGIN IMMEDIATE")?;
-        match step(conn) {
+        match step(conn, export) {
             Ok(true) => conn.execute_batch("COMMIT")?,
             Ok(false) => {
                 conn.execute_batch("COMMIT")?;
@@ -56,11 +59,16 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), Error> {
 ///
 /// The version is read again here, under the write lock, because another process may have
 /// migrated the file since this one looked.
-fn step(conn: &Connection) -> Result<bool, Error> {
+fn step(conn: &Connection, export: &mut KeyExport<'_>) -> Result<bool, Error> {
     let found = check(conn)?;
     let Some(ddl) = usize::try_from(found).ok().and_then(|i| MIGRATIONS.get(i)) else {
         return Ok(false);
     };
+    // Every version from 1 has `meta`; only those before 4 can hold the key. Its page is then
+    // overwritten with zeros when deleted, not merely unlinked.
+    if found >= 1 && meta::export_signing_key(conn, export)? {
+        conn.pragma_update(None, "secure_delete", "ON")?;
+    }
     conn.execute_batch(ddl)?;
     conn.pragma_update(None, "user_version", found + 1)?;
     tracing::info!(from = found, to = found + 1, "migrated the store's schema");
@@ -91,23 +99,30 @@ mod tests {
         tables.sort();
         assert_eq!(
             tables,
-            ["access_control", "admin_tokens", "audit", "members", "meta", "resources", "tenants", "tokens"]
+            [
+                "access_control",
+                "admin_audit",
+                "admin_tokens",
+                "audit",
+                "members",
+                "meta",
+                "resources",
+                "tenants",
+                "tokens"
+            ]
         );
         let mode: String = conn.pragma_query_value(None, "journal_mode", |row| row.get(0)).unwrap();
         assert_eq!(mode, "wal");
     }
 
     #[test]
-    fn reopening_keeps_data_and_signing_key() {
+    fn reopening_keeps_data() {
         let dir = TempDir::new();
         let store = Store::open(&dir.db(), Options::default()).unwrap();
-        let key = store.signing_key().unwrap();
-        assert_eq!(key.len(), 32);
         let tenant = store.create_tenant(Some("acme"), "identity-center").unwrap();
         store.close().unwrap();
 
         let store = Store::open(&dir.db(), Options::default()).unwrap();
-        assert_eq!(store.signing_key().unwrap(), key);
         assert_eq!(store.tenant(&tenant.id).unwrap(), Some(tenant));
         store.close().unwrap();
 
@@ -147,7 +162,50 @@ mod tests {
         assert!(store.read(|r| r.access_control(key)).unwrap().is_empty());
         store.close().unwrap();
         assert_eq!(user_version(&Connection::open(dir.db()).unwrap()).unwrap(), SCHEMA_VERSION);
-        assert_eq!(SCHEMA_VERSION, 3);
+    }
+
+    /// A database of version 3, as that version made it: with the signing key in `meta`.
+    fn version_3_with_key(dir: &TempDir, key: &[u8]) {
+        let conn = Connection::open(dir.db()).unwrap();
+        for ddl in [schema::V1, schema::V2, schema::V3] {
+            conn.execute_batch(ddl).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        conn.execute("INSERT INTO meta (key, value) VALUES ('signing_key', ?1)", [key]).unwrap();
+        conn.execute("INSERT INTO tenants (id, profile, created) VALUES ('t1', 'identity-center', 1)", []).unwrap();
+    }
+
+    fn has_key_in_meta(dir: &TempDir) -> bool {
+        let conn = Connection::open(dir.db()).unwrap();
+        conn.query_row("SELECT COUNT(*) FROM meta WHERE key = 'signing_key'", [], |r| r.get::<_, i64>(0)).unwrap() > 0
+    }
+
+    #[test]
+    fn a_version_3_database_hands_its_key_out_then_forgets_it() {
+        let dir = TempDir::new();
+        version_3_with_key(&dir, &[42u8; 32]);
+        // An export that fails leaves the database at version 3, key included.
+        let refused = Store::open_moving_key(&dir.db(), Options::default(), &mut |_| Err("disk full".into()));
+        assert!(matches!(refused, Err(Error::KeyExport(ref why)) if why == "disk full"), "{refused:?}");
+        assert_eq!(user_version(&Connection::open(dir.db()).unwrap()).unwrap(), 3);
+        assert!(has_key_in_meta(&dir));
+        // So does a plain open, which has nowhere to put the key.
+        assert!(matches!(Store::open(&dir.db(), Options::default()), Err(Error::KeyExport(_))));
+
+        let mut exported = Vec::new();
+        let store = Store::open_moving_key(&dir.db(), Options::default(), &mut |key| {
+            exported.push(key.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(exported, [vec![42u8; 32]]);
+        assert!(store.tenant("t1").unwrap().is_some());
+        store.close().unwrap();
+        assert!(!has_key_in_meta(&dir));
+        assert_eq!(user_version(&Connection::open(dir.db()).unwrap()).unwrap(), SCHEMA_VERSION);
+        // No key material is left anywhere in the file, free pages included.
+        let bytes = std::fs::read(dir.db()).unwrap();
+        assert!(!bytes.windows(32).any(|w| w == [42u8; 32]));
     }
 
     #[test]
@@ -178,7 +236,7 @@ mod tests {
         let dir = TempDir::new();
         let conn = Connection::open(dir.db()).unwrap();
         conn.execute_batch("CREATE TABLE tenants (x)").unwrap();
-        assert!(migrate(&conn).is_err());
+        assert!(migrate(&conn, &mut |_| Ok(())).is_err());
         assert_eq!(user_version(&conn).unwrap(), 0);
         let tables: i64 =
             conn.query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'meta'", [], |r| r.get(0)).unwrap();

@@ -114,3 +114,24 @@ CREATE TABLE access_control (
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX access_control_key ON access_control(tenant, lower(key));
 "#;
+
+/// Version 4: the token signing key leaves the database, and administrators' actions get a trail.
+///
+/// The key is handed to the caller's key file first ([`crate::Store::open_moving_key`]), in the
+/// same upgrade, so a copy of the database opens nothing. `admin_audit` names the credential of
+/// each administrator's action (`actor`); `tenant_id` is plain text, not a reference, so the trail
+/// of a deleted tenant stays.
+pub(crate) const V4: &str = r#"
+DELETE FROM meta WHERE key = 'signing_key';
+
+CREATE TABLE admin_audit (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    at        INTEGER NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    tenant_id TEXT,
+    target    TEXT,
+    status    INTEGER NOT NULL,
+    detail    TEXT
+);
+"#;
