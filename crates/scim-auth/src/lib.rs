@@ -38,6 +38,8 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod sigv4;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::RwLock;
@@ -51,7 +53,10 @@ pub const DEFAULT_TTL_SECS: i64 = 365 * 24 * 60 * 60;
 /// How many distinct verified tokens the verifier remembers; beyond this it verifies each time.
 const VERIFIED_CACHE_LIMIT: usize = 4096;
 
-/// Why a token was refused. Every variant answers 401 on the wire; the variant is for the logs.
+/// Why a token or a signed request was refused.
+///
+/// A token's refusal answers 401 on the wire and a signature's refusal the AWS error its variant
+/// names; either way the variant's text is for the logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
@@ -68,6 +73,21 @@ pub enum Error {
     WrongScope,
     /// Signing failed (a broken key); only issuing can see this.
     Signing(String),
+    /// A SigV4 request carries no `Authorization` header (AWS: `MissingAuthenticationTokenException`).
+    MissingSignature,
+    /// A SigV4 `Authorization` or `X-Amz-Date` header is malformed (AWS: `IncompleteSignatureException`).
+    MalformedSignature(String),
+    /// A SigV4 request's access key id is unknown (AWS: `UnrecognizedClientException`).
+    UnknownAccessKey,
+    /// A SigV4 request was signed more than 15 minutes from now (AWS: `InvalidSignatureException`).
+    SignatureExpired {
+        /// The request's `X-Amz-Date`.
+        signed: String,
+        /// The server's time, in the same form.
+        now: String,
+    },
+    /// A SigV4 signature does not match the request and the key's secret (AWS: `InvalidSignatureException`).
+    SignatureMismatch,
 }
 
 impl fmt::Display for Error {
@@ -79,6 +99,13 @@ impl fmt::Display for Error {
             Error::Expired => f.write_str("token has expired"),
             Error::WrongScope => f.write_str("token is not meant for this endpoint (admin versus tenant)"),
             Error::Signing(why) => write!(f, "could not sign token: {why}"),
+            Error::MissingSignature => f.write_str("the request is not signed"),
+            Error::MalformedSignature(why) => write!(f, "malformed signature: {why}"),
+            Error::UnknownAccessKey => f.write_str("unknown access key id"),
+            Error::SignatureExpired { signed, now } => {
+                write!(f, "signed at {signed}, more than 15 minutes from the server's {now}")
+            }
+            Error::SignatureMismatch => f.write_str("the signature does not match"),
         }
     }
 }
