@@ -64,6 +64,7 @@
 #![deny(missing_docs)]
 
 mod access;
+mod access_keys;
 mod admin;
 mod audit;
 mod commit;
@@ -92,10 +93,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rusqlite::Connection;
 
 pub use access::{Reader, Writer};
+pub use access_keys::{AccessKeyRecord, MAX_ACCESS_KEYS_PER_TENANT};
 pub use admin::{AccessControlAttribute, AdminTokenRecord};
 pub use audit::{AuditEntry, AuditFilter, NewAudit};
 pub use error::{Error, Unique};
-pub use members::Membership;
+pub use members::{Membership, MembershipKey};
 pub use migrations::SCHEMA_VERSION;
 pub use query::{Condition, Page, Query, Sort};
 pub use resources::{Keys, Stored};

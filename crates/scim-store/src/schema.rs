@@ -114,3 +114,16 @@ CREATE TABLE access_control (
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX access_control_key ON access_control(tenant, lower(key));
 "#;
+
+/// Version 4: access keys, the SigV4 credentials of the AWS SDKs, each bound to one tenant.
+///
+/// The secret is stored because SigV4 verification needs it (see `access_keys`).
+pub(crate) const V4: &str = r#"
+CREATE TABLE access_keys (
+    id      TEXT PRIMARY KEY,
+    tenant  INTEGER NOT NULL REFERENCES tenants(seq) ON DELETE CASCADE,
+    secret  TEXT NOT NULL,
+    created INTEGER NOT NULL
+);
+CREATE INDEX access_keys_tenant ON access_keys(tenant);
+"#;
