@@ -156,11 +156,8 @@ fn canonical_request(request: &Request<'_>, signed_headers: &[String]) -> String
     out.push_str(&canonical_query(request.query));
     out.push('\n');
     for name in signed_headers {
-        let values: Vec<String> = request
-            .header_values(name)
-            .iter()
-            .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
-            .collect();
+        let values: Vec<String> =
+            request.header_values(name).iter().map(|v| v.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
         out.push_str(name);
         out.push(':');
         out.push_str(&values.join(","));
@@ -206,10 +203,8 @@ fn percent_decode(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| text.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        let escaped =
+            (bytes[i] == b'%').then(|| text.get(i + 1..i + 3)).flatten().and_then(|h| u8::from_str_radix(h, 16).ok());
         match escaped {
             Some(b) => {
                 out.push(b);

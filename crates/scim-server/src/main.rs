@@ -19,6 +19,7 @@
 
 mod admin;
 mod app;
+mod aws;
 mod bulk;
 mod cli;
 mod console;
@@ -56,6 +57,7 @@ fn main() -> ExitCode {
             Some("tenant") => cli::tenant(&args),
             Some("token") => cli::token(&args),
             Some("admin") => cli::admin(&args),
+            Some("access-key") => cli::access_key(&args),
             Some("help") | None => {
                 print!("{}", cli::USAGE);
                 Ok(())
@@ -123,7 +125,9 @@ async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError>
     let local: SocketAddr = listener.local_addr().map_err(|e| CliError::Failed(e.to_string()))?;
     // Without an explicit public URL, the address actually bound (which resolves port 0).
     let public_url = args.get("public-url", "SCIM_PUBLIC_URL").unwrap_or_else(|| format!("http://{local}"));
-    let state = Arc::new(app::State::new(store, public_url, cli::admin_secret(args)?)?);
+    let mut state = app::State::new(store, public_url, cli::admin_secret(args)?)?;
+    state.aws_regions = cli::aws_regions(args);
+    let state = Arc::new(state);
     // Scripts and tests read this line to learn the port (with --listen 127.0.0.1:0).
     println!("scim-server listening on http://{local}");
     tracing::info!(%local, public_url = %state.public_url, "listening");

@@ -20,7 +20,7 @@ use crate::http::{Body, Target};
 
 const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
-fn store_kind(kind: ResourceKind) -> Kind {
+pub(crate) fn store_kind(kind: ResourceKind) -> Kind {
     match kind {
         ResourceKind::User => Kind::User,
         ResourceKind::Group => Kind::Group,
@@ -57,7 +57,7 @@ pub fn action(method: &Method, target: &Target) -> String {
 }
 
 /// The uniqueness keys the store indexes.
-fn keys(kind: ResourceKind, resource: &resource::Resource) -> Keys {
+pub(crate) fn keys(kind: ResourceKind, resource: &resource::Resource) -> Keys {
     Keys {
         name: resource.name(kind).to_owned(),
         external_id: resource.external_id().map(str::to_owned),
@@ -180,7 +180,7 @@ impl Ctx {
 }
 
 /// Records a successful write in the same transaction as the write.
-fn audited(
+pub(crate) fn audited(
     w: &mut Writer<'_>,
     tenant: TenantKey,
     mut entry: NewAudit,
@@ -295,7 +295,7 @@ enum Paging {
 
 /// A cursor is the last sequence number returned plus a fingerprint of the filter it belongs to,
 /// so a cursor reused with another filter is refused as AWS refuses it.
-fn fingerprint(kind: ResourceKind, filter: &str) -> u64 {
+pub(crate) fn fingerprint(kind: ResourceKind, filter: &str) -> u64 {
     // FNV-1a: stable across runs and builds, unlike the std hasher.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in kind.name().bytes().chain([0]).chain(filter.bytes()) {
@@ -309,7 +309,12 @@ fn bad_query(why: impl Into<String>) -> ApiError {
     ApiError::BadQuery(ErrorKind::InvalidValue, why.into())
 }
 
-fn decode_cursor(cursor: &str, print: u64) -> Result<Option<i64>, ApiError> {
+/// The cursor after sequence number `seq` of a listing whose filter has fingerprint `print`.
+pub(crate) fn encode_cursor(seq: i64, print: u64) -> String {
+    format!("{seq:x}:{print:016x}")
+}
+
+pub(crate) fn decode_cursor(cursor: &str, print: u64) -> Result<Option<i64>, ApiError> {
     if cursor.is_empty() {
         return Ok(None);
     }
@@ -510,8 +515,7 @@ pub async fn list(ctx: &Ctx, kind: ResourceKind, params: ListParams) -> Result<R
         Paging::Cursor(_) => {
             out.insert("itemsPerPage".into(), json!(resources.len()));
             if more && let Some(last) = last_seq {
-                let cursor = format!("{last:x}:{:016x}", fingerprint(kind, &canonical));
-                out.insert("nextCursor".into(), Value::String(cursor));
+                out.insert("nextCursor".into(), Value::String(encode_cursor(last, fingerprint(kind, &canonical))));
             }
         }
     }
@@ -728,7 +732,7 @@ mod tests {
     #[test]
     fn cursors_bind_to_their_filter() {
         let print = fingerprint(ResourceKind::User, "userName eq \"a\"");
-        let cursor = format!("{:x}:{:016x}", 42, print);
+        let cursor = encode_cursor(42, print);
         assert_eq!(decode_cursor(&cursor, print).unwrap(), Some(42));
         assert_eq!(decode_cursor("", print).unwrap(), None);
         assert!(decode_cursor(&cursor, fingerprint(ResourceKind::User, "")).is_err());
