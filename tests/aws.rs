@@ -76,8 +76,14 @@ fn setup(server: &Server) -> Value {
 
 /// Runs one scenario of the script against `server`; fails with its output.
 fn scenario(server: &Server, name: &str) {
+    if venv().is_some() {
+        run_script(server, name, &setup(server));
+    }
+}
+
+/// Runs scenario `name` of the script with `env`.
+fn run_script(server: &Server, name: &str, env: &Value) {
     let Some(venv) = venv() else { return };
-    let env = setup(server);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/aws/identitystore.py");
     let out = Command::new(venv.join("bin/python"))
         .arg(script)
@@ -187,4 +193,34 @@ fn access_keys_are_shown_once_listed_limited_to_two_and_deleted() {
     assert_eq!(code, 0, "{err}");
     let (code, _, _) = cli(&server.db, &["access-key", "delete", id, "--tenant", &server.tenant]);
     assert_eq!(code, 1);
+}
+
+#[test]
+fn the_admin_api_makes_lists_and_revokes_access_keys() {
+    let server = Server::start();
+    let admin = support::admin_token(&server.db);
+    let mut env = setup(&server);
+    let path = format!("/tenants/{}/access-keys", server.tenant);
+    let created = server.admin(&admin, "POST", &path).send();
+    assert_eq!(created.status, 201);
+    let mut key = created.json();
+    for field in ["access_key_id", "secret_access_key", "identity_store_id", "instance_arn", "region"] {
+        assert!(key[field].is_string(), "{field} in {key}");
+    }
+    let listed = server.admin(&admin, "GET", &path).send().json();
+    let ids: Vec<&str> =
+        listed["access_keys"].as_array().unwrap().iter().filter_map(|k| k["access_key_id"].as_str()).collect();
+    assert_eq!(ids, [env["a"]["access_key_id"].as_str().unwrap(), key["access_key_id"].as_str().unwrap()]);
+    assert!(!listed.to_string().contains(key["secret_access_key"].as_str().unwrap()), "a secret is shown once");
+    assert_eq!(server.admin(&admin, "POST", &path).send().status, 409, "a third key is refused");
+    let tenant = server.admin(&admin, "GET", &format!("/tenants/{}", server.tenant)).send().json();
+    assert_eq!(tenant["identity_store_id"], key["identity_store_id"]);
+    // The new key works at once; once deleted, it is refused at once.
+    key["tenant_id"] = json!(server.tenant);
+    env["a"] = key.clone();
+    run_script(&server, "accepted", &env);
+    let id = key["access_key_id"].as_str().unwrap();
+    assert_eq!(server.admin(&admin, "DELETE", &format!("{path}/{id}")).send().status, 204);
+    assert_eq!(server.admin(&admin, "DELETE", &format!("{path}/{id}")).send().status, 404);
+    run_script(&server, "revoked", &env);
 }

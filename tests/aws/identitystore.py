@@ -397,5 +397,16 @@ def throttled():
     print("ok throttled")
 
 
+def accepted():
+    assert client("identitystore", A).list_users(IdentityStoreId=A["identity_store_id"])["Users"] == []
+    print("ok key accepted")
+
+
+def revoked():
+    expect("UnrecognizedClientException",
+           lambda: client("identitystore", A).list_users(IdentityStoreId=A["identity_store_id"]))
+    print("ok deleted key refused")
+
+
 if __name__ == "__main__":
     globals()[sys.argv[1]]()
