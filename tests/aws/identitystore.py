@@ -340,6 +340,10 @@ def one_directory():
     assert described["ExternalIds"] == [{"Issuer": "SCIM", "Id": "00u1okta"}], described
     got = ids.get_user_id(IdentityStoreId=sid, AlternateIdentifier={"ExternalId": {"Issuer": "SCIM", "Id": "00u1okta"}})
     assert got["UserId"] == user["id"], got
+    expect("ResourceNotFoundException", lambda: ids.get_user_id(
+        IdentityStoreId=sid, AlternateIdentifier={"ExternalId": {"Issuer": "okta", "Id": "00u1okta"}}))
+    got = ids.get_group_id(IdentityStoreId=sid, AlternateIdentifier={"ExternalId": {"Issuer": "SCIM", "Id": "00gokta"}})
+    assert got["GroupId"] == group["id"], got
     assert ids.describe_group(IdentityStoreId=sid, GroupId=group["id"])["DisplayName"] == "Okta Group"
     memberships = ids.list_group_memberships_for_member(IdentityStoreId=sid, MemberId={"UserId": user["id"]})
     assert [m["GroupId"] for m in memberships["GroupMemberships"]] == [group["id"]], memberships

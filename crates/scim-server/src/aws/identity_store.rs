@@ -32,12 +32,8 @@ const USER_FIELDS: [&str; 13] = [
     "timezone",
 ];
 
-/// Where the issuer of an `ExternalIds` entry is kept beside SCIM's single `externalId`.
-///
-/// SCIM has no such attribute, so SCIM never shows it and the validator passes it by.
-const ISSUER: &str = "externalIdIssuer";
-
-/// The issuer shown for an `externalId` that SCIM wrote, which names none.
+/// The issuer of every `ExternalIds` entry: the API cannot write external ids, so each is the
+/// `externalId` an identity provider wrote over SCIM.
 const SCIM_ISSUER: &str = "SCIM";
 
 /// Where a Group's `Description` is kept; the SCIM Group schema has none, as in AWS.
@@ -183,8 +179,7 @@ fn shape(call: &Call, kind: ResourceKind, stored: &Stored) -> Value {
         }
     }
     if let Some(external_id) = stored.attrs.get("externalId").and_then(Value::as_str) {
-        let issuer = stored.attrs.get(ISSUER).and_then(Value::as_str).unwrap_or(SCIM_ISSUER);
-        out.insert("ExternalIds".into(), json!([{"Issuer": issuer, "Id": external_id}]));
+        out.insert("ExternalIds".into(), json!([{"Issuer": SCIM_ISSUER, "Id": external_id}]));
     }
     match kind {
         ResourceKind::User => {
@@ -458,10 +453,7 @@ async fn get_id(call: &Call, kind: ResourceKind) -> Result<Value, ApiError> {
     let query = Query { conditions: vec![condition], limit: 1, ..Query::default() };
     let (tenant, store) = (call.tenant.key, call.state.store.clone());
     let page = blocking_read(move || Ok(store.read(|r| r.list(tenant, store_kind(kind), &query))?)).await?;
-    let found = page.items.into_iter().find(|s| match &issuer {
-        Some(issuer) => s.attrs.get(ISSUER).and_then(Value::as_str).unwrap_or(SCIM_ISSUER) == issuer,
-        None => true,
-    });
+    let found = page.items.into_iter().next().filter(|_| issuer.as_deref().is_none_or(|i| i == SCIM_ISSUER));
     let stored = found.ok_or_else(|| not_found(kind, &shown))?;
     let field = if kind == ResourceKind::User { "UserId" } else { "GroupId" };
     Ok(json!({ field: stored.id, "IdentityStoreId": identity_store_id(&call.tenant_id) }))
