@@ -100,6 +100,41 @@ fn run_script(server: &Server, name: &str, env: &Value) {
 }
 
 #[test]
+fn the_wire_answers_aws_json_errors_without_any_client() {
+    let server = Server::start();
+    let call = |target: &str, method: &str| {
+        support::Req::new(&server.addr, method, "/")
+            .header("X-Amz-Target", target)
+            .raw_body(b"{}", Some("application/x-amz-json-1.1"))
+            .send()
+    };
+    let unsigned = call("AWSIdentityStore.ListUsers", "POST");
+    assert_eq!(unsigned.status, 403);
+    assert_eq!(unsigned.header("content-type"), Some("application/x-amz-json-1.1"));
+    let body = unsigned.json();
+    assert_eq!(body["__type"], "MissingAuthenticationTokenException");
+    assert_eq!(body["message"], "Missing Authentication Token");
+    assert_eq!(Some(body["RequestId"].as_str().unwrap()), unsigned.header("x-amzn-RequestId"));
+    let forged = support::Req::new(&server.addr, "POST", "/")
+        .header("X-Amz-Target", "AWSIdentityStore.ListUsers")
+        .header("Authorization", "AWS4-HMAC-SHA256 Credential=AKIAUNKNOWN/20240101/us-east-1/identitystore/aws4_request, SignedHeaders=host;x-amz-date, Signature=0000000000000000000000000000000000000000000000000000000000000000")
+        .header("X-Amz-Date", "20240101T000000Z")
+        .raw_body(b"{}", Some("application/x-amz-json-1.1"))
+        .send();
+    assert_eq!(forged.json()["__type"], "UnrecognizedClientException");
+    for (target, method) in [("AWSIdentityStore.ListUsers", "GET"), ("Nothing.ListUsers", "POST"), ("", "POST")] {
+        let answer = call(target, method);
+        assert_eq!(
+            (answer.status, answer.json()["__type"].as_str()),
+            (400, Some("UnknownOperationException")),
+            "{target}"
+        );
+    }
+    // SCIM is untouched by the AWS routes.
+    assert_eq!(server.get("/Users").status, 200);
+}
+
+#[test]
 fn every_identity_store_operation_paginator_and_exception_through_boto3() {
     scenario(&Server::start(), "identity_store");
 }

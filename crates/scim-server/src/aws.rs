@@ -207,6 +207,10 @@ pub async fn handle(
         let (response, reason) = fail(ApiError::UnknownOperation(target));
         return (response, String::new(), reason);
     };
+    if request.method() != hyper::Method::POST {
+        let (response, reason) = fail(ApiError::MethodNotAllowed("POST"));
+        return (response, String::new(), reason);
+    }
     let (parts, body) = request.into_parts();
     let bytes = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),

@@ -292,7 +292,18 @@ impl ApiError {
                 fields: vec![("RetryAfterSeconds", json!(retry_after))],
             },
             Unauthorized(why) => plain(StatusCode::FORBIDDEN, "AccessDeniedException", why.clone()),
-            _ => AwsRendered {
+            MemberNotFound => AwsRendered {
+                status: bad,
+                code: "ResourceNotFoundException",
+                message: "User not found.".into(),
+                fields: vec![("ResourceType", json!("USER"))],
+            },
+            NoEndpoint | MethodNotAllowed(_) | NotImplemented => {
+                plain(bad, "UnknownOperationException", "The operation is not supported.".into())
+            }
+            UnsupportedMediaType(ct) => plain(bad, "ValidationException", format!("Unsupported content type {ct}.")),
+            BulkReference(id) => plain(bad, "ValidationException", format!("The bulkId {id} cannot be resolved.")),
+            Internal(_) => AwsRendered {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
                 code: "InternalServerException",
                 message: "The request processing has failed because of an unknown error.".into(),

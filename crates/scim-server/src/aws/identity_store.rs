@@ -42,8 +42,34 @@ const DESCRIPTION: &str = "description";
 /// The page size when `MaxResults` is absent.
 const DEFAULT_PAGE: usize = 100;
 
+/// The operations this module answers.
+const OPERATIONS: [&str; 19] = [
+    "CreateUser",
+    "CreateGroup",
+    "DescribeUser",
+    "DescribeGroup",
+    "UpdateUser",
+    "UpdateGroup",
+    "DeleteUser",
+    "DeleteGroup",
+    "ListUsers",
+    "ListGroups",
+    "GetUserId",
+    "GetGroupId",
+    "CreateGroupMembership",
+    "DescribeGroupMembership",
+    "DeleteGroupMembership",
+    "GetGroupMembershipId",
+    "IsMemberInGroups",
+    "ListGroupMemberships",
+    "ListGroupMembershipsForMember",
+];
+
 /// Runs operation `op` of the Identity Store API.
 pub async fn dispatch(call: &Call, op: &str) -> Result<Value, ApiError> {
+    if !OPERATIONS.contains(&op) {
+        return Err(ApiError::UnknownOperation(format!("AWSIdentityStore.{op}")));
+    }
     check_store(call)?;
     match op {
         "CreateUser" => create(call, ResourceKind::User).await,
