@@ -2,8 +2,9 @@
 //!
 //! `scim-store` owns one database file holding every tenant's directory: the tenants themselves,
 //! the ids of their bearer tokens, their users and groups, group memberships, an audit log
-//! of requests, each tenant's attributes for access control, and the ids of administrators'
-//! tokens. A [`Store`] is opened once per process and shared (`Arc<Store>`) by every
+//! of requests, each tenant's attributes for access control, the ids of administrators'
+//! tokens, and the access keys (with their secrets, which SigV4 verification needs) of the AWS
+//! APIs. A [`Store`] is opened once per process and shared (`Arc<Store>`) by every
 //! request.
 //!
 //! It is not a SCIM implementation. It never sees an HTTP type, a filter's text or a token; it
