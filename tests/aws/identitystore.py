@@ -129,6 +129,16 @@ def identity_store():
     expect("ConflictException", lambda: ids.update_user(
         IdentityStoreId=sid, UserId=jane["UserId"], Revision="1",
         Operations=[{"AttributePath": "nickName", "AttributeValue": "x"}]), Reason="CONCURRENT_MODIFICATION")
+    # A refused update changes nothing: one bad operation among good ones.
+    try:
+        ids.update_user(IdentityStoreId=sid, UserId=jane["UserId"], Operations=[
+            {"AttributePath": "nickName", "AttributeValue": "changed"},
+            {"AttributePath": "userName", "AttributeValue": None}])
+        raise AssertionError("removing userName is refused")
+    except ex.ValidationException:
+        pass
+    unchanged = ids.describe_user(IdentityStoreId=sid, UserId=jane["UserId"])
+    assert unchanged["Revision"] == "2" and unchanged.get("NickName") == "J", unchanged
     print("ok UpdateUser")
 
     # GetUserId by unique attribute and by external id

@@ -711,6 +711,22 @@ mod tests {
     }
 
     #[test]
+    fn group_updates_keep_the_description_beside_scim_attributes() {
+        let profile = scim_schema::ProfileName::IdentityCenter.profile();
+        let current = json!({"displayName": "Eng", "description": "old"}).as_object().unwrap().clone();
+        let op = |path: &str, value: Option<Value>| (path.to_owned(), value);
+        let renamed =
+            updated_attrs(profile, ResourceKind::Group, "g", &current, &[op("displayName", Some(json!("Ops")))])
+                .unwrap();
+        assert_eq!(Value::Object(renamed), json!({"displayName": "Ops", "description": "old"}));
+        let cleared = updated_attrs(profile, ResourceKind::Group, "g", &current, &[op("description", None)]).unwrap();
+        assert_eq!(Value::Object(cleared), json!({"displayName": "Eng"}));
+        for bad in [op("members", Some(json!([]))), op("description", Some(json!(""))), op("displayName", None)] {
+            assert!(updated_attrs(profile, ResourceKind::Group, "g", &current, &[bad.clone()]).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn names_translate_both_ways_at_any_depth() {
         let aws = json!({"Name": {"GivenName": "J"}, "Emails": [{"Value": "a@b", "Primary": true}]});
         let scim = renamed(&aws, camel);
