@@ -722,7 +722,10 @@ mod tests {
         let cleared = updated_attrs(profile, ResourceKind::Group, "g", &current, &[op("description", None)]).unwrap();
         assert_eq!(Value::Object(cleared), json!({"displayName": "Eng"}));
         for bad in [op("members", Some(json!([]))), op("description", Some(json!(""))), op("displayName", None)] {
-            assert!(updated_attrs(profile, ResourceKind::Group, "g", &current, &[bad.clone()]).is_err(), "{bad:?}");
+            assert!(
+                updated_attrs(profile, ResourceKind::Group, "g", &current, std::slice::from_ref(&bad)).is_err(),
+                "{bad:?}"
+            );
         }
     }
 
