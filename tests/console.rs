@@ -158,6 +158,20 @@ fn an_administrator_enables_provisioning_and_configures_access_control_in_the_br
     let r = Req::new(&s.addr, "GET", &format!("{base}/Users")).bearer(&second).send();
     assert_eq!(r.status, 200, "the generated token works");
 
+    // AWS access keys: the identity store's id, a key shown once that the Identity Store API accepts.
+    b.navigate(&format!("{console}#/access-keys"));
+    b.wait("document.querySelector('#create-access-key')", "the access keys page");
+    b.click("#create-access-key");
+    b.wait("document.querySelector('#new-secret-access-key')", "the new key");
+    let key_id = b.value("#new-access-key-id");
+    assert!(key_id.starts_with("AKIA") && b.value("#new-secret-access-key").len() == 40);
+    assert_eq!(b.value("#new-key-identity-store-id"), format!("d-{}", &tenant[..10]));
+    b.click("#dialog-close");
+    b.wait("document.querySelectorAll('#access-keys-table tbody tr[data-key]').length === 1", "one key");
+    b.screenshot(&shots.join("access-keys.png"));
+    let (code, out, _) = cli(&s.db, &["access-key", "list", "--tenant", &tenant]);
+    assert!(code == 0 && out.contains(&key_id), "{out}");
+
     // Users: search, details, groups.
     b.navigate(&format!("{console}#/users"));
     b.wait("document.querySelectorAll('#users-table tbody tr').length === 4", "four users");

@@ -131,7 +131,7 @@ fn an_older_database_hands_its_key_to_the_key_file_and_its_tokens_keep_working()
     let legacy = scim_auth::Signer::new(&secret).issue(&tenant, now, 86_400).unwrap();
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
-        conn.execute_batch("DROP TABLE admin_audit; PRAGMA user_version = 3;").unwrap();
+        conn.execute_batch("DROP TABLE access_keys; DROP TABLE admin_audit; PRAGMA user_version = 3;").unwrap();
         conn.execute("INSERT INTO meta (key, value) VALUES ('signing_key', ?1)", [&secret[..]]).unwrap();
         conn.execute(
             "INSERT INTO tokens (id, tenant, created, expires) SELECT ?1, seq, ?2, ?3 FROM tenants WHERE id = ?4",
@@ -149,7 +149,7 @@ fn an_older_database_hands_its_key_to_the_key_file_and_its_tokens_keep_working()
     let conn = rusqlite::Connection::open(&db).unwrap();
     let left: i64 = conn.query_row("SELECT COUNT(*) FROM meta WHERE key = 'signing_key'", [], |r| r.get(0)).unwrap();
     assert_eq!(left, 0);
-    assert_eq!(conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).unwrap(), 4);
+    assert_eq!(conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).unwrap(), 5);
     assert!(!holds_any(&std::fs::read(&db).unwrap(), &[secret.to_vec()]), "the key's bytes are still in the file");
 }
 

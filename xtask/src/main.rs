@@ -127,10 +127,20 @@ fn serve(extra: &[String]) -> Result<(), String> {
         run(server(&["tenant", "create", "--name", "default"]))?;
         // The web console's credential (it prints the console URL too).
         run(server(&["admin", "token", "create"]))?;
+        // The AWS SDKs' credential: the Identity Store API on the same server (docs/AWS.md).
+        let listed = output(server(&["tenant", "list", "--json"]))?;
+        let tenant = listed.split("\"tenant_id\":\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or("");
+        run(server(&["access-key", "create", "--tenant", tenant]))?;
+        println!(
+            "Try: aws identitystore list-users --identity-store-id d-{} --endpoint-url {} (with the key above)",
+            tenant.get(..10).unwrap_or(tenant),
+            console_base()
+        );
     } else {
         println!("Existing tenants (a token is shown only when it is created):");
         run(server(&["tenant", "list"]))?;
         println!("Mint a token with: {} token create --tenant TENANT_ID", binary.display());
+        println!("AWS SDK access key: {} access-key create --tenant TENANT_ID (docs/AWS.md)", binary.display());
         println!("Console: {}/console (admin token: {} admin token create)", console_base(), binary.display());
     }
     run(server(&["serve"]))

@@ -42,6 +42,8 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod sigv4;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, RwLock};
@@ -59,8 +61,10 @@ pub const DEFAULT_TTL_SECS: i64 = 365 * 24 * 60 * 60;
 /// How many distinct verified tokens the verifier remembers; beyond this it verifies each time.
 const VERIFIED_CACHE_LIMIT: usize = 4096;
 
-/// Why a token was refused (every refusal answers 401 on the wire; the variant is for the logs),
-/// or why keys could not be used.
+/// Why a token or a signed request was refused, or why keys could not be used.
+///
+/// A token's refusal answers 401 on the wire and a signature's refusal the AWS error its variant
+/// names; either way the variant's text is for the logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
@@ -81,6 +85,21 @@ pub enum Error {
     Signing(String),
     /// The key file could not be read, parsed or written.
     KeyFile(String),
+    /// A SigV4 request carries no `Authorization` header (AWS: `MissingAuthenticationTokenException`).
+    MissingSignature,
+    /// A SigV4 `Authorization` or `X-Amz-Date` header is malformed (AWS: `IncompleteSignatureException`).
+    MalformedSignature(String),
+    /// A SigV4 request's access key id is unknown (AWS: `UnrecognizedClientException`).
+    UnknownAccessKey,
+    /// A SigV4 request was signed more than 15 minutes from now (AWS: `InvalidSignatureException`).
+    SignatureExpired {
+        /// The request's `X-Amz-Date`.
+        signed: String,
+        /// The server's time, in the same form.
+        now: String,
+    },
+    /// A SigV4 signature does not match the request and the key's secret (AWS: `InvalidSignatureException`).
+    SignatureMismatch,
 }
 
 impl fmt::Display for Error {
@@ -94,6 +113,13 @@ impl fmt::Display for Error {
             Error::Retired => f.write_str("token was signed with a key retired by rotation"),
             Error::Signing(why) => write!(f, "could not sign token: {why}"),
             Error::KeyFile(why) => write!(f, "key file: {why}"),
+            Error::MissingSignature => f.write_str("the request is not signed"),
+            Error::MalformedSignature(why) => write!(f, "malformed signature: {why}"),
+            Error::UnknownAccessKey => f.write_str("unknown access key id"),
+            Error::SignatureExpired { signed, now } => {
+                write!(f, "signed at {signed}, more than 15 minutes from the server's {now}")
+            }
+            Error::SignatureMismatch => f.write_str("the signature does not match"),
         }
     }
 }

@@ -193,6 +193,7 @@ const PAGES = {
   login: loginPage,
   settings: settingsPage,
   tokens: tokensPage,
+  "access-keys": accessKeysPage,
   users: usersPage,
   groups: groupsPage,
   audit: auditPage,
@@ -409,6 +410,9 @@ async function settingsPage() {
         h("dt", {}, "Users"), h("dd", { id: "tenant-users" }, `${tenant.users} of at most ${tenant.max_users}`),
         h("dt", {}, "Groups"), h("dd", {}, `${tenant.groups} of at most ${tenant.max_groups}`),
         h("dt", {}, "Access tokens"), h("dd", {}, h("a", { href: "#/tokens" }, "Manage access tokens")),
+        h("dt", {}, "Identity store ID"), h("dd", { class: "mono", id: "identity-store-id" }, tenant.identity_store_id),
+        h("dt", {}, "Instance ARN"), h("dd", { class: "mono", id: "instance-arn" }, tenant.instance_arn),
+        h("dt", {}, "AWS access keys"), h("dd", {}, h("a", { href: "#/access-keys" }, "Manage access keys")),
       ),
       h("p", {}, deleteButton),
     ),
@@ -506,6 +510,96 @@ async function tokensPage() {
         { id: "tokens-table" },
         h("thead", {}, h("tr", {}, h("th", {}, "Token ID"), h("th", {}, "Created"), h("th", {}, "Expires"), h("th", {}, "Status"), h("th", {}, ""))),
         h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: "5", class: "hint" }, "No access token: provisioning is stopped."))),
+      ),
+    ),
+  );
+}
+
+// ---- AWS access keys -----------------------------------------------------------------------
+
+async function accessKeysPage() {
+  const missing = needTenant();
+  if (missing) return missing;
+  const data = await api("GET", tenantPath("/access-keys"));
+  const full = data.access_keys.length >= data.max_access_keys;
+  const createError = h("div", {});
+  const create = h(
+    "button",
+    {
+      type: "button",
+      class: "primary",
+      id: "create-access-key",
+      disabled: full,
+      onclick: async () => {
+        create.disabled = true;
+        try {
+          const key = await api("POST", tenantPath("/access-keys"));
+          openDialog(
+            "Access key created",
+            h(
+              "div",
+              {},
+              h("div", { class: "banner info" }, "Copy the secret now: ", h("strong", {}, "it is shown only once.")),
+              copyField("new-access-key-id", "Access key ID", key.access_key_id),
+              copyField("new-secret-access-key", "Secret access key", key.secret_access_key, true),
+              copyField("new-key-identity-store-id", "Identity store ID", key.identity_store_id),
+              h("p", { class: "hint" }, `Sign requests for region ${key.region}.`),
+            ),
+            h("button", { type: "button", class: "primary", id: "dialog-close", onclick: () => { closeDialog(); render(); } }, "Close"),
+          );
+        } catch (error) {
+          createError.replaceChildren(errorBanner(error));
+        }
+      },
+    },
+    "Create access key",
+  );
+  const rows = data.access_keys.map((k) =>
+    h(
+      "tr",
+      { "data-key": k.access_key_id },
+      h("td", { class: "mono" }, k.access_key_id),
+      h("td", {}, fmtDate(k.created_at)),
+      h(
+        "td",
+        {},
+        twoStepButton("Delete", "Confirm delete", async () => {
+          await api("DELETE", tenantPath("/access-keys/" + encodeURIComponent(k.access_key_id)));
+          render();
+        }, "delete-" + k.access_key_id),
+      ),
+    ),
+  );
+  return h(
+    "div",
+    {},
+    h("h1", {}, "AWS access keys"),
+    h(
+      "div",
+      { class: "panel" },
+      h("div", { class: "panel-head" }, h("h2", {}, `Access keys (${data.access_keys.length} of ${data.max_access_keys})`), create),
+      h(
+        "p",
+        { class: "hint" },
+        "The AWS SDKs and CLI read and manage this directory through the Identity Store API on this server, ",
+        "signing with an access key: ",
+        h("code", {}, `aws identitystore list-users --identity-store-id ${data.identity_store_id} --endpoint-url ${location.origin}`),
+        ". Deleting a key stops it at once.",
+      ),
+      h(
+        "dl",
+        { class: "props" },
+        h("dt", {}, "Identity store ID"), h("dd", { class: "mono" }, data.identity_store_id),
+        h("dt", {}, "Instance ARN"), h("dd", { class: "mono" }, data.instance_arn),
+        h("dt", {}, "Region"), h("dd", {}, data.region),
+      ),
+      full ? h("p", { class: "hint", id: "access-key-limit" }, "To create another key, delete one first.") : null,
+      createError,
+      h(
+        "table",
+        { id: "access-keys-table" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Access key ID"), h("th", {}, "Created"), h("th", {}, ""))),
+        h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: "3", class: "hint" }, "No access key."))),
       ),
     ),
   );

@@ -87,6 +87,11 @@ impl From<scim_store::Error> for AdminError {
                 scim_type: Some("tooMany"),
                 detail: "The tenant already has two access tokens; delete one before generating another.".into(),
             },
+            scim_store::Error::AccessKeyLimit => AdminError {
+                status: StatusCode::CONFLICT,
+                scim_type: Some("tooMany"),
+                detail: "The tenant already has two access keys; delete one before creating another.".into(),
+            },
             scim_store::Error::Filter(e) => AdminError::bad("invalidFilter", e.detail),
             other => ApiError::from(other).into(),
         }
@@ -286,6 +291,18 @@ async fn serve(
             Ok(no_content(request_id))
         }
         (["tenants", _, "tokens", _], _) => wrong_method("DELETE"),
+        (["tenants", id, "access-keys"], &Method::GET) => ok(list_access_keys(&state, id).await?),
+        (["tenants", id, "access-keys"], &Method::POST) => {
+            Ok(respond(request_id, StatusCode::CREATED, &create_access_key(&state, id).await?))
+        }
+        (["tenants", _, "access-keys"], _) => wrong_method("GET, POST"),
+        (["tenants", id, "access-keys", key_id], &Method::DELETE) => {
+            let (store, id, key_id) = (Arc::clone(&state.store), (*id).to_owned(), (*key_id).to_owned());
+            write(move || Ok(store.delete_access_key(&id, &key_id)?)).await.map_err(not_found("access key"))?;
+            reload(&state).await;
+            Ok(no_content(request_id))
+        }
+        (["tenants", _, "access-keys", _], _) => wrong_method("DELETE"),
         (["tenants", id, "users"], &Method::GET) => ok(list(&state, id, ResourceKind::User, target).await?),
         (["tenants", id, "groups"], &Method::GET) => ok(list(&state, id, ResourceKind::Group, target).await?),
         (["tenants", id, "users", user], &Method::GET) => ok(user_detail(&state, id, user).await?),
@@ -364,6 +381,8 @@ fn tenant_json(state: &State, t: &Tenant) -> Value {
         "max_users": t.max_users,
         "max_groups": t.max_groups,
         "rate_limit": t.rate_limit.map(|l| json!({"requests_per_second": l.per_second, "burst": l.burst})),
+        "identity_store_id": crate::aws::identity_store_id(&t.id),
+        "instance_arn": crate::aws::instance_arn(&t.id),
     })
 }
 
@@ -475,6 +494,35 @@ async fn create_token(state: &Arc<State>, id: &str) -> Result<Value, AdminError>
     let created = write(move || issue(&store, &signer, &tenant_id)).await?;
     reload(state).await;
     Ok(created)
+}
+
+/// The tenant's access keys (ids and dates, never secrets) and what the SDKs need besides.
+async fn list_access_keys(state: &Arc<State>, id: &str) -> Result<Value, AdminError> {
+    let (store, tenant_id) = (Arc::clone(&state.store), id.to_owned());
+    let keys = read(move || Ok(store.access_keys(&tenant_id)?)).await?;
+    Ok(json!({
+        "access_keys": keys
+            .iter()
+            .map(|k| json!({"access_key_id": k.id, "created_at": format_datetime(k.created * 1000)}))
+            .collect::<Vec<_>>(),
+        "max_access_keys": scim_store::MAX_ACCESS_KEYS_PER_TENANT,
+        "identity_store_id": crate::aws::identity_store_id(id),
+        "instance_arn": crate::aws::instance_arn(id),
+        "region": region(state),
+    }))
+}
+
+/// The region the AWS APIs are shown in: the first the server answers in.
+fn region(state: &State) -> &str {
+    state.aws_regions.first().map_or(crate::aws::DEFAULT_REGION, String::as_str)
+}
+
+/// Makes an access key of tenant `id`; its secret is returned once.
+async fn create_access_key(state: &Arc<State>, id: &str) -> Result<Value, AdminError> {
+    let (store, tenant_id) = (Arc::clone(&state.store), id.to_owned());
+    let record = write(move || crate::aws::mint_key::<AdminError>(&store, &tenant_id)).await?;
+    reload(state).await;
+    Ok(crate::aws::key_json(&record, region(state)))
 }
 
 /// The tenant's store key, or 404.

@@ -64,6 +64,10 @@ pub struct State {
     pub draining: AtomicBool,
     /// The key file, and the text of it the verifier's keys were last made from.
     key_file: (PathBuf, Mutex<String>),
+    /// Access keys by id, for the AWS APIs' SigV4 verification.
+    pub access_keys: RwLock<HashMap<String, crate::aws::KeyEntry>>,
+    /// The regions the AWS APIs answer in (`--aws-regions`); the first is the one shown.
+    pub aws_regions: Vec<String>,
 }
 
 impl State {
@@ -91,6 +95,8 @@ impl State {
             metrics: Arc::default(),
             draining: AtomicBool::new(false),
             key_file: (key_file, Mutex::new(keyring.render())),
+            access_keys: RwLock::new(HashMap::new()),
+            aws_regions: vec![crate::aws::DEFAULT_REGION.to_owned()],
         };
         state.reload()?;
         Ok(state)
@@ -145,10 +151,18 @@ impl State {
             tenants.values().filter(|t| t.rate_limit.is_some()).map(|t| t.key).collect();
         self.limiter.retain(|key| limited.contains(&key));
         *self.tenants.write().unwrap_or_else(|p| p.into_inner()) = tenants;
+        let keys = self
+            .store
+            .all_access_keys()?
+            .into_iter()
+            .map(|k| (k.id, crate::aws::KeyEntry { tenant_id: k.tenant_id, secret: k.secret }))
+            .collect();
+        *self.access_keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
         Ok(())
     }
 
-    fn tenant(&self, id: &str) -> Option<TenantEntry> {
+    /// The tenant with public id `id`, if any.
+    pub fn tenant(&self, id: &str) -> Option<TenantEntry> {
         self.tenants.read().unwrap_or_else(|p| p.into_inner()).get(id).copied()
     }
 }
@@ -437,6 +451,9 @@ async fn pipeline(
             return (response, String::new(), reason);
         }
         Some("console") => return (crate::console::serve(request.method(), &target, request_id), String::new(), None),
+        None if request.headers().contains_key(crate::aws::TARGET_HEADER) => {
+            return crate::aws::handle(state, request, request_id).await;
+        }
         _ => {}
     }
     // `/{tenant}/scim/v2/...`
@@ -464,7 +481,16 @@ async fn pipeline(
         let (response, reason) = fail(tenant.profile, ApiError::Unauthorized(e));
         // Counted, not recorded one by one: the caller proved nothing, and must not grow the log.
         if state.refusals.note(tenant.key, request_id, reason.as_deref().unwrap_or_default()) {
-            audit_rejection(&state, tenant, request_id, request.method(), &target, &response, reason.as_deref());
+            let action = scim::action(request.method(), &target);
+            audit_rejection(
+                &state,
+                tenant,
+                request_id,
+                action,
+                target.segments.get(4).cloned(),
+                &response,
+                reason.as_deref(),
+            );
         }
         return (response, tenant_id, reason);
     }
@@ -498,7 +524,9 @@ async fn pipeline(
         Err(error) => {
             let response = ctx.writer().error(tenant.profile, &error);
             let reason = error.reason();
-            audit_rejection(&state, tenant, request_id, &method, &ctx.target, &response, Some(&reason));
+            let action = scim::action(&method, &ctx.target);
+            let resource_id = ctx.target.segments.get(4).cloned();
+            audit_rejection(&state, tenant, request_id, action, resource_id, &response, Some(&reason));
             (response, tenant_id, Some(reason))
         }
     }
@@ -516,20 +544,20 @@ fn auth_failure_label(error: &scim_auth::Error) -> &'static str {
 }
 
 /// Records a refused request in the tenant's audit log, without delaying the response.
-fn audit_rejection(
+pub fn audit_rejection(
     state: &Arc<State>,
     tenant: TenantEntry,
     request_id: &str,
-    method: &Method,
-    target: &Target,
+    action: String,
+    resource_id: Option<String>,
     response: &Response<Body>,
     reason: Option<&str>,
 ) {
     let entry = scim_store::NewAudit {
         at: scim_schema::time::now_millis(),
         request_id: request_id.to_owned(),
-        action: scim::action(method, target),
-        resource_id: target.segments.get(4).cloned(),
+        action,
+        resource_id,
         status: response.status().as_u16(),
         detail: reason.map(str::to_owned),
     };

@@ -20,7 +20,7 @@ scim-server: a SCIM 2.0 service provider (AWS IAM Identity Center compatible)
 USAGE:
     scim-server serve [--db PATH] [--listen ADDR] [--public-url URL]
                       [--durability full|normal] [--log-format human|json]
-                      [--admin-token-file PATH] [--key-file PATH]
+                      [--admin-token-file PATH] [--key-file PATH] [--aws-regions LIST]
                       [--audit-max-age DAYS] [--audit-max-rows N]
                       [--tls-cert FILE --tls-key FILE] [--metrics-listen ADDR]
                       [--header-timeout SECS] [--idle-timeout SECS]
@@ -42,6 +42,9 @@ USAGE:
     scim-server backup --out FILE [--db PATH]
     scim-server export --tenant TENANT_ID --out FILE.jsonl [--db PATH]
     scim-server import --in FILE.jsonl [--db PATH]
+    scim-server access-key create --tenant TENANT_ID [--db PATH] [--aws-regions LIST] [--json]
+    scim-server access-key list --tenant TENANT_ID [--db PATH] [--json]
+    scim-server access-key delete KEY_ID --tenant TENANT_ID [--db PATH]
     scim-server help | --help | --version
 
 ENVIRONMENT:
@@ -64,6 +67,8 @@ ENVIRONMENT:
     SCIM_MAX_HEADER_BYTES request line and headers      (default 16384)
     SCIM_DRAIN_DELAY     seconds /readyz says 503 before stopping (default 0)
     SCIM_KEY_FILE    the token signing keys   (default <database file>.key)
+    SCIM_AWS_REGIONS regions the AWS APIs answer in, comma-separated
+                                              (default us-east-1)
 ";
 
 /// A failed command: a usage error (exit 2) or a runtime failure (exit 1).
@@ -81,7 +86,10 @@ impl From<scim_store::Error> for CliError {
             scim_store::Error::TokenLimit => {
                 "the tenant already has two tokens; delete one first (scim-server token list/delete)".into()
             }
-            scim_store::Error::NotFound => "no such tenant or token".into(),
+            scim_store::Error::AccessKeyLimit => {
+                "the tenant already has two access keys; delete one first (scim-server access-key list/delete)".into()
+            }
+            scim_store::Error::NotFound => "no such tenant, token or access key".into(),
             other => other.to_string(),
         })
     }
@@ -132,6 +140,7 @@ const OPTIONS: &[&str] = &[
     "grace",
     "out",
     "in",
+    "aws-regions",
 ];
 
 impl Args {
@@ -557,6 +566,57 @@ pub fn token(args: &Args) -> Result<(), CliError> {
             Ok(())
         }
         _ => Err(CliError::Usage("token needs create, list or delete".into())),
+    }
+}
+
+/// The regions of `--aws-regions` / `SCIM_AWS_REGIONS`, default `us-east-1`.
+pub fn aws_regions(args: &Args) -> Vec<String> {
+    crate::aws::regions(args.get("aws-regions", "SCIM_AWS_REGIONS").as_deref())
+}
+
+/// `access-key create|list|delete`.
+pub fn access_key(args: &Args) -> Result<(), CliError> {
+    match args.positional.get(1).map(String::as_str) {
+        Some("create") => {
+            let tenant_id = args.tenant()?;
+            let store = open(args)?;
+            let record = crate::aws::mint_key::<CliError>(&store, &tenant_id)?;
+            let regions = aws_regions(args);
+            let out = crate::aws::key_json(&record, regions.first().map_or(crate::aws::DEFAULT_REGION, String::as_str));
+            if args.flag("json") {
+                println!("{out}");
+            } else {
+                println!("Access key created for tenant {tenant_id} (the secret is shown once; copy it now):");
+                for (name, value) in out.as_object().into_iter().flatten() {
+                    println!("{name}: {}", value.as_str().unwrap_or_default());
+                }
+            }
+            Ok(())
+        }
+        Some("list") => {
+            let tenant_id = args.tenant()?;
+            let keys = open(args)?.access_keys(&tenant_id)?;
+            if args.flag("json") {
+                let list: Vec<_> = keys
+                    .iter()
+                    .map(|k| json!({"access_key_id": k.id, "created_at": format_datetime(k.created * 1000)}))
+                    .collect();
+                println!("{}", serde_json::Value::Array(list));
+            } else {
+                for k in &keys {
+                    println!("{}  created {}", k.id, format_datetime(k.created * 1000));
+                }
+            }
+            Ok(())
+        }
+        Some("delete") => {
+            let tenant_id = args.tenant()?;
+            let id = args.positional.get(2).ok_or_else(|| CliError::Usage("access-key delete needs KEY_ID".into()))?;
+            open(args)?.delete_access_key(&tenant_id, id)?;
+            println!("Access key {id} deleted; it stops working within a second.");
+            Ok(())
+        }
+        _ => Err(CliError::Usage("access-key needs create, list or delete".into())),
     }
 }
 

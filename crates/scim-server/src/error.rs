@@ -61,6 +61,25 @@ pub enum ApiError {
     HeaderTooLarge,
     /// The server failed; the reason is logged, never shown.
     Internal(String),
+    /// An AWS API request's SigV4 signature is missing or refused.
+    Signature(scim_auth::Error),
+    /// An AWS API request names an identity store or instance its access key does not open.
+    AccessDenied(String),
+    /// An AWS API request names an operation this server does not have.
+    UnknownOperation(String),
+    /// An AWS API request's input breaks a rule of the API reference (the reason is shown).
+    Validation(String),
+    /// An AWS API request names a resource the tenant does not have.
+    ResourceNotFound {
+        /// `USER`, `GROUP`, `GROUP_MEMBERSHIP` or `IDENTITY_STORE`, as AWS names them.
+        resource_type: &'static str,
+        /// The id as the request gave it.
+        id: String,
+    },
+    /// An AWS API write would duplicate what exists (a membership, a configuration).
+    AlreadyExists(String),
+    /// An AWS API update names another revision than the stored one.
+    RevisionMismatch,
 }
 
 /// An error ready for the wire.
@@ -99,6 +118,13 @@ impl ApiError {
             ApiError::Ambiguous(why) => format!("ambiguous request: {why}"),
             ApiError::HeaderTooLarge => "request header fields over the cap".into(),
             ApiError::Internal(why) => format!("internal error: {why}"),
+            ApiError::Signature(e) => format!("signature refused: {e}"),
+            ApiError::AccessDenied(why) => format!("access denied: {why}"),
+            ApiError::UnknownOperation(op) => format!("unknown operation {op:?}"),
+            ApiError::Validation(why) => format!("validation: {why}"),
+            ApiError::ResourceNotFound { resource_type, id } => format!("{resource_type} {id:?} not found"),
+            ApiError::AlreadyExists(what) => format!("{what} already exists"),
+            ApiError::RevisionMismatch => "Revision names another version".into(),
         }
     }
 
@@ -160,17 +186,178 @@ impl ApiError {
                 (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, None, "The request's header fields are too large.".into())
             }
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None, "Service failed to process the request.".into()),
+            // The AWS API's own failures never reach a SCIM client; these rows keep the table total.
+            Signature(_) | AccessDenied(_) => {
+                (StatusCode::UNAUTHORIZED, None, "The authorization header is invalid or missing.".into())
+            }
+            UnknownOperation(_) => {
+                (StatusCode::NOT_FOUND, None, "Specified resource or endpoint does not exist.".into())
+            }
+            Validation(why) => (StatusCode::BAD_REQUEST, Some("invalidValue"), why.clone()),
+            ResourceNotFound { .. } => (StatusCode::NOT_FOUND, None, "Specified resource does not exist.".into()),
+            AlreadyExists(_) => (StatusCode::CONFLICT, Some("uniqueness"), "The resource already exists.".into()),
+            RevisionMismatch => (
+                StatusCode::PRECONDITION_FAILED,
+                Some("invalidVers"),
+                "Failed to update. Resource changed on the server.".into(),
+            ),
         };
         if !hide {
             return Rendered { status, scim_type, detail };
         }
         let detail = match self {
             Schema(e) if e.kind == ErrorKind::PathlessMultiAttribute => detail,
-            Schema(_) | BadQuery(..) | NoSuchMember(_) | Quota(_) | Ambiguous(_) => UNPARSABLE.into(),
+            Schema(_) | BadQuery(..) | NoSuchMember(_) | Quota(_) | Ambiguous(_) | Validation(_) => UNPARSABLE.into(),
             Conflict(_) => "Refused to create a new, duplicate resource.".into(),
             _ => detail,
         };
         Rendered { status, scim_type: None, detail }
+    }
+}
+
+/// An error ready for an AWS JSON 1.1 body: `__type`, `message` and the error's modelled fields.
+#[derive(Debug)]
+pub struct AwsRendered {
+    pub status: StatusCode,
+    /// The exception's name, e.g. `ResourceNotFoundException`.
+    pub code: &'static str,
+    pub message: String,
+    /// Modelled fields besides `Message` and `RequestId`, e.g. `ResourceType`.
+    pub fields: Vec<(&'static str, serde_json::Value)>,
+}
+
+impl ApiError {
+    /// The table for the AWS APIs (Identity Store, SSO Admin): exception, status and message.
+    ///
+    /// Client errors answer 400 as AWS's JSON services do, except where the service models
+    /// another status (access denied 403, throttling 429); the SDKs read `__type` either way.
+    pub fn render_aws(&self) -> AwsRendered {
+        use ApiError::*;
+        use serde_json::json;
+        let plain = |status, code, message: String| AwsRendered { status, code, message, fields: Vec::new() };
+        let bad = StatusCode::BAD_REQUEST;
+        match self {
+            Signature(scim_auth::Error::MissingSignature) => plain(
+                StatusCode::FORBIDDEN,
+                "MissingAuthenticationTokenException",
+                "Missing Authentication Token".into(),
+            ),
+            Signature(scim_auth::Error::MalformedSignature(why)) => {
+                plain(bad, "IncompleteSignatureException", format!("The request signature is malformed: {why}."))
+            }
+            Signature(scim_auth::Error::UnknownAccessKey) => plain(
+                bad,
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.".into(),
+            ),
+            Signature(scim_auth::Error::SignatureExpired { signed, now }) => plain(
+                bad,
+                "InvalidSignatureException",
+                format!("Signature expired: {signed} is now earlier or later than {now} by more than 15 min."),
+            ),
+            Signature(_) => plain(
+                bad,
+                "InvalidSignatureException",
+                "The request signature we calculated does not match the signature you provided. \
+                 Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+                    .into(),
+            ),
+            AccessDenied(why) => plain(StatusCode::FORBIDDEN, "AccessDeniedException", why.clone()),
+            UnknownOperation(op) => plain(bad, "UnknownOperationException", format!("Unknown operation {op}.")),
+            Validation(why) => plain(bad, "ValidationException", why.clone()),
+            Schema(e) => plain(bad, "ValidationException", e.detail.clone()),
+            BadQuery(_, why) => plain(bad, "ValidationException", why.clone()),
+            PayloadTooLarge => plain(bad, "ValidationException", "The request body exceeds 1048576 bytes.".into()),
+            ResourceNotFound { resource_type, id } => AwsRendered {
+                status: bad,
+                code: "ResourceNotFoundException",
+                message: format!("{} not found.", resource_label(resource_type)),
+                fields: vec![("ResourceType", json!(resource_type)), ("ResourceId", json!(id))],
+            },
+            NotFound(kind) => AwsRendered {
+                status: bad,
+                code: "ResourceNotFoundException",
+                message: format!("{} not found.", kind.name()),
+                fields: vec![("ResourceType", json!(kind.name().to_ascii_uppercase()))],
+            },
+            NoSuchMember(id) => AwsRendered {
+                status: bad,
+                code: "ResourceNotFoundException",
+                message: "User not found.".into(),
+                fields: vec![("ResourceType", json!("USER")), ("ResourceId", json!(id))],
+            },
+            Conflict(unique) => AwsRendered {
+                status: bad,
+                code: "ConflictException",
+                message: format!("Duplicate {}", unique_name(*unique)),
+                fields: vec![("Reason", json!("UNIQUENESS_CONSTRAINT_VIOLATION"))],
+            },
+            AlreadyExists(what) => AwsRendered {
+                status: bad,
+                code: "ConflictException",
+                message: format!("{what} already exists."),
+                fields: vec![("Reason", json!("UNIQUENESS_CONSTRAINT_VIOLATION"))],
+            },
+            RevisionMismatch | PreconditionFailed => AwsRendered {
+                status: bad,
+                code: "ConflictException",
+                message: "The resource changed since the given revision.".into(),
+                fields: vec![("Reason", json!("CONCURRENT_MODIFICATION"))],
+            },
+            Quota(kind) => plain(
+                StatusCode::PAYMENT_REQUIRED,
+                "ServiceQuotaExceededException",
+                format!("The identity store holds its maximum number of {}s.", kind.name()),
+            ),
+            TooManyRequests { retry_after } => AwsRendered {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                code: "ThrottlingException",
+                message: "Rate exceeded".into(),
+                fields: vec![("RetryAfterSeconds", json!(retry_after))],
+            },
+            Unauthorized(why) => plain(StatusCode::FORBIDDEN, "AccessDeniedException", why.clone()),
+            MemberNotFound => AwsRendered {
+                status: bad,
+                code: "ResourceNotFoundException",
+                message: "User not found.".into(),
+                fields: vec![("ResourceType", json!("USER"))],
+            },
+            NoEndpoint | MethodNotAllowed(_) | NotImplemented => {
+                plain(bad, "UnknownOperationException", "The operation is not supported.".into())
+            }
+            UnsupportedMediaType(ct) => plain(bad, "ValidationException", format!("Unsupported content type {ct}.")),
+            BulkReference(id) => plain(bad, "ValidationException", format!("The bulkId {id} cannot be resolved.")),
+            Ambiguous(why) => plain(bad, "ValidationException", format!("The request is ambiguous: {why}.")),
+            HeaderTooLarge => plain(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "ValidationException",
+                "The request's header fields are too large.".into(),
+            ),
+            // Identity Store models `RetryAfterSeconds` on InternalServerException; SDKs retry a 503.
+            Unavailable { retry_after, .. } => AwsRendered {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "InternalServerException",
+                message: "The service is busy; retry the request later.".into(),
+                fields: vec![("RetryAfterSeconds", json!(retry_after))],
+            },
+            Internal(_) => AwsRendered {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "InternalServerException",
+                message: "The request processing has failed because of an unknown error.".into(),
+                fields: Vec::new(),
+            },
+        }
+    }
+}
+
+/// `USER` as a message shows it: `User`.
+fn resource_label(resource_type: &str) -> &'static str {
+    match resource_type {
+        "USER" => "User",
+        "GROUP" => "Group",
+        "GROUP_MEMBERSHIP" => "GroupMembership",
+        "IDENTITY_STORE" => "IdentityStore",
+        _ => "Resource",
     }
 }
 

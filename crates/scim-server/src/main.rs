@@ -19,6 +19,7 @@
 
 mod admin;
 mod app;
+mod aws;
 mod bulk;
 mod cli;
 mod console;
@@ -63,6 +64,7 @@ fn main() -> ExitCode {
             Some("backup") => cli::backup(&args),
             Some("export") => cli::export(&args),
             Some("import") => cli::import(&args),
+            Some("access-key") => cli::access_key(&args),
             Some("help") | None => {
                 print!("{}", cli::USAGE);
                 Ok(())
@@ -139,8 +141,10 @@ async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError>
     // Without an explicit public URL, the address actually bound (which resolves port 0).
     let public_url = args.get("public-url", "SCIM_PUBLIC_URL").unwrap_or_else(|| format!("{scheme}://{local}"));
     let keyring = cli::keyring(args)?;
-    let state =
-        Arc::new(app::State::new(Arc::clone(&store), public_url, cli::admin_secret(args)?, args.key_file(), &keyring)?);
+    let mut state =
+        app::State::new(Arc::clone(&store), public_url, cli::admin_secret(args)?, args.key_file(), &keyring)?;
+    state.aws_regions = cli::aws_regions(args);
+    let state = Arc::new(state);
     let metrics_task = match args.get("metrics-listen", "SCIM_METRICS_LISTEN") {
         Some(address) => {
             let listener = TcpListener::bind(&address)

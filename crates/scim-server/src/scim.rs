@@ -20,7 +20,7 @@ use crate::http::{Body, Target};
 
 const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
-fn store_kind(kind: ResourceKind) -> Kind {
+pub(crate) fn store_kind(kind: ResourceKind) -> Kind {
     match kind {
         ResourceKind::User => Kind::User,
         ResourceKind::Group => Kind::Group,
@@ -57,7 +57,7 @@ pub fn action(method: &Method, target: &Target) -> String {
 }
 
 /// The uniqueness keys the store indexes.
-fn keys(kind: ResourceKind, resource: &resource::Resource) -> Keys {
+pub(crate) fn keys(kind: ResourceKind, resource: &resource::Resource) -> Keys {
     Keys {
         name: resource.name(kind).to_owned(),
         external_id: resource.external_id().map(str::to_owned),
@@ -180,7 +180,7 @@ impl Ctx {
 }
 
 /// Records a successful write in the same transaction as the write.
-fn audited(
+pub(crate) fn audited(
     w: &mut Writer<'_>,
     tenant: TenantKey,
     mut entry: NewAudit,

@@ -23,6 +23,8 @@ pub enum Error {
     MemberCycle(String),
     /// The tenant already has two tokens (expired ones count), so a third is refused.
     TokenLimit,
+    /// The tenant already has two access keys, so a third is refused.
+    AccessKeyLimit,
     /// The tenant already holds its `max_users` users or `max_groups` groups.
     Quota(Kind),
     /// The database was written by a newer version of this code; it was left untouched.
@@ -83,6 +85,7 @@ impl fmt::Display for Error {
             Error::NoSuchMember(id) => write!(f, "{id:?} is not a user of this tenant"),
             Error::MemberCycle(id) => write!(f, "adding group {id:?} would make a membership cycle"),
             Error::TokenLimit => f.write_str("the tenant already has two tokens"),
+            Error::AccessKeyLimit => f.write_str("the tenant already has two access keys"),
             Error::Quota(Kind::User) => f.write_str("the tenant's user quota is reached"),
             Error::Quota(Kind::Group) => f.write_str("the tenant's group quota is reached"),
             Error::TooNew { found, supported } => {

@@ -2,8 +2,9 @@
 //!
 //! `scim-store` owns one database file holding every tenant's directory: the tenants themselves,
 //! the ids of their bearer tokens, their users and groups, group memberships, an audit log
-//! of requests, each tenant's attributes for access control, and the ids of administrators'
-//! tokens. A [`Store`] is opened once per process and shared (`Arc<Store>`) by every
+//! of requests, each tenant's attributes for access control, the ids of administrators'
+//! tokens, and the access keys (with their secrets, which SigV4 verification needs) of the AWS
+//! APIs. A [`Store`] is opened once per process and shared (`Arc<Store>`) by every
 //! request.
 //!
 //! It is not a SCIM implementation. It never sees an HTTP type, a filter's text or a token; it
@@ -64,6 +65,7 @@
 #![deny(missing_docs)]
 
 mod access;
+mod access_keys;
 mod admin;
 mod audit;
 mod commit;
@@ -93,10 +95,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rusqlite::Connection;
 
 pub use access::{Reader, Writer};
+pub use access_keys::{AccessKeyRecord, MAX_ACCESS_KEYS_PER_TENANT};
 pub use admin::{AccessControlAttribute, AdminAction, AdminTokenRecord};
 pub use audit::{AuditEntry, AuditFilter, MAX_FIELD_CHARS, NewAudit, Retention};
 pub use error::{Error, Unique};
-pub use members::Membership;
+pub use members::{Membership, MembershipKey};
 pub use migrations::SCHEMA_VERSION;
 pub use query::{Condition, Page, Query, Sort};
 pub use resources::{Keys, Stored};

@@ -2,6 +2,8 @@
 //!
 //! Members are users, and, where the caller allows it, groups: nested groups never form a cycle.
 
+use rusqlite::OptionalExtension;
+
 use crate::{Error, Kind, Reader, TenantKey, Writer};
 
 /// A member of a group, or a group a user belongs to, with what a response shows of it.
@@ -17,11 +19,58 @@ pub struct Membership {
     pub direct: bool,
 }
 
+/// A membership row's key: the group's and the member's internal sequence numbers.
+///
+/// Sequence numbers are never reused, so a key names one membership for ever; callers may show
+/// it as an opaque id and hand it back, and [`Reader::membership`] checks it against the tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MembershipKey {
+    /// The group's `seq`.
+    pub group_seq: i64,
+    /// The member's `seq`.
+    pub member_seq: i64,
+}
+
 fn kind_of(code: i64) -> Kind {
     if code == 1 { Kind::Group } else { Kind::User }
 }
 
 impl Reader<'_> {
+    /// The key of the direct membership of `member_id` in `group_id`, if the tenant has it.
+    pub fn membership_key(
+        &self,
+        tenant: TenantKey,
+        group_id: &str,
+        member_id: &str,
+    ) -> Result<Option<MembershipKey>, Error> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT m.group_seq, m.member_seq FROM resources g
+                   JOIN members m ON m.group_seq = g.seq
+                   JOIN resources u ON u.seq = m.member_seq
+                  WHERE g.id = ?2 AND g.tenant = ?1 AND g.kind = 1 AND u.id = ?3 AND u.tenant = ?1",
+            )?
+            .query_row((tenant.0, group_id, member_id), |row| {
+                Ok(MembershipKey { group_seq: row.get(0)?, member_seq: row.get(1)? })
+            })
+            .optional()?)
+    }
+
+    /// The group's and member's ids of the membership `key`, if the tenant has it.
+    pub fn membership(&self, tenant: TenantKey, key: MembershipKey) -> Result<Option<(String, String)>, Error> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT g.id, u.id FROM members m
+                   JOIN resources g ON g.seq = m.group_seq
+                   JOIN resources u ON u.seq = m.member_seq
+                  WHERE m.group_seq = ?2 AND m.member_seq = ?3 AND g.tenant = ?1",
+            )?
+            .query_row((tenant.0, key.group_seq, key.member_seq), |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?)
+    }
+
     /// The ids of a group's members in their creation order; empty for an unknown group.
     pub fn member_ids(&self, tenant: TenantKey, group_id: &str) -> Result<Vec<String>, Error> {
         let mut stmt = self.conn.prepare_cached(
@@ -172,6 +221,22 @@ mod tests {
     fn remove(store: &Store, tenant: TenantKey, group: &str, users: &[String]) -> Result<usize, Error> {
         let (group, users) = (group.to_owned(), users.to_vec());
         store.write(move |w| w.remove_members(tenant, &group, &users))
+    }
+
+    #[test]
+    fn membership_keys_name_one_row_of_one_tenant() {
+        let f = Fixture::new();
+        let (s, t) = (&f.store, f.a);
+        let u = create(s, t, Kind::User, &["u1"]).remove(0);
+        let g = create(s, t, Kind::Group, &["g"]).remove(0);
+        assert_eq!(s.read(|r| r.membership_key(t, &g, &u)).unwrap(), None);
+        add(s, t, &g, std::slice::from_ref(&u)).unwrap();
+        let key = s.read(|r| r.membership_key(t, &g, &u)).unwrap().unwrap();
+        assert_eq!(s.read(|r| r.membership(t, key)).unwrap(), Some((g.clone(), u.clone())));
+        assert_eq!(s.read(|r| r.membership(f.b, key)).unwrap(), None);
+        assert_eq!(s.read(|r| r.membership_key(f.b, &g, &u)).unwrap(), None);
+        remove(s, t, &g, std::slice::from_ref(&u)).unwrap();
+        assert_eq!(s.read(|r| r.membership(t, key)).unwrap(), None);
     }
 
     #[test]

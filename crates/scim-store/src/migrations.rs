@@ -11,7 +11,7 @@ use rusqlite::Connection;
 use crate::{Error, KeyExport, meta, schema};
 
 /// The DDL of each schema version, oldest first: entry `i` upgrades version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[schema::V1, schema::V2, schema::V3, schema::V4];
+const MIGRATIONS: &[&str] = &[schema::V1, schema::V2, schema::V3, schema::V4, schema::V5];
 
 /// The newest schema version this build knows and creates.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -101,6 +101,7 @@ mod tests {
             tables,
             [
                 "access_control",
+                "access_keys",
                 "admin_audit",
                 "admin_tokens",
                 "audit",
@@ -147,7 +148,7 @@ mod tests {
     }
 
     #[test]
-    fn a_version_2_database_gains_admin_tokens_and_access_control() {
+    fn a_version_2_database_gains_admin_tokens_access_control_and_access_keys() {
         let dir = TempDir::new();
         {
             let conn = Connection::open(dir.db()).unwrap();
@@ -160,6 +161,7 @@ mod tests {
         assert!(store.admin_tokens().unwrap().is_empty());
         let key = store.tenant("t1").unwrap().unwrap().key;
         assert!(store.read(|r| r.access_control(key)).unwrap().is_empty());
+        assert!(store.all_access_keys().unwrap().is_empty());
         store.close().unwrap();
         assert_eq!(user_version(&Connection::open(dir.db()).unwrap()).unwrap(), SCHEMA_VERSION);
     }

@@ -135,3 +135,16 @@ CREATE TABLE admin_audit (
     detail    TEXT
 );
 "#;
+
+/// Version 5: access keys, the SigV4 credentials of the AWS SDKs, each bound to one tenant.
+///
+/// The secret is stored because SigV4 verification needs it (see `access_keys`).
+pub(crate) const V5: &str = r#"
+CREATE TABLE access_keys (
+    id      TEXT PRIMARY KEY,
+    tenant  INTEGER NOT NULL REFERENCES tenants(seq) ON DELETE CASCADE,
+    secret  TEXT NOT NULL,
+    created INTEGER NOT NULL
+);
+CREATE INDEX access_keys_tenant ON access_keys(tenant);
+"#;
