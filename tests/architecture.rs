@@ -17,6 +17,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("scim-bench", &["scim-schema"]),
     // The identity provider's side: a client and a sync tool, never the server's crates.
     ("scim-client", &["scim-filter", "scim-schema"]),
+    ("scim-sync", &["scim-filter", "scim-schema", "scim-client"]),
     ("xtask", &[]),
 ];
 

@@ -316,9 +316,12 @@ impl Client {
             let counter = if method == Method::GET { &self.counters.reads } else { &self.counters.writes };
             counter.fetch_add(1, Ordering::Relaxed);
             let error = match self.attempt(&method, path, body.is_some(), payload.clone()).await {
-                Ok(reply) if reply.status == StatusCode::TOO_MANY_REQUESTS && throttled < self.options.max_throttled => {
+                Ok(reply)
+                    if reply.status == StatusCode::TOO_MANY_REQUESTS && throttled < self.options.max_throttled =>
+                {
                     self.counters.throttled.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(self.options.retry.after_throttle(reply.retry_after.as_deref(), throttled)).await;
+                    tokio::time::sleep(self.options.retry.after_throttle(reply.retry_after.as_deref(), throttled))
+                        .await;
                     throttled += 1;
                     continue;
                 }
@@ -343,7 +346,13 @@ impl Client {
         }
     }
 
-    async fn attempt(&self, method: &Method, path: &str, has_body: bool, payload: Bytes) -> std::result::Result<Reply, Failure> {
+    async fn attempt(
+        &self,
+        method: &Method,
+        path: &str,
+        has_body: bool,
+        payload: Bytes,
+    ) -> std::result::Result<Reply, Failure> {
         let mut request = Request::builder()
             .method(method.clone())
             .uri(format!("{}{path}", self.base))
@@ -355,7 +364,11 @@ impl Client {
         let request = request.body(Full::new(payload)).map_err(|e| Failure::Unsent(e.to_string()))?;
         let exchange = async {
             let response = self.http.request(request).await.map_err(|e| {
-                if e.is_connect() { Failure::Unsent(e.to_string()) } else { Failure::Lost(Error::Transport(e.to_string())) }
+                if e.is_connect() {
+                    Failure::Unsent(e.to_string())
+                } else {
+                    Failure::Lost(Error::Transport(e.to_string()))
+                }
             })?;
             let status = response.status();
             let retry_after =
@@ -369,9 +382,8 @@ impl Client {
             let body = if bytes.is_empty() {
                 Value::Null
             } else {
-                serde_json::from_slice(&bytes).map_err(|e| {
-                    Failure::Lost(Error::InvalidResponse(format!("{status}: body is not JSON ({e})")))
-                })?
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| Failure::Lost(Error::InvalidResponse(format!("{status}: body is not JSON ({e})"))))?
             };
             Ok(Reply { status, retry_after, body })
         };

@@ -43,7 +43,9 @@ impl fmt::Display for Error {
             Error::InvalidUrl(why) => write!(f, "invalid base URL: {why}"),
             Error::Transport(why) => write!(f, "connection failed: {why}"),
             Error::Timeout => f.write_str("no answer within the timeout"),
-            Error::Status { status, scim_type: Some(scim_type), detail } => write!(f, "{status} ({scim_type}): {detail}"),
+            Error::Status { status, scim_type: Some(scim_type), detail } => {
+                write!(f, "{status} ({scim_type}): {detail}")
+            }
             Error::Status { status, scim_type: None, detail } => write!(f, "{status}: {detail}"),
             Error::InvalidResponse(why) => write!(f, "invalid response: {why}"),
             Error::Refused(why) => write!(f, "refused before sending: {}", why.detail),

@@ -91,7 +91,8 @@ impl PatchOp {
     /// provider accepts (Identity Center and Okta alike).
     #[must_use]
     pub fn remove_member(mut self, id: &str) -> PatchOp {
-        let filter = Filter::Compare { path: AttrPath::new("value"), op: CompareOp::Eq, value: CompValue::Str(id.into()) };
+        let filter =
+            Filter::Compare { path: AttrPath::new("value"), op: CompareOp::Eq, value: CompValue::Str(id.into()) };
         self.operations.push(Operation::Remove(PatchPath { attr: AttrPath::new("members"), filter: Some(filter) }));
         self
     }
@@ -167,12 +168,7 @@ mod tests {
             patch = patch.remove_member(id);
         }
         let chunks = patch.chunked(100);
-        let count = |p: &PatchOp| -> usize {
-            p.operations
-                .iter()
-                .map(Operation::member_changes)
-                .sum()
-        };
+        let count = |p: &PatchOp| -> usize { p.operations.iter().map(Operation::member_changes).sum() };
         assert_eq!(chunks.len(), 4);
         assert!(chunks.iter().all(|c| count(c) <= 100));
         assert_eq!(chunks.iter().map(count).sum::<usize>(), 310);
