@@ -364,11 +364,7 @@ impl Client {
         let request = request.body(Full::new(payload)).map_err(|e| Failure::Unsent(e.to_string()))?;
         let exchange = async {
             let response = self.http.request(request).await.map_err(|e| {
-                if e.is_connect() {
-                    Failure::Unsent(e.to_string())
-                } else {
-                    Failure::Lost(Error::Transport(e.to_string()))
-                }
+                if e.is_connect() { Failure::Unsent(chain(&e)) } else { Failure::Lost(Error::Transport(chain(&e))) }
             })?;
             let status = response.status();
             let retry_after =
@@ -377,7 +373,7 @@ impl Client {
                 .into_body()
                 .collect()
                 .await
-                .map_err(|e| Failure::Lost(Error::Transport(e.to_string())))?
+                .map_err(|e| Failure::Lost(Error::Transport(chain(&e))))?
                 .to_bytes();
             let body = if bytes.is_empty() {
                 Value::Null
@@ -394,6 +390,17 @@ impl Client {
 fn status_error(status: StatusCode, body: &Value) -> Error {
     let detail = body["detail"].as_str().map_or_else(|| body.to_string(), str::to_owned);
     Error::Status { status: status.as_u16(), scim_type: body["scimType"].as_str().map(str::to_owned), detail }
+}
+
+/// An error and its causes, `outer: inner: innermost`, since hyper's own text hides the cause.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(&format!(": {inner}"));
+        cause = inner.source();
+    }
+    text
 }
 
 /// Percent-encodes a path segment or query value (RFC 3986 unreserved characters stay).

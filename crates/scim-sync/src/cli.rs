@@ -45,7 +45,7 @@ OPTIONS:
 
 EXIT CODES:
     0  done, or (plan) nothing to do
-    1  some changes failed or were refused, or a endpoint could not be used
+    1  some changes failed or were refused, or an endpoint could not be used
     2  usage error, or the source or map is unreadable or inconsistent
     3  refused: more removals than --max-deletes; nothing was changed
     4  (plan) changes are pending
@@ -321,6 +321,25 @@ mod tests {
         ] {
             let error = parse(&words(line)).unwrap_err().to_string();
             assert!(error.contains(why), "{line}: {error}");
+        }
+    }
+
+    #[test]
+    fn docs_sync_md_documents_every_flag_and_exit_code() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/SYNC.md")).unwrap();
+        for line in USAGE.lines().filter(|l| l.trim_start().starts_with("scim-sync ")) {
+            assert!(doc.contains(line.trim()), "docs/SYNC.md lacks the usage line {line:?}");
+        }
+        let flags = USAGE
+            .split_whitespace()
+            .filter(|w| w.starts_with("--"))
+            .map(|w| w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()));
+        let flags = flags.filter(|f| *f != "--help");
+        for flag in flags {
+            assert!(doc.contains(&format!("`{flag}")), "docs/SYNC.md lacks {flag}");
+        }
+        for code in [exit::OK, exit::FAILED, exit::USAGE, exit::TOO_MANY_DELETES, exit::PENDING] {
+            assert!(doc.contains(&format!("| {code} |")), "docs/SYNC.md lacks exit code {code}");
         }
     }
 }
