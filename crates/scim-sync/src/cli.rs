@@ -207,7 +207,7 @@ async fn run_inner(args: &Args, out: &mut dyn Write) -> Result<u8> {
     if !client.capabilities().patch {
         return Err(Error::Usage(format!("{} does not support PATCH, which scim-sync needs", args.target)));
     }
-    let target = plan::read_target(&client, &desired).await?;
+    let target = plan::read_target(&client, &desired, args.concurrency).await?;
     let plan = plan::diff(client.capabilities(), &desired, &target, &args.scope, args.delete_missing);
     let removals = plan.removals.len();
     if removals > args.max_deletes {

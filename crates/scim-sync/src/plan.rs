@@ -17,7 +17,9 @@ use scim_filter::{AttrPath, Filter};
 use scim_schema::definition::USER;
 use scim_schema::{Profile, ResourceKind, eval, resource};
 
-use crate::error::Result;
+use tokio::task::JoinSet;
+
+use crate::error::{Error, Result};
 use crate::source::Desired;
 
 /// The prefix of the `externalId` of every resource scim-sync manages. It avoids the
@@ -65,18 +67,32 @@ pub struct Target {
     pub members: HashMap<String, BTreeSet<String>>,
 }
 
-/// Reads the target: all Users and Groups, and the members of the Groups the plan may change.
-pub async fn read_target(client: &Client, desired: &Desired) -> Result<Target> {
+/// Reads the target: all Users and Groups, and the members of the Groups the plan may change,
+/// `concurrency` Groups at a time.
+pub async fn read_target(client: &Client, desired: &Desired, concurrency: usize) -> Result<Target> {
     let users = client.list(ResourceKind::User, None).await?;
     let groups = client.list(ResourceKind::Group, None).await?;
     let mut target = Target { users, groups, members: HashMap::new() };
     let wanted: Vec<Value> = desired.groups.iter().map(group_body).collect();
-    for index in match_all(&wanted, &target.groups, ResourceKind::Group).into_iter().flatten() {
-        let id = target.groups[index]["id"].as_str().unwrap_or_default().to_owned();
-        let members = client.group_members(&id).await?;
-        target.members.insert(id, members.into_iter().collect());
+    let mut ids = match_all(&wanted, &target.groups, ResourceKind::Group)
+        .into_iter()
+        .flatten()
+        .map(|i| text(&target.groups[i], "id").to_owned());
+    let mut reads = JoinSet::new();
+    loop {
+        while reads.len() < concurrency.max(1) {
+            let Some(id) = ids.next() else { break };
+            let client = client.clone();
+            reads.spawn(async move {
+                let members = client.group_members(&id).await;
+                (id, members)
+            });
+        }
+        let Some(joined) = reads.join_next().await else { return Ok(target) };
+        let (id, members) =
+            joined.map_err(|e| Error::Client(scim_client::Error::Transport(format!("a read task failed: {e}"))))?;
+        target.members.insert(id, members?.into_iter().collect());
     }
-    Ok(target)
 }
 
 /// A change to one User.
