@@ -14,13 +14,20 @@ pub struct RetryPolicy {
     pub max_retries: u32,
     /// The first back-off ceiling; it doubles with each attempt.
     pub base: Duration,
-    /// The largest back-off and the largest `Retry-After` honoured.
+    /// The largest back-off.
     pub cap: Duration,
+    /// The longest `Retry-After` waited for; a longer one is cut to this.
+    pub max_retry_after: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_retries: 6, base: Duration::from_millis(200), cap: Duration::from_secs(30) }
+        RetryPolicy {
+            max_retries: 6,
+            base: Duration::from_millis(200),
+            cap: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(300),
+        }
     }
 }
 
@@ -38,11 +45,12 @@ impl RetryPolicy {
         ceiling.mul_f64(fraction)
     }
 
-    /// The wait a 429 asks for: its `Retry-After` in seconds (RFC 9110 delay-seconds), capped;
+    /// The wait a 429 asks for: its `Retry-After` in seconds (RFC 9110 delay-seconds), at most
+    /// `max_retry_after`;
     /// without a usable header, the back-off of `attempt`.
     pub fn after_throttle(&self, retry_after: Option<&str>, attempt: u32) -> Duration {
         match retry_after.and_then(|v| v.trim().parse::<u64>().ok()) {
-            Some(seconds) => Duration::from_secs(seconds).min(self.cap),
+            Some(seconds) => Duration::from_secs(seconds).min(self.max_retry_after),
             None => self.backoff(attempt).max(self.base),
         }
     }
@@ -55,7 +63,8 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_stays_under_the_cap() {
-        let policy = RetryPolicy { max_retries: 3, base: Duration::from_millis(100), cap: Duration::from_secs(1) };
+        let policy =
+            RetryPolicy { base: Duration::from_millis(100), cap: Duration::from_secs(1), ..RetryPolicy::default() };
         for attempt in 0..20 {
             let ceiling = Duration::from_millis(100).saturating_mul(1 << attempt.min(16)).min(policy.cap);
             assert!(policy.backoff(attempt) <= ceiling, "{attempt}");
@@ -69,7 +78,8 @@ mod tests {
         let policy = RetryPolicy::default();
         assert_eq!(policy.after_throttle(Some("2"), 0), Duration::from_secs(2));
         assert_eq!(policy.after_throttle(Some(" 1 "), 5), Duration::from_secs(1));
-        assert_eq!(policy.after_throttle(Some("3600"), 0), policy.cap);
+        assert_eq!(policy.after_throttle(Some("45"), 0), Duration::from_secs(45));
+        assert_eq!(policy.after_throttle(Some("3600"), 0), policy.max_retry_after);
         let fallback = policy.after_throttle(Some("Wed, 21 Oct 2015 07:28:00 GMT"), 0);
         assert!(fallback >= policy.base && fallback <= policy.cap);
         assert!(policy.after_throttle(None, 0) >= policy.base);
