@@ -224,4 +224,20 @@ mod tests {
             assert!(error.contains(why), "{error}");
         }
     }
+
+    #[test]
+    fn the_example_document_reads_and_its_users_pass_identity_centers_rules() {
+        let text = include_str!("../examples/people.json");
+        let desired = from_document(&serde_json::from_str(text).unwrap()).unwrap();
+        let everyone = desired.groups.iter().find(|g| g.display_name == "Everyone").unwrap();
+        assert_eq!(everyone.members.len(), 3, "nested through Engineering and Platform");
+        let map =
+            crate::mapping::AttributeMap::parse(&serde_json::from_str(include_str!("../examples/map.json")).unwrap());
+        let map = map.unwrap();
+        let profile = scim_schema::ProfileName::IdentityCenter.profile();
+        for user in &desired.users {
+            let body = crate::plan::user_body(&map.apply(user));
+            scim_schema::resource::parse(profile, ResourceKind::User, &body).unwrap();
+        }
+    }
 }
