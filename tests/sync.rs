@@ -105,6 +105,7 @@ fn plan_apply_and_idempotence_on_both_profiles() {
     for profile in ["identity-center", "rfc"] {
         let server = Server::start_with(profile);
         let stranger = server.user("stranger@example.com");
+        let outsiders = server.group("Outsiders");
         let setup = Setup::new(&server, "s");
         setup.write(&document(12));
 
@@ -158,6 +159,20 @@ fn plan_apply_and_idempotence_on_both_profiles() {
         assert_eq!(total(&server, "/Users"), 13, "a refused run changes nothing");
         setup.apply(&["--delete-missing", "--max-deletes", "1"]);
         assert_eq!(total(&server, "/Users"), 12);
+
+        // Groups that leave the source are deleted only with --delete-missing; others never.
+        let mut no_groups = changed.clone();
+        no_groups["groups"] = json!([]);
+        setup.write(&no_groups);
+        let (code, out) = setup.run("plan", &[]);
+        assert!(!out.contains("(delete)"), "{code}: {out}");
+        let (code, out) = setup.run("plan", &["--delete-missing"]);
+        assert_eq!(code, 4, "{out}");
+        for group in ["All hands", "Engineering", "Ops"] {
+            assert!(out.contains(&format!("- group {group} (delete)")), "{profile}: {out}");
+        }
+        assert!(!out.contains("Outsiders"), "{out}");
+        assert_eq!(server.get(&format!("/Groups/{outsiders}")).status, 200);
     }
 }
 
