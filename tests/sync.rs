@@ -106,13 +106,14 @@ fn plan_apply_and_idempotence_on_both_profiles() {
         let server = Server::start_with(profile);
         let stranger = server.user("stranger@example.com");
         let outsiders = server.group("Outsiders");
+        let adopted = server.user("user0");
         let setup = Setup::new(&server, "s");
         setup.write(&document(12));
 
         let (code, out) = setup.run("plan", &[]);
         assert_eq!(code, 4, "{profile}: {out}");
         assert!(out.contains("+ user user11") && out.contains("+ group Everyone"), "{out}");
-        assert_eq!(total(&server, "/Users"), 1, "plan writes nothing");
+        assert_eq!(total(&server, "/Users"), 2, "plan writes nothing");
 
         let report = setup.apply(&[]);
         assert!(report["failures"].as_array().unwrap().is_empty(), "{report}");
