@@ -117,7 +117,12 @@ fn plan_apply_and_idempotence_on_both_profiles() {
 
         let report = setup.apply(&[]);
         assert!(report["failures"].as_array().unwrap().is_empty(), "{report}");
-        assert_eq!(total(&server, "/Users"), 13);
+        assert_eq!(total(&server, "/Users"), 13, "user0 was adopted, not created again");
+        let user0 = find(&server, "Users", "userName", "user0");
+        assert_eq!(
+            (user0["id"].as_str(), user0["externalId"].as_str()),
+            (Some(adopted.as_str()), Some("scim-sync.user0"))
+        );
         assert_eq!(
             members(&server, "Everyone"),
             ["user0", "user1", "user2", "user3"],
