@@ -222,6 +222,7 @@ fn a_server_killed_during_apply_converges_on_the_next_run() {
     server.kill9();
     let (code, out) = running.join().unwrap();
     assert_eq!(code, 1, "the interrupted run reports failure: {out}");
+    assert!(out.contains("The target stopped answering"), "it gives up instead of failing every change: {out}");
     server.launch();
     cli(&server.db, &["tenant", "limit", &server.tenant, "--off"]);
     let setup = Setup::new(&server, "s2");

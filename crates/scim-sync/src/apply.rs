@@ -23,6 +23,20 @@ pub struct Outcome {
     pub done: usize,
     /// Changes that failed, each with its reason.
     pub failures: Vec<String>,
+    /// Changes not attempted because the target stopped answering.
+    pub skipped: usize,
+    consecutive_unreachable: usize,
+}
+
+/// After this many changes in a row fail for want of any answer, the run stops trying: the
+/// target is down, and the next run will do the rest.
+const GIVE_UP_AFTER: usize = 8;
+
+impl Outcome {
+    /// Whether the run gave up on an unreachable target.
+    pub fn gave_up(&self) -> bool {
+        self.consecutive_unreachable >= GIVE_UP_AFTER
+    }
 }
 
 /// A progress line on standard error, drawn only when standard error is a terminal.
@@ -55,8 +69,10 @@ impl Progress {
     }
 }
 
-/// Runs `jobs` at most `concurrency` at a time; each answers a label and its result.
+/// Runs `jobs` at most `concurrency` at a time; each answers a name and its result. A failure
+/// is reported as `{kind} {name}: {why}`.
 async fn run_all<F>(
+    kind: &str,
     jobs: Vec<F>,
     concurrency: usize,
     progress: &mut Progress,
@@ -69,18 +85,27 @@ where
     let mut results = Vec::new();
     let mut pending = jobs.into_iter();
     loop {
-        while set.len() < concurrency.max(1) {
+        while set.len() < concurrency.max(1) && !outcome.gave_up() {
             let Some(job) = pending.next() else { break };
             set.spawn(job);
         }
-        let Some(joined) = set.join_next().await else { return results };
+        let Some(joined) = set.join_next().await else {
+            outcome.skipped += pending.len();
+            return results;
+        };
         progress.step();
         match joined {
-            Ok((label, Ok(value))) => {
+            Ok((name, Ok(value))) => {
                 outcome.done += 1;
-                results.push((label, value));
+                outcome.consecutive_unreachable = 0;
+                results.push((name, value));
             }
-            Ok((label, Err(why))) => outcome.failures.push(format!("{label}: {why}")),
+            Ok((name, Err(why))) => {
+                if matches!(why, scim_client::Error::Transport(_) | scim_client::Error::Timeout) {
+                    outcome.consecutive_unreachable += 1;
+                }
+                outcome.failures.push(format!("{kind} {name}: {why}"));
+            }
             Err(why) => outcome.failures.push(format!("a task failed: {why}")),
         }
     }
@@ -113,7 +138,7 @@ pub async fn apply(client: &Client, plan: Plan, concurrency: usize, show_progres
             }
         })
         .collect();
-    for (user_name, created) in run_all(jobs, concurrency, &mut progress, &mut outcome).await {
+    for (user_name, created) in run_all("user", jobs, concurrency, &mut progress, &mut outcome).await {
         if let Some(id) = created["id"].as_str() {
             user_ids.insert(user_name, id.to_owned());
         }
@@ -140,7 +165,7 @@ pub async fn apply(client: &Client, plan: Plan, concurrency: usize, show_progres
         })
         .collect();
     let mut group_ids: HashMap<String, String> = HashMap::new();
-    for (display_name, created) in run_all(jobs, concurrency, &mut progress, &mut outcome).await {
+    for (display_name, created) in run_all("group", jobs, concurrency, &mut progress, &mut outcome).await {
         if let Some(id) = created["id"].as_str() {
             group_ids.insert(display_name, id.to_owned());
         }
@@ -151,7 +176,7 @@ pub async fn apply(client: &Client, plan: Plan, concurrency: usize, show_progres
     for change in plan.members {
         let Some(group_id) = change.group_id.clone().or_else(|| group_ids.get(&change.group).cloned()) else {
             progress.step();
-            outcome.failures.push(format!("group {}: not created, so its members were not set", change.group));
+            outcome.failures.push(format!("members of group {}: the group was not created", change.group));
             continue;
         };
         let add: Vec<String> = change.add.iter().filter_map(|name| user_ids.get(name).cloned()).collect();
@@ -159,19 +184,19 @@ pub async fn apply(client: &Client, plan: Plan, concurrency: usize, show_progres
         if missing > 0 {
             outcome
                 .failures
-                .push(format!("group {}: {missing} members not added: their users were not created", change.group));
+                .push(format!("members of group {}: {missing} not added, their users were not created", change.group));
         }
         let mut patch = PatchOp::new().add_members(add.iter().map(String::as_str));
         for (id, _) in &change.remove {
             patch = patch.remove_member(id);
         }
         let client = client.clone();
-        let label = format!("group {} members", change.group);
+        let label = change.group.clone();
         jobs.push(
             async move { (label, client.patch(ResourceKind::Group, &group_id, patch).await.map(|()| Value::Null)) },
         );
     }
-    run_all(jobs, concurrency, &mut progress, &mut outcome).await;
+    run_all("members of group", jobs, concurrency, &mut progress, &mut outcome).await;
 
     // 4. Users and groups that left the source.
     let jobs: Vec<_> = plan
@@ -183,11 +208,15 @@ pub async fn apply(client: &Client, plan: Plan, concurrency: usize, show_progres
                 match removal {
                     Removal::DeactivateUser { id, user_name } => {
                         let patch = PatchOp::new().replace(AttrPath::new("active"), Value::Bool(false));
-                        (user_name, client.patch(ResourceKind::User, &id, patch).await.map(|()| Value::Null))
+                        (
+                            format!("user {user_name}"),
+                            client.patch(ResourceKind::User, &id, patch).await.map(|()| Value::Null),
+                        )
                     }
-                    Removal::DeleteUser { id, user_name } => {
-                        (user_name, client.delete(ResourceKind::User, &id).await.map(|()| Value::Null))
-                    }
+                    Removal::DeleteUser { id, user_name } => (
+                        format!("user {user_name}"),
+                        client.delete(ResourceKind::User, &id).await.map(|()| Value::Null),
+                    ),
                     Removal::DeleteGroup { id, display_name } => (
                         format!("group {display_name}"),
                         client.delete(ResourceKind::Group, &id).await.map(|()| Value::Null),
@@ -196,7 +225,7 @@ pub async fn apply(client: &Client, plan: Plan, concurrency: usize, show_progres
             }
         })
         .collect();
-    run_all(jobs, concurrency, &mut progress, &mut outcome).await;
+    run_all("removal of", jobs, concurrency, &mut progress, &mut outcome).await;
     progress.finish();
     outcome
 }

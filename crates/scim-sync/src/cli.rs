@@ -236,13 +236,25 @@ async fn run_inner(args: &Args, out: &mut dyn Write) -> Result<u8> {
             "plan": planned,
             "applied": outcome.done,
             "failures": outcome.failures,
+            "skipped": outcome.skipped,
             "requests": {"reads": stats.reads, "writes": stats.writes, "throttled": stats.throttled,
                          "retried": stats.retried}
         });
         let _ = writeln!(out, "{report}");
     } else {
-        for failure in &outcome.failures {
+        const SHOWN: usize = 20;
+        for failure in outcome.failures.iter().take(SHOWN) {
             let _ = writeln!(out, "failed: {failure}");
+        }
+        if outcome.failures.len() > SHOWN {
+            let _ = writeln!(out, "failed: and {} more", outcome.failures.len() - SHOWN);
+        }
+        if outcome.gave_up() {
+            let _ = writeln!(
+                out,
+                "The target stopped answering: {} changes not attempted; the next run does them.",
+                outcome.skipped
+            );
         }
         let _ = writeln!(
             out,
@@ -255,7 +267,7 @@ async fn run_inner(args: &Args, out: &mut dyn Write) -> Result<u8> {
             stats.retried
         );
     }
-    Ok(if outcome.failures.is_empty() && !refused { exit::OK } else { exit::FAILED })
+    Ok(if outcome.failures.is_empty() && outcome.skipped == 0 && !refused { exit::OK } else { exit::FAILED })
 }
 
 /// The whole program: parses `words` (without the program name), runs, answers the exit code.
