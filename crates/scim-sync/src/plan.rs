@@ -307,33 +307,46 @@ pub fn diff(caps: &Capabilities, desired: &Desired, target: &Target, scope: &Sco
     let mut plan = Plan::default();
 
     // Users.
-    let in_scope: Vec<&Value> = desired.users.iter().filter(|u| scope.user(u)).collect();
-    let mut accepted = Vec::new();
-    for user in in_scope {
-        let body = user_body(user);
-        match resource::parse(profile, ResourceKind::User, &body) {
-            Ok(parsed) => accepted.push((body, parsed.attrs)),
-            Err(why) => {
-                plan.refused.push(Refusal { kind: "user", name: text(user, "userName").into(), reason: why.detail })
-            }
-        }
-    }
-    let bodies: Vec<Value> = accepted.iter().map(|(b, _)| b.clone()).collect();
+    // A refused user is still matched: it is left exactly as it is, never deactivated, and
+    // keeps its memberships; one that does not exist yet is simply not created.
+    let in_scope: Vec<_> = desired
+        .users
+        .iter()
+        .filter(|u| scope.user(u))
+        .map(|user| {
+            let body = user_body(user);
+            let parsed = resource::parse(profile, ResourceKind::User, &body).map(|r| r.attrs).map_err(|e| e.detail);
+            (body, parsed)
+        })
+        .collect();
+    let bodies: Vec<Value> = in_scope.iter().map(|(b, _)| b.clone()).collect();
     let matched = match_all(&bodies, &target.users, ResourceKind::User);
     let mut kept: HashSet<usize> = HashSet::new();
     let mut desired_names: BTreeSet<String> = BTreeSet::new();
-    for ((body, attrs), found) in accepted.into_iter().zip(&matched) {
+    for ((body, parsed), found) in in_scope.into_iter().zip(&matched) {
         let user_name = text(&body, "userName").to_owned();
+        if let Some(i) = found {
+            kept.insert(*i);
+            plan.user_ids.insert(user_name.clone(), text(&target.users[*i], "id").to_owned());
+        }
+        let attrs = match parsed {
+            Ok(attrs) => attrs,
+            Err(reason) => {
+                if found.is_some() {
+                    desired_names.insert(user_name.clone());
+                }
+                plan.refused.push(Refusal { kind: "user", name: user_name, reason });
+                continue;
+            }
+        };
         desired_names.insert(user_name.clone());
         match found {
             None => plan.users.push(UserAction::Create { user_name, body }),
             Some(i) => {
-                kept.insert(*i);
                 let current = &target.users[*i];
-                let id = text(current, "id").to_owned();
-                plan.user_ids.insert(user_name.clone(), id.clone());
                 let changes = changes(profile, ResourceKind::User, &attrs, current);
                 if !changes.is_empty() {
+                    let id = text(current, "id").to_owned();
                     plan.users.push(UserAction::Update { id, user_name, changes });
                 }
             }
@@ -617,6 +630,17 @@ mod tests {
         assert_eq!(plan.refused.len(), 1);
         assert_eq!(plan.refused[0].name, "bad name");
         assert!(plan.refused[0].reason.contains("whitespace"), "{:?}", plan.refused);
+        let mut broken = user("same");
+        broken["title"] = json!("a<b");
+        let refusing = from_document(&json!({"users": [broken]})).unwrap();
+        let plan_refusing = diff(&caps(), &refusing, &target, &Scope::default(), false);
+        assert!(plan_refusing.users.is_empty());
+        assert_eq!(plan_refusing.refused.len(), 1);
+        assert!(
+            !plan_refusing.removals.iter().any(|r| matches!(r, Removal::DeactivateUser { id, .. } if id == "2")),
+            "a refused user is left alone: {:?}",
+            plan_refusing.removals
+        );
         let deleting = diff(&caps(), &desired, &target, &Scope::default(), true);
         assert_eq!(deleting.removals, [Removal::DeleteUser { id: "3".into(), user_name: "gone".into() }]);
     }
