@@ -79,6 +79,13 @@ fn document(users: usize) -> Value {
     ]})
 }
 
+/// Write requests the server has logged so far (after a moment for its logging thread).
+fn writes_logged(server: &Server) -> usize {
+    std::thread::sleep(Duration::from_millis(300));
+    let log = server.log();
+    ["POST", "PUT", "PATCH", "DELETE"].iter().map(|m| log.matches(&format!("method={m} ")).count()).sum()
+}
+
 fn total(server: &Server, path: &str) -> u64 {
     let r = server.get(path);
     assert_eq!(r.status, 200, "{}", r.text);
@@ -130,8 +137,11 @@ fn plan_apply_and_idempotence_on_both_profiles() {
         );
         assert_eq!(members(&server, "Engineering"), ["user1", "user2", "user3"]);
 
+        let logged = writes_logged(&server);
+        assert!(logged > 0);
         let again = setup.apply(&[]);
         assert_eq!(again["requests"]["writes"], 0, "{profile}: a second apply writes nothing: {again}");
+        assert_eq!(writes_logged(&server), logged, "{profile}: and the server saw none");
         let (code, out) = setup.run("plan", &[]);
         assert_eq!((code, out.trim()), (0, "Plan: no changes."), "{profile}");
 
