@@ -134,12 +134,22 @@ impl Client {
         if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
             return Err(Error::InvalidUrl(format!("{base}: expected http:// or https:// and a host")));
         }
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| Error::Transport(format!("no TLS root certificates: {e}")))?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let tls = match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
+            Ok(builder) => builder,
+            // A machine without root certificates (a slim container) can still speak plain
+            // http, to loopback or a sidecar; https needs them.
+            Err(_) if uri.scheme_str() == Some("http") => {
+                let provider = Arc::new(rustls::crypto::ring::default_provider());
+                let config = rustls::ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .map_err(|e| Error::Transport(format!("TLS configuration: {e}")))?
+                    .with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth();
+                hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config)
+            }
+            Err(e) => return Err(Error::Transport(format!("no TLS root certificates: {e}"))),
+        };
+        let https = tls.https_or_http().enable_http1().build();
         let http = HyperClient::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(https);
         let mut client = Client {
             http,
