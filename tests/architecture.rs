@@ -15,6 +15,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("scim-server", &["scim-filter", "scim-schema", "scim-store", "scim-auth"]),
     // The load generator speaks to the server over HTTP only, never through its crates.
     ("scim-bench", &["scim-schema"]),
+    // The identity provider's side: a client and a sync tool, never the server's crates.
+    ("scim-client", &["scim-filter", "scim-schema"]),
+    ("scim-sync", &["scim-filter", "scim-schema", "scim-client"]),
     ("xtask", &[]),
 ];
 

@@ -6,8 +6,8 @@
 //!   tests (unit, end-to-end, architecture and docs-in-sync).
 //! - `cargo xtask conformance`: the third-party checker scim2-tester against both profiles.
 //! - `cargo xtask bench`: build release, seed a fresh server through its API and measure it
-//!   (`crates/scim-bench`); the report goes to `target/bench/`, and with `--record` into
-//!   `docs/BENCHMARKS.md` too.
+//!   (`crates/scim-bench`), then time `scim-sync` against a fresh server; the report goes to
+//!   `target/bench/`, and with `--record` into `docs/BENCHMARKS.md` too.
 //! - `cargo xtask ci`: what CI runs: `test`, then `conformance`.
 //!
 //! Plain `std::process::Command`, no dependencies: this must compile in seconds on a fresh clone.
@@ -30,7 +30,9 @@ COMMANDS:
                       target/) against a fresh server, once per profile
     ci                what CI runs: test, then conformance
     bench             build release, start a fresh server on loopback, seed 100,000 users and
-                      1,000 groups through the API and measure each scenario (a few minutes);
+                      1,000 groups through the API and measure each scenario (a few minutes),
+                      then time scim-sync (initial sync of 10,000 users, 1,000 groups and
+                      100,000 memberships; no change; 1% changed; --only sync for just that);
                       writes target/bench/report.md and report.json. --record also puts the
                       report in docs/BENCHMARKS.md; other options go to scim-bench (--seconds N,
                       --durability normal, --only TEXT, ...; see scim-bench --help)
@@ -158,13 +160,24 @@ fn console_base() -> String {
 fn bench(extra: &[String]) -> Result<(), String> {
     let record = extra.iter().any(|a| a == "--record");
     let mut build = cargo();
-    build.args(["build", "--quiet", "--release", "--package", "scim-server", "--package", "scim-bench"]);
+    build.args([
+        "build",
+        "--quiet",
+        "--release",
+        "--package",
+        "scim-server",
+        "--package",
+        "scim-bench",
+        "--package",
+        "scim-sync",
+    ]);
     run(build)?;
     let release = target_dir().join("release");
     let binary = |name: &str| release.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     let mut bench = Command::new(binary("scim-bench"));
     bench.current_dir(root()).arg("--server").arg(binary("scim-server"));
     bench.arg("--out").arg(target_dir().join("bench"));
+    bench.arg("--sync").arg(binary("scim-sync"));
     bench
         .arg("--command")
         .arg(["cargo xtask bench"].into_iter().chain(extra.iter().map(String::as_str)).collect::<Vec<_>>().join(" "));

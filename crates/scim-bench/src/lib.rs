@@ -32,3 +32,4 @@ pub mod run;
 pub mod scenarios;
 pub mod server;
 pub mod stats;
+pub mod sync;

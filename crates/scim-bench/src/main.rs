@@ -9,6 +9,7 @@ use scim_bench::client::{Conn, Endpoint};
 use scim_bench::report::{Report, splice};
 use scim_bench::scenarios::{Bench, Settings};
 use scim_bench::server::Server;
+use scim_bench::sync::SyncSize;
 
 const USAGE: &str = "\
 scim-bench: seed a fresh scim-server through its API and measure it (run by `cargo xtask bench`)
@@ -16,7 +17,7 @@ scim-bench: seed a fresh scim-server through its API and measure it (run by `car
 USAGE:
     scim-bench --server PATH [--out DIR] [--seconds N] [--connections N] [--users N]
                [--durability full|normal] [--threads N] [--only TEXT] [--doc PATH]
-               [--command TEXT] [--keep]
+               [--command TEXT] [--keep] [--sync PATH] [--sync-users N]
 
     --server PATH       the scim-server binary (a release build)
     --out DIR           where report.md and report.json go (default target/bench)
@@ -29,6 +30,11 @@ USAGE:
     --doc PATH          also write the report between the bench markers of this Markdown file
     --command TEXT      the command line quoted in the report (default `cargo xtask bench`)
     --keep              keep the temporary database folder
+    --sync PATH         the scim-sync binary: also run the sync scenario (initial sync, no
+                        change, 1% changed) against its own fresh server; --only sync runs
+                        only that
+    --sync-users N      users of the sync scenario; groups are N/10, memberships N*10
+                        (default 10000)
 ";
 
 #[derive(Debug)]
@@ -44,6 +50,8 @@ struct Args {
     doc: Option<PathBuf>,
     command: String,
     keep: bool,
+    sync: Option<PathBuf>,
+    sync_users: usize,
 }
 
 fn parse() -> Result<Args, String> {
@@ -59,6 +67,8 @@ fn parse() -> Result<Args, String> {
         doc: None,
         command: "cargo xtask bench".into(),
         keep: false,
+        sync: None,
+        sync_users: 10_000,
     };
     let mut words = std::env::args().skip(1);
     while let Some(word) = words.next() {
@@ -82,6 +92,8 @@ fn parse() -> Result<Args, String> {
             "--only" => args.only = Some(value),
             "--doc" => args.doc = Some(PathBuf::from(&value)),
             "--command" => args.command = value,
+            "--sync" => args.sync = Some(PathBuf::from(&value)),
+            "--sync-users" => args.sync_users = number("--sync-users")?.max(10.0) as usize,
             _ => return Err(format!("unknown option {word} {value}")),
         }
     }
@@ -123,6 +135,36 @@ fn commit() -> Option<String> {
 }
 
 fn bench(args: &Args) -> Result<(), String> {
+    let sync_only = args.only.as_deref() == Some("sync");
+    let (mut markdown, mut json) = if sync_only { (String::new(), serde_json::json!({})) } else { measure(args)? };
+    if let Some(sync) = args.sync.as_deref().filter(|_| args.only.is_none() || sync_only) {
+        let size = SyncSize { users: args.sync_users };
+        eprintln!("scim-bench: sync scenario with {} users", size.users);
+        let runs = scim_bench::sync::run(sync, &args.server, &args.durability, size, args.keep)?;
+        markdown.push_str(&format!("\n{}", scim_bench::sync::markdown(size, &runs)));
+        json["sync"] = scim_bench::sync::json(size, &runs);
+    }
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
+    let write = |name: &str, text: &str| {
+        let path = args.out.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
+    write("report.md", &markdown)?;
+    let json = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
+    write("report.json", &json)?;
+    if let Some(doc) = &args.doc {
+        let text = std::fs::read_to_string(doc).map_err(|e| format!("cannot read {}: {e}", doc.display()))?;
+        let updated = splice(&text, &markdown)
+            .ok_or_else(|| format!("{} has no <!-- bench:begin --> / <!-- bench:end --> markers", doc.display()))?;
+        std::fs::write(doc, updated).map_err(|e| format!("cannot write {}: {e}", doc.display()))?;
+    }
+    println!("{markdown}");
+    eprintln!("scim-bench: wrote {} and report.json", args.out.join("report.md").display());
+    Ok(())
+}
+
+/// Seeds a fresh server and measures every scenario; answers the report as Markdown and JSON.
+fn measure(args: &Args) -> Result<(String, serde_json::Value), String> {
     let settings = Settings {
         connections: args.connections,
         duration: Duration::from_secs_f64(args.seconds),
@@ -184,22 +226,5 @@ fn bench(args: &Args) -> Result<(), String> {
         db_bytes,
         users_at_end,
     };
-    let markdown = report.markdown();
-    std::fs::create_dir_all(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
-    let write = |name: &str, text: &str| {
-        let path = args.out.join(name);
-        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
-    };
-    write("report.md", &markdown)?;
-    let json = serde_json::to_string_pretty(&report.json()).map_err(|e| e.to_string())?;
-    write("report.json", &json)?;
-    if let Some(doc) = &args.doc {
-        let text = std::fs::read_to_string(doc).map_err(|e| format!("cannot read {}: {e}", doc.display()))?;
-        let updated = splice(&text, &markdown)
-            .ok_or_else(|| format!("{} has no <!-- bench:begin --> / <!-- bench:end --> markers", doc.display()))?;
-        std::fs::write(doc, updated).map_err(|e| format!("cannot write {}: {e}", doc.display()))?;
-    }
-    println!("{markdown}");
-    eprintln!("scim-bench: wrote {} and report.json", args.out.join("report.md").display());
-    Ok(())
+    Ok((report.markdown(), report.json()))
 }
