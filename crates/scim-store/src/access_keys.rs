@@ -2,10 +2,9 @@
 //!
 //! Unlike a bearer token, whose id alone is stored, an access key's secret is stored: SigV4
 //! verification starts by keying an HMAC with the secret itself, so a verifier without it cannot
-//! verify. The secret is kept in the same file, and with the same care, as the token signing key
-//! (`meta.signing_key`), which already opens every tenant; a copy of the database was already a
-//! master key, and the secret adds no new kind of exposure. Secrets are never logged or shown
-//! after creation.
+//! verify. It is the one secret the database keeps (the token signing keys live in a key file
+//! apart): a copy of a database that holds access keys opens those tenants' AWS APIs, though
+//! neither SCIM nor the admin API. Secrets are never logged or shown after creation.
 
 use rusqlite::Row;
 
