@@ -359,6 +359,11 @@ impl Ctx {
         self.tenant.profile
     }
 
+    /// The tenant's public id, the first segment of its endpoint's path.
+    pub fn tenant_id(&self) -> &str {
+        self.target.segments.first().map(String::as_str).unwrap_or_default()
+    }
+
     /// The writer of this request's responses.
     pub fn writer(&self) -> http::Writer<'_> {
         http::Writer { request_id: &self.request_id, scim_content_type: self.profile().scim_content_type }

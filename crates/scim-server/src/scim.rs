@@ -311,8 +311,7 @@ fn decode_cursor(ctx: &Ctx, query: &str, cursor: &str) -> Result<Option<i64>, Ap
     if cursor.is_empty() {
         return Ok(None);
     }
-    let tenant = ctx.target.segments.first().map(String::as_str).unwrap_or_default();
-    ctx.state.cursors.open(tenant, query, cursor).map(Some).ok_or_else(|| {
+    ctx.state.cursors.open(ctx.tenant_id(), query, cursor).map(Some).ok_or_else(|| {
         ApiError::BadQuery(ErrorKind::InvalidCursor, "the cursor was not issued for this query of this tenant".into())
     })
 }
@@ -504,8 +503,10 @@ pub async fn list(ctx: &Ctx, kind: ResourceKind, params: ListParams) -> Result<R
         Paging::Cursor(_) => {
             out.insert("itemsPerPage".into(), json!(resources.len()));
             if more && let Some(last) = last_seq {
-                let tenant = ctx.target.segments.first().map(String::as_str).unwrap_or_default();
-                out.insert("nextCursor".into(), Value::String(ctx.state.cursors.seal(tenant, &bound_to, last)));
+                out.insert(
+                    "nextCursor".into(),
+                    Value::String(ctx.state.cursors.seal(ctx.tenant_id(), &bound_to, last)),
+                );
             }
         }
     }
@@ -673,17 +674,16 @@ pub async fn patch(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> Re
     // shared writer, on the version read now; the writer only re-applies it if another write
     // changed the resource in between, so no update is lost and a big PATCH does not hold up
     // other tenants' writes.
-    let (reader, first_id, first_body) = (store.clone(), id.clone(), body.clone());
-    let prepared = blocking_read(move || {
+    let (reader, first_id) = (store.clone(), id.clone());
+    let (read_version, prepared, expected, body) = blocking_read(move || {
         let current = reader.read(|r| r.get(tenant, store_kind(kind), &first_id))?.ok_or(ApiError::NotFound(kind))?;
         check_precondition(&expected, &current)?;
-        let patched = patch::apply(profile, kind, &first_id, &current.attrs, &first_body)?;
-        Ok::<_, ApiError>((current.version, patched, expected))
+        let patched = patch::apply(profile, kind, &first_id, &current.attrs, &body)?;
+        Ok::<_, ApiError>((current.version, patched, expected, body))
     })
     .await?;
     let stored = blocking(move || {
         store.write(move |w| {
-            let (read_version, prepared, expected) = prepared;
             let current = w.get(tenant, store_kind(kind), &id)?.ok_or(ApiError::NotFound(kind))?;
             check_precondition(&expected, &current)?;
             let patched = if current.version == read_version {

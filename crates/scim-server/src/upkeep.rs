@@ -141,10 +141,8 @@ pub async fn flush(state: &Arc<State>) {
 async fn prune(state: &Arc<State>, retention: Retention) -> usize {
     let store = Arc::clone(&state.store);
     let now = scim_schema::time::now_millis();
-    let removed = blocking(move || {
-        store.write(move |w| w.prune_audit(retention, now, PRUNE_BUDGET)).map_err(crate::error::ApiError::from)
-    })
-    .await;
+    let removed =
+        blocking(move || store.prune_audit(retention, now, PRUNE_BUDGET).map_err(crate::error::ApiError::from)).await;
     match removed {
         Ok(n) => {
             if n > 0 {

@@ -1,13 +1,13 @@
 //! The per-tenant audit log: one row per request worth remembering, rejected ones included.
 //!
 //! The log is bounded on every side, because a caller who is refused still makes it grow: each
-//! field of a row is cut to a fixed length ([`MAX_FIELD_CHARS`]), and [`Writer::prune_audit`]
+//! field of a row is cut to a fixed length ([`MAX_FIELD_CHARS`]), and [`Store::prune_audit`]
 //! keeps at most a given age and number of rows per tenant ([`Retention`]).
 
-use rusqlite::Row;
+use rusqlite::{OptionalExtension, Row};
 
 use crate::error::is_missing_parent;
-use crate::{Error, Reader, TenantKey, Writer};
+use crate::{Error, Reader, Store, TenantKey, Writer};
 
 /// An audit entry to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,38 +133,64 @@ impl Default for Retention {
     }
 }
 
-impl Writer<'_> {
+impl Store {
     /// Removes the audit rows `retention` no longer keeps, as of `now` (unix milliseconds), for
     /// every tenant; returns how many rows went.
     ///
     /// At most `budget` rows go per call, oldest first, so one call never holds the writer long:
-    /// the server calls it every few seconds until nothing is left to remove.
-    pub fn prune_audit(&mut self, retention: Retention, now: i64, budget: usize) -> Result<usize, Error> {
+    /// the server calls it every few seconds until nothing is left to remove. Finding where each
+    /// tenant's newest `max_rows` begin walks that many index entries, so it is done on a reader,
+    /// and the writer only deletes below the places found (rows added since are newer, so they
+    /// are never among those removed).
+    pub fn prune_audit(&self, retention: Retention, now: i64, budget: usize) -> Result<usize, Error> {
+        let overflowing = self.read(|r| r.audit_overflow(retention.max_rows))?;
+        self.write(move |w| w.prune_audit(now.saturating_sub(retention.max_age_millis), budget, &overflowing))
+    }
+}
+
+impl Reader<'_> {
+    /// Each tenant holding more than `max_rows` audit rows, with the `seq` of its newest row
+    /// beyond them.
+    fn audit_overflow(&self, max_rows: u64) -> Result<Vec<(i64, i64)>, Error> {
+        let max_rows = i64::try_from(max_rows).unwrap_or(i64::MAX);
+        let tenants: Vec<i64> = self
+            .conn
+            .prepare_cached("SELECT seq FROM tenants")?
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut beyond =
+            self.conn.prepare_cached("SELECT seq FROM audit WHERE tenant = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2")?;
+        let mut out = Vec::new();
+        for tenant in tenants {
+            if let Some(seq) = beyond.query_row((tenant, max_rows), |row| row.get(0)).optional()? {
+                out.push((tenant, seq));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Writer<'_> {
+    /// Removes up to `budget` audit rows, oldest first: those recorded before `cutoff` (unix
+    /// milliseconds), then each `(tenant, seq)` of `overflowing`'s rows up to that `seq`.
+    fn prune_audit(&mut self, cutoff: i64, budget: usize, overflowing: &[(i64, i64)]) -> Result<usize, Error> {
         let budget = i64::try_from(budget).unwrap_or(i64::MAX);
-        let cutoff = now.saturating_sub(retention.max_age_millis);
         let conn = self.conn();
         // Rows are recorded in time order, so the old ones are the lowest `seq`s: looking at the
         // oldest `budget` rows walks the table's own order and never scans the young rest.
         let mut removed = conn
             .prepare_cached("DELETE FROM audit WHERE seq IN (SELECT seq FROM audit ORDER BY seq LIMIT ?2) AND at < ?1")?
             .execute((cutoff, budget))?;
-        let max_rows = i64::try_from(retention.max_rows).unwrap_or(i64::MAX);
-        let tenants: Vec<i64> = conn
-            .prepare_cached("SELECT seq FROM tenants")?
-            .query_map([], |row| row.get(0))?
-            .collect::<Result<_, _>>()?;
         let mut trim = conn.prepare_cached(
             "DELETE FROM audit WHERE seq IN (
-                 SELECT seq FROM audit WHERE tenant = ?1 AND seq <= (
-                     SELECT seq FROM audit WHERE tenant = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)
-                  ORDER BY seq LIMIT ?3)",
+                 SELECT seq FROM audit WHERE tenant = ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3)",
         )?;
-        for tenant in tenants {
+        for (tenant, last) in overflowing {
             let left = budget.saturating_sub(i64::try_from(removed).unwrap_or(i64::MAX));
             if left <= 0 {
                 break;
             }
-            removed += trim.execute((tenant, max_rows, left))?;
+            removed += trim.execute((tenant, last, left))?;
         }
         Ok(removed)
     }
@@ -290,15 +316,15 @@ mod tests {
         let ats = |t| s.read(|r| r.audit(t, None, 100)).unwrap().iter().map(|e| e.at).collect::<Vec<_>>();
         // Everything before 3000 is too old; a budget of 3 takes the oldest three first.
         let retention = Retention { max_age_millis: 7000, max_rows: 100 };
-        assert_eq!(s.write(move |w| w.prune_audit(retention, 10_000, 3)).unwrap(), 3);
-        assert_eq!(s.write(move |w| w.prune_audit(retention, 10_000, 100)).unwrap(), 3);
+        assert_eq!(s.prune_audit(retention, 10_000, 3).unwrap(), 3);
+        assert_eq!(s.prune_audit(retention, 10_000, 100).unwrap(), 3);
         assert_eq!(ats(a), [3000, 4000, 5000, 6000, 7000, 8000, 9000]);
         // At most 4 rows per tenant, the newest.
         let retention = Retention { max_age_millis: i64::MAX, max_rows: 4 };
-        assert_eq!(s.write(move |w| w.prune_audit(retention, 10_000, 100)).unwrap(), 6);
+        assert_eq!(s.prune_audit(retention, 10_000, 100).unwrap(), 6);
         assert_eq!(ats(a), [6000, 7000, 8000, 9000]);
         assert_eq!(ats(b), [6000, 7000, 8000, 9000]);
-        assert_eq!(s.write(move |w| w.prune_audit(retention, 10_000, 100)).unwrap(), 0);
+        assert_eq!(s.prune_audit(retention, 10_000, 100).unwrap(), 0);
     }
 
     #[test]
