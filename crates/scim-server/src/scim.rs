@@ -670,27 +670,11 @@ pub async fn patch(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> Re
     let profile = ctx.profile();
     let expected = ctx.precondition()?;
     let (tenant, audit, store) = (ctx.tenant.key, ctx.audit(&Method::PATCH), ctx.state.store.clone());
-    // The expensive part, applying the operations and validating the result, runs here, off the
-    // shared writer, on the version read now; the writer only re-applies it if another write
-    // changed the resource in between, so no update is lost and a big PATCH does not hold up
-    // other tenants' writes.
-    let (reader, first_id) = (store.clone(), id.clone());
-    let (read_version, prepared, expected, body) = blocking_read(move || {
-        let current = reader.read(|r| r.get(tenant, store_kind(kind), &first_id))?.ok_or(ApiError::NotFound(kind))?;
-        check_precondition(&expected, &current)?;
-        let patched = patch::apply(profile, kind, &first_id, &current.attrs, &body)?;
-        Ok::<_, ApiError>((current.version, patched, expected, body))
-    })
-    .await?;
     let stored = blocking(move || {
         store.write(move |w| {
             let current = w.get(tenant, store_kind(kind), &id)?.ok_or(ApiError::NotFound(kind))?;
             check_precondition(&expected, &current)?;
-            let patched = if current.version == read_version {
-                prepared
-            } else {
-                patch::apply(profile, kind, &id, &current.attrs, &body)?
-            };
+            let patched = patch::apply(profile, kind, &id, &current.attrs, &body)?;
             let attrs_changed = patched.resource.attrs != current.attrs;
             let mut stored = current;
             if attrs_changed {
