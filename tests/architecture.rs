@@ -11,6 +11,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("scim-filter", &[]),
     ("scim-schema", &["scim-filter"]),
     ("scim-store", &["scim-filter", "scim-schema"]),
+    ("scim-store-pg", &["scim-filter", "scim-schema", "scim-store"]),
     ("scim-auth", &[]),
     ("scim-server", &["scim-filter", "scim-schema", "scim-store", "scim-auth"]),
     // The load generator speaks to the server over HTTP only, never through its crates.
