@@ -19,7 +19,7 @@ use scim_schema::abac::{self, AccessControl};
 use scim_schema::render::{self, Memberships};
 use scim_schema::time::format_datetime;
 use scim_schema::{ProfileName, ResourceKind};
-use scim_store::{AccessControlAttribute, AuditFilter, Kind, Query, Stored, Tenant, TokenRecord};
+use scim_store::{AccessControlAttribute, AuditFilter, Query, Stored, Tenant, TokenRecord};
 use serde_json::{Map, Value, json};
 
 use crate::app::{State, blocking, blocking_read};
@@ -530,13 +530,6 @@ async fn tenant_key(state: &Arc<State>, id: &str) -> Result<scim_store::TenantKe
     Ok(load_tenant(state, id).await?.key)
 }
 
-fn store_kind(kind: ResourceKind) -> Kind {
-    match kind {
-        ResourceKind::User => Kind::User,
-        ResourceKind::Group => Kind::Group,
-    }
-}
-
 /// A resource as the admin views show it: the rfc rendering, without memberships.
 fn render_one(kind: ResourceKind, stored: Stored) -> Value {
     let meta =
@@ -594,7 +587,7 @@ async fn list(state: &Arc<State>, id: &str, kind: ResourceKind, target: &Target)
         ..Query::default()
     };
     let store = Arc::clone(&state.store);
-    let page = read(move || Ok(store.read(|r| r.list(key, store_kind(kind), &query))?)).await?;
+    let page = read(move || Ok(store.read(|r| r.list(key, kind, &query))?)).await?;
     let items: Vec<Value> = page.items.into_iter().map(|s| render_one(kind, s)).collect();
     Ok(json!({
         "totalResults": page.total.unwrap_or(0),
@@ -607,7 +600,7 @@ async fn list(state: &Arc<State>, id: &str, kind: ResourceKind, target: &Target)
 fn membership_json(m: &scim_store::Membership) -> Value {
     json!({
         "id": m.id,
-        "type": if m.kind == Kind::Group { "Group" } else { "User" },
+        "type": if m.kind == ResourceKind::Group { "Group" } else { "User" },
         "display": m.display,
         "direct": m.direct,
     })
@@ -618,8 +611,8 @@ async fn user_detail(state: &Arc<State>, id: &str, user: &str) -> Result<Value, 
     let (store, user) = (Arc::clone(&state.store), user.to_owned());
     let (stored, groups) = read(move || {
         Ok(store.read(|r| -> Result<_, scim_store::Error> {
-            let Some(stored) = r.get(key, Kind::User, &user)? else { return Ok(None) };
-            let groups = r.groups_of(key, &user)?;
+            let Some(stored) = r.get(key, ResourceKind::User, &user)? else { return Ok(None) };
+            let groups = r.groups_of(key, &[user.as_str()])?.into_iter().flatten().collect::<Vec<_>>();
             Ok(Some((stored, groups)))
         })?)
     })
@@ -635,19 +628,21 @@ async fn group_detail(state: &Arc<State>, id: &str, group: &str, target: &Target
     let key = tenant_key(state, id).await?;
     let (start, count) = paging(target)?;
     let (store, group) = (Arc::clone(&state.store), group.to_owned());
-    let (stored, members) = read(move || {
+    let (stored, total, members) = read(move || {
         Ok(store.read(|r| -> Result<_, scim_store::Error> {
-            let Some(stored) = r.get(key, Kind::Group, &group)? else { return Ok(None) };
-            let members = r.members(key, &group)?;
-            Ok(Some((stored, members)))
+            let Some(stored) = r.get(key, ResourceKind::Group, &group)? else { return Ok(None) };
+            let total = r.member_count(key, &group)?;
+            let members =
+                r.members(key, &[group.as_str()], start - 1, count)?.into_iter().flatten().collect::<Vec<_>>();
+            Ok(Some((stored, total, members)))
         })?)
     })
     .await?
     .ok_or_else(|| AdminError::not_found("group"))?;
-    let page: Vec<Value> = members.iter().skip(start - 1).take(count).map(membership_json).collect();
+    let page: Vec<Value> = members.iter().map(membership_json).collect();
     Ok(json!({
         "group": render_one(ResourceKind::Group, stored),
-        "members": {"totalResults": members.len(), "startIndex": start, "itemsPerPage": page.len(), "Resources": page},
+        "members": {"totalResults": total, "startIndex": start, "itemsPerPage": page.len(), "Resources": page},
     }))
 }
 
@@ -763,7 +758,7 @@ async fn set_access_control(state: &Arc<State>, id: &str, body: Value) -> Result
 async fn user_tags(state: &Arc<State>, id: &str, user: &str) -> Result<Value, AdminError> {
     let (key, attributes) = load_access_control(state, id).await?;
     let (store, user_id) = (Arc::clone(&state.store), user.to_owned());
-    let stored = read(move || Ok(store.read(|r| r.get(key, Kind::User, &user_id))?))
+    let stored = read(move || Ok(store.read(|r| r.get(key, ResourceKind::User, &user_id))?))
         .await?
         .ok_or_else(|| AdminError::not_found("user"))?;
     let pairs: Vec<(&str, &str)> = attributes.iter().map(|a| (a.key.as_str(), a.source.as_str())).collect();

@@ -51,7 +51,8 @@ pub enum ApiError {
     Unavailable {
         /// Whole seconds to wait before retrying (the `Retry-After` header).
         retry_after: u64,
-        /// Which queue was full, for the log.
+        /// Which queue was full (a store lane), or `database` when the database cannot be
+        /// reached, for the log.
         queue: &'static str,
     },
     /// The request could be read more than one way (two `Authorization` headers, a length and a
@@ -114,6 +115,7 @@ impl ApiError {
             ApiError::PreconditionFailed => "If-Match names another version".into(),
             ApiError::BulkReference(id) => format!("bulkId {id:?} cannot be resolved"),
             ApiError::NotImplemented => "not implemented".into(),
+            ApiError::Unavailable { queue: "database", .. } => "the database is unavailable".into(),
             ApiError::Unavailable { queue, .. } => format!("the {queue} queue is full"),
             ApiError::Ambiguous(why) => format!("ambiguous request: {why}"),
             ApiError::HeaderTooLarge => "request header fields over the cap".into(),
@@ -391,8 +393,12 @@ impl From<scim_store::Error> for ApiError {
                 scim_schema::ErrorKind::InvalidValue,
                 format!("adding group {id} would make a membership cycle"),
             )),
-            scim_store::Error::Quota(scim_store::Kind::User) => ApiError::Quota(ResourceKind::User),
-            scim_store::Error::Quota(scim_store::Kind::Group) => ApiError::Quota(ResourceKind::Group),
+            scim_store::Error::Quota(ResourceKind::User) => ApiError::Quota(ResourceKind::User),
+            scim_store::Error::Quota(ResourceKind::Group) => ApiError::Quota(ResourceKind::Group),
+            scim_store::Error::Unavailable(why) => {
+                tracing::warn!(%why, "the database is unavailable");
+                ApiError::Unavailable { retry_after: 2, queue: "database" }
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -11,7 +11,7 @@ use scim_schema::patch::{self, MemberChange};
 use scim_schema::query::{self, Clause};
 use scim_schema::render::{self, Memberships, Projection};
 use scim_schema::{ErrorKind, ResourceKind, discovery, resource, time};
-use scim_store::{Keys, Kind, Membership, NewAudit, Query, Sort, Stored, TenantKey, Writer};
+use scim_store::{Keys, Membership, NewAudit, Query, Sort, Stored, TenantKey, Writer};
 use serde_json::{Map, Value, json};
 
 use crate::app::{Ctx, blocking, blocking_read};
@@ -19,13 +19,6 @@ use crate::error::ApiError;
 use crate::http::{Body, Target};
 
 const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-
-pub(crate) fn store_kind(kind: ResourceKind) -> Kind {
-    match kind {
-        ResourceKind::User => Kind::User,
-        ResourceKind::Group => Kind::Group,
-    }
-}
 
 /// Maps the store's `NotFound` to the resource's 404.
 fn found(kind: ResourceKind) -> impl Fn(scim_store::Error) -> ApiError {
@@ -156,10 +149,7 @@ impl Ctx {
         let values = rows
             .into_iter()
             .map(|m| {
-                let member_kind = match m.kind {
-                    Kind::User => ResourceKind::User,
-                    Kind::Group => ResourceKind::Group,
-                };
+                let member_kind = m.kind;
                 let kind_label = match kind {
                     ResourceKind::Group => member_kind.name(),
                     ResourceKind::User if m.direct => "direct",
@@ -181,7 +171,7 @@ impl Ctx {
 
 /// Records a successful write in the same transaction as the write.
 pub(crate) fn audited(
-    w: &mut Writer<'_>,
+    w: &mut dyn Writer,
     tenant: TenantKey,
     mut entry: NewAudit,
     id: &str,
@@ -209,7 +199,7 @@ fn etag_matches(tag: &str, version: i64) -> bool {
 
 /// Applies membership changes to `group_id`; returns whether anything changed.
 fn apply_members(
-    w: &mut Writer<'_>,
+    w: &mut dyn Writer,
     tenant: TenantKey,
     group_id: &str,
     changes: &[MemberChange],
@@ -243,7 +233,7 @@ pub async fn create(ctx: &Ctx, kind: ResourceKind, body: Value) -> Result<Respon
     let (tenant, audit, store) = (ctx.tenant.key, ctx.audit(&Method::POST), ctx.state.store.clone());
     let stored = blocking(move || {
         store.write(move |w| {
-            let stored = w.insert(tenant, store_kind(kind), &keys, &parsed.attrs, audit.at)?;
+            let stored = w.insert(tenant, kind, &keys, &parsed.attrs, audit.at)?;
             if !parsed.members.is_empty() {
                 let ids: Vec<String> = parsed.members.iter().map(|m| m.value.clone()).collect();
                 w.add_members(tenant, &stored.id, &ids, profile.nested_groups)?;
@@ -266,11 +256,10 @@ pub async fn get(ctx: &Ctx, kind: ResourceKind, id: String) -> Result<Response<B
     };
     let (stored, ids) = blocking_read(move || {
         store.read(|r| {
-            let stored = r.get(tenant, store_kind(kind), &id)?.ok_or(ApiError::NotFound(kind))?;
+            let stored = r.get(tenant, kind, &id)?.ok_or(ApiError::NotFound(kind))?;
             let ids = match (with_members, kind) {
                 (false, _) => None,
-                (true, ResourceKind::User) => Some(r.groups_of(tenant, &id)?),
-                (true, ResourceKind::Group) => Some(r.members(tenant, &id)?),
+                (true, _) => listed_memberships(r, tenant, kind, &[id.as_str()])?.pop(),
             };
             Ok::<_, ApiError>((stored, ids))
         })
@@ -528,20 +517,17 @@ async fn fetch(
     let (page, memberships) = blocking_read(move || {
         store.read(|r| {
             if let Some(user) = &member_to_check
-                && !r.exists(tenant, Kind::User, user)?
+                && !r.exists(tenant, ResourceKind::User, user)?
             {
                 return Err(ApiError::MemberNotFound);
             }
-            let page = r.list(tenant, store_kind(kind), &query)?;
-            let mut memberships = Vec::new();
-            if with_members {
-                for item in &page.items {
-                    memberships.push(match kind {
-                        ResourceKind::User => r.groups_of(tenant, &item.id)?,
-                        ResourceKind::Group => r.members(tenant, &item.id)?,
-                    });
-                }
-            }
+            let page = r.list(tenant, kind, &query)?;
+            let memberships = if with_members {
+                let ids: Vec<&str> = page.items.iter().map(|item| item.id.as_str()).collect();
+                listed_memberships(r, tenant, kind, &ids)?
+            } else {
+                Vec::new()
+            };
             Ok((page, memberships))
         })
     })
@@ -628,14 +614,22 @@ async fn memberships_of(ctx: &Ctx, kind: ResourceKind, id: &str) -> Result<Membe
         return Ok(Memberships::Omitted);
     }
     let (tenant, store, id) = (ctx.tenant.key, ctx.state.store.clone(), id.to_owned());
-    let ids = blocking_read(move || {
-        Ok(store.read(|r| match kind {
-            ResourceKind::User => r.groups_of(tenant, &id),
-            ResourceKind::Group => r.members(tenant, &id),
-        })?)
-    })
-    .await?;
-    Ok(ctx.memberships(kind, Some(ids)))
+    let ids = blocking_read(move || Ok(store.read(|r| listed_memberships(r, tenant, kind, &[id.as_str()]))?)).await?;
+    Ok(ctx.memberships(kind, ids.into_iter().next()))
+}
+
+/// What a response shows as the memberships of each of `ids`: a user's groups, or a group's
+/// members; one store statement for all of them.
+fn listed_memberships(
+    r: &dyn scim_store::Reader,
+    tenant: TenantKey,
+    kind: ResourceKind,
+    ids: &[&str],
+) -> Result<Vec<Vec<Membership>>, scim_store::Error> {
+    match kind {
+        ResourceKind::User => r.groups_of(tenant, ids),
+        ResourceKind::Group => r.members(tenant, ids, 0, usize::MAX),
+    }
 }
 
 /// `PUT /Users/{id}`, `PUT /Groups/{id}`.
@@ -648,11 +642,10 @@ pub async fn replace(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> 
     let stored = blocking(move || {
         store.write(move |w| {
             if expected.is_some() {
-                let current = w.get(tenant, store_kind(kind), &id)?.ok_or(ApiError::NotFound(kind))?;
+                let current = w.get_for_update(tenant, kind, &id)?.ok_or(ApiError::NotFound(kind))?;
                 check_precondition(&expected, &current)?;
             }
-            let stored =
-                w.replace(tenant, store_kind(kind), &id, &keys, &parsed.attrs, audit.at).map_err(found(kind))?;
+            let stored = w.replace(tenant, kind, &id, &keys, &parsed.attrs, audit.at).map_err(found(kind))?;
             if kind == ResourceKind::Group {
                 apply_members(w, tenant, &id, &[MemberChange::Replace(parsed.members)], profile.nested_groups)?;
             }
@@ -672,18 +665,18 @@ pub async fn patch(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> Re
     let (tenant, audit, store) = (ctx.tenant.key, ctx.audit(&Method::PATCH), ctx.state.store.clone());
     let stored = blocking(move || {
         store.write(move |w| {
-            let current = w.get(tenant, store_kind(kind), &id)?.ok_or(ApiError::NotFound(kind))?;
+            let current = w.get_for_update(tenant, kind, &id)?.ok_or(ApiError::NotFound(kind))?;
             check_precondition(&expected, &current)?;
             let patched = patch::apply(profile, kind, &id, &current.attrs, &body)?;
             let attrs_changed = patched.resource.attrs != current.attrs;
             let mut stored = current;
             if attrs_changed {
                 let keys = keys(kind, &patched.resource);
-                stored = w.replace(tenant, store_kind(kind), &id, &keys, &patched.resource.attrs, audit.at)?;
+                stored = w.replace(tenant, kind, &id, &keys, &patched.resource.attrs, audit.at)?;
             }
             if apply_members(w, tenant, &id, &patched.members, profile.nested_groups)? && !attrs_changed {
-                w.touch(tenant, store_kind(kind), &id, audit.at)?;
-                stored = w.get(tenant, store_kind(kind), &id)?.ok_or(ApiError::NotFound(kind))?;
+                w.touch(tenant, kind, &id, audit.at)?;
+                stored = w.get(tenant, kind, &id)?.ok_or(ApiError::NotFound(kind))?;
             }
             audited(w, tenant, audit, &id, StatusCode::OK)?;
             Ok::<_, ApiError>(stored)
@@ -704,10 +697,10 @@ pub async fn delete(ctx: &Ctx, kind: ResourceKind, id: String) -> Result<Respons
     blocking(move || {
         store.write(move |w| {
             if expected.is_some() {
-                let current = w.get(tenant, store_kind(kind), &id)?.ok_or(ApiError::NotFound(kind))?;
+                let current = w.get_for_update(tenant, kind, &id)?.ok_or(ApiError::NotFound(kind))?;
                 check_precondition(&expected, &current)?;
             }
-            w.delete(tenant, store_kind(kind), &id).map_err(found(kind))?;
+            w.delete(tenant, kind, &id).map_err(found(kind))?;
             audited(w, tenant, audit, &id, StatusCode::NO_CONTENT)
         })
     })

@@ -8,7 +8,8 @@
 
 use rusqlite::Row;
 
-use crate::{Error, Reader, Store, Writer};
+use crate::Error;
+use crate::sqlite::Db;
 
 /// How many access keys a tenant may hold, as AWS allows an IAM user two.
 pub const MAX_ACCESS_KEYS_PER_TENANT: i64 = 2;
@@ -32,7 +33,7 @@ fn record(row: &Row<'_>) -> rusqlite::Result<AccessKeyRecord> {
     Ok(AccessKeyRecord { id: row.get(0)?, tenant_id: row.get(1)?, secret: row.get(2)?, created: row.get(3)? })
 }
 
-impl Reader<'_> {
+impl Db<'_> {
     /// The tenant's access keys, oldest first; [`Error::NotFound`] for an unknown tenant.
     pub fn access_keys(&self, tenant_id: &str) -> Result<Vec<AccessKeyRecord>, Error> {
         let tenant = self.tenant_key(tenant_id)?.ok_or(Error::NotFound)?;
@@ -52,7 +53,7 @@ impl Reader<'_> {
     }
 }
 
-impl Writer<'_> {
+impl Db<'_> {
     /// Records a new access key of `record.tenant_id`.
     ///
     /// [`Error::NotFound`] for an unknown tenant, [`Error::AccessKeyLimit`] if it already holds
@@ -87,35 +88,12 @@ impl Writer<'_> {
     }
 }
 
-impl Store {
-    /// Records a new access key; see [`Writer::add_access_key`].
-    pub fn add_access_key(&self, record: &AccessKeyRecord) -> Result<(), Error> {
-        let record = record.clone();
-        self.write(move |w| w.add_access_key(&record))
-    }
-
-    /// The tenant's access keys; [`Error::NotFound`] for an unknown tenant.
-    pub fn access_keys(&self, tenant_id: &str) -> Result<Vec<AccessKeyRecord>, Error> {
-        self.read(|r| r.access_keys(tenant_id))
-    }
-
-    /// Every tenant's access keys.
-    pub fn all_access_keys(&self) -> Result<Vec<AccessKeyRecord>, Error> {
-        self.read(|r| r.all_access_keys())
-    }
-
-    /// Deletes an access key; [`Error::NotFound`] if the tenant has no such key.
-    pub fn delete_access_key(&self, tenant_id: &str, key_id: &str) -> Result<(), Error> {
-        let (tenant_id, key_id) = (tenant_id.to_owned(), key_id.to_owned());
-        self.write(move |w| w.delete_access_key(&tenant_id, &key_id))
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::Options;
+    use crate::Store;
     use crate::testkit::TempDir;
 
     #[test]

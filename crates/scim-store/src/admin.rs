@@ -1,7 +1,8 @@
 //! Administrators' token ids, their trail of actions, and each tenant's attributes for access
 //! control.
 
-use crate::{Error, Reader, Store, TenantKey, Writer};
+use crate::sqlite::Db;
+use crate::{Error, TenantKey};
 
 /// One administrator's token record: its id and dates, never the token.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -44,7 +45,7 @@ pub struct AdminAction {
     pub detail: Option<String>,
 }
 
-impl Reader<'_> {
+impl Db<'_> {
     /// Up to `limit` entries of the admin trail recorded before `before` (a `seq`), newest first,
     /// each with its `seq` (the paging cursor).
     pub fn admin_audit(&self, before: Option<i64>, limit: usize) -> Result<Vec<(i64, AdminAction)>, Error> {
@@ -90,7 +91,7 @@ impl Reader<'_> {
     }
 }
 
-impl Writer<'_> {
+impl Db<'_> {
     /// Appends an entry to the admin trail.
     pub fn record_admin_action(&mut self, entry: &AdminAction) -> Result<(), Error> {
         self.conn()
@@ -146,31 +147,6 @@ impl Writer<'_> {
                 .map_err(|e| if crate::error::is_missing_parent(&e) { Error::NotFound } else { Error::Sqlite(e) })?;
         }
         Ok(())
-    }
-}
-
-impl Store {
-    /// Appends an entry to the admin trail.
-    pub fn record_admin_action(&self, entry: &AdminAction) -> Result<(), Error> {
-        let entry = entry.clone();
-        self.write(move |w| w.record_admin_action(&entry))
-    }
-
-    /// Every admin token record.
-    pub fn admin_tokens(&self) -> Result<Vec<AdminTokenRecord>, Error> {
-        self.read(|r| r.admin_tokens())
-    }
-
-    /// Records a new admin token.
-    pub fn add_admin_token(&self, record: &AdminTokenRecord) -> Result<(), Error> {
-        let record = record.clone();
-        self.write(move |w| w.add_admin_token(&record))
-    }
-
-    /// Deletes an admin token; [`Error::NotFound`] if there is none.
-    pub fn delete_admin_token(&self, id: &str) -> Result<(), Error> {
-        let id = id.to_owned();
-        self.write(move |w| w.delete_admin_token(&id))
     }
 }
 

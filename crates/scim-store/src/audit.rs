@@ -7,7 +7,8 @@
 use rusqlite::{OptionalExtension, Row};
 
 use crate::error::is_missing_parent;
-use crate::{Error, Reader, Store, TenantKey, Writer};
+use crate::sqlite::Db;
+use crate::{Error, TenantKey};
 
 /// An audit entry to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +74,7 @@ pub struct AuditFilter {
     pub limit: usize,
 }
 
-impl Reader<'_> {
+impl Db<'_> {
     /// The tenant's audit entries meeting `filter`, newest first.
     pub fn audit_filtered(&self, tenant: TenantKey, filter: &AuditFilter) -> Result<Vec<AuditEntry>, Error> {
         let mut stmt = self.conn.prepare_cached(
@@ -133,25 +134,10 @@ impl Default for Retention {
     }
 }
 
-impl Store {
-    /// Removes the audit rows `retention` no longer keeps, as of `now` (unix milliseconds), for
-    /// every tenant; returns how many rows went.
-    ///
-    /// At most `budget` rows go per call, oldest first, so one call never holds the writer long:
-    /// the server calls it every few seconds until nothing is left to remove. Finding where each
-    /// tenant's newest `max_rows` begin walks that many index entries, so it is done on a reader,
-    /// and the writer only deletes below the places found (rows added since are newer, so they
-    /// are never among those removed).
-    pub fn prune_audit(&self, retention: Retention, now: i64, budget: usize) -> Result<usize, Error> {
-        let overflowing = self.read(|r| r.audit_overflow(retention.max_rows))?;
-        self.write(move |w| w.prune_audit(now.saturating_sub(retention.max_age_millis), budget, &overflowing))
-    }
-}
-
-impl Reader<'_> {
+impl Db<'_> {
     /// Each tenant holding more than `max_rows` audit rows, with the `seq` of its newest row
     /// beyond them.
-    fn audit_overflow(&self, max_rows: u64) -> Result<Vec<(i64, i64)>, Error> {
+    pub fn audit_overflow(&self, max_rows: u64) -> Result<Vec<(TenantKey, i64)>, Error> {
         let max_rows = i64::try_from(max_rows).unwrap_or(i64::MAX);
         let tenants: Vec<i64> = self
             .conn
@@ -163,17 +149,22 @@ impl Reader<'_> {
         let mut out = Vec::new();
         for tenant in tenants {
             if let Some(seq) = beyond.query_row((tenant, max_rows), |row| row.get(0)).optional()? {
-                out.push((tenant, seq));
+                out.push((TenantKey(tenant), seq));
             }
         }
         Ok(out)
     }
 }
 
-impl Writer<'_> {
+impl Db<'_> {
     /// Removes up to `budget` audit rows, oldest first: those recorded before `cutoff` (unix
     /// milliseconds), then each `(tenant, seq)` of `overflowing`'s rows up to that `seq`.
-    fn prune_audit(&mut self, cutoff: i64, budget: usize, overflowing: &[(i64, i64)]) -> Result<usize, Error> {
+    pub fn prune_audit(
+        &mut self,
+        cutoff: i64,
+        budget: usize,
+        overflowing: &[(TenantKey, i64)],
+    ) -> Result<usize, Error> {
         let budget = i64::try_from(budget).unwrap_or(i64::MAX);
         let conn = self.conn();
         // Rows are recorded in time order, so the old ones are the lowest `seq`s: looking at the
@@ -190,7 +181,7 @@ impl Writer<'_> {
             if left <= 0 {
                 break;
             }
-            removed += trim.execute((tenant, last, left))?;
+            removed += trim.execute((tenant.0, last, left))?;
         }
         Ok(removed)
     }

@@ -20,7 +20,8 @@ use rusqlite::{Connection, ffi};
 
 use crate::connection::exec;
 use crate::error::replicate;
-use crate::{Error, Writer};
+use crate::sqlite::Db;
+use crate::{Error, WriteJob};
 
 /// The most jobs one transaction takes; more wait for the next batch.
 const MAX_BATCH: usize = 256;
@@ -84,34 +85,23 @@ impl CommitStats {
 /// What a job's closure panicked with, carried back to re-raise on the caller's thread.
 type Panic = Box<dyn Any + Send + 'static>;
 
-/// What a caller gets back: the job's own result, or the panic it raised.
-type Answer<T, E> = Result<Result<T, E>, Panic>;
+/// What a caller gets back: whether its job was kept and committed (or failed as a whole), or
+/// the panic it raised.
+type Answer = Result<Result<(), Error>, Panic>;
 
-/// A queued job, type-erased so jobs of any result type share one channel.
-trait Job: Send {
+/// A queued job, its outcome once run, and the channel to answer on.
+struct Pending {
+    work: Option<WriteJob>,
+    /// Whether the job kept its writes, or the panic it raised; `None` until it ran.
+    outcome: Option<Result<bool, Panic>>,
+    reply: Sender<Answer>,
+}
+
+impl Pending {
     /// Runs the job in its own savepoint on `conn`, inside the batch's transaction.
     ///
     /// `Err` means the transaction can no longer be trusted (a savepoint could not be rolled
     /// back), and the whole batch must be abandoned.
-    fn run(&mut self, conn: &Connection) -> rusqlite::Result<()>;
-
-    /// Sends the outcome to the caller once the batch's fate is known.
-    fn deliver(self: Box<Self>, batch: Result<(), &rusqlite::Error>);
-}
-
-/// A caller's closure, then its outcome, and the channel to answer on.
-struct Pending<F, T, E> {
-    work: Option<F>,
-    outcome: Option<Answer<T, E>>,
-    reply: Sender<Answer<T, E>>,
-}
-
-impl<F, T, E> Job for Pending<F, T, E>
-where
-    F: FnOnce(&mut Writer<'_>) -> Result<T, E> + Send,
-    T: Send,
-    E: From<Error> + Send,
-{
     fn run(&mut self, conn: &Connection) -> rusqlite::Result<()> {
         let Some(work) = self.work.take() else {
             return Ok(());
@@ -121,40 +111,37 @@ where
         intact
     }
 
-    fn deliver(self: Box<Self>, batch: Result<(), &rusqlite::Error>) {
+    /// Sends the outcome to the caller once the batch's fate is known.
+    fn deliver(self, batch: Result<(), &rusqlite::Error>) {
         let answer = match (self.outcome, batch) {
-            // A job's own failure or panic stands whatever became of the batch: it was rolled
-            // back either way.
+            // A panic stands whatever became of the batch; a job that failed was rolled back either
+            // way, and the caller's façade keeps the job's own error over the batch's.
             (Some(Err(panic)), _) => Err(panic),
-            (Some(Ok(Err(e))), _) => Ok(Err(e)),
-            (Some(Ok(Ok(value))), Ok(())) => Ok(Ok(value)),
-            (_, Err(e)) => Ok(Err(E::from(Error::Sqlite(replicate(e))))),
-            (None, Ok(())) => Ok(Err(E::from(Error::Closed))),
+            (Some(Ok(_)), Ok(())) => Ok(Ok(())),
+            (_, Err(e)) => Ok(Err(Error::Sqlite(replicate(e)))),
+            (None, Ok(())) => Ok(Err(Error::Closed)),
         };
         // The caller may have gone (its thread died); the result then has no one to go to.
         let _ = self.reply.send(answer);
     }
 }
 
-/// Runs `work` inside `SAVEPOINT job`, rolling back to it unless `work` returned `Ok`.
+/// Runs `work` inside `SAVEPOINT job`, rolling back to it unless `work` kept its writes.
 ///
-/// Returns the outcome and whether the enclosing transaction is still sound.
-fn in_savepoint<F, T, E>(conn: &Connection, work: F) -> (Answer<T, E>, rusqlite::Result<()>)
-where
-    F: FnOnce(&mut Writer<'_>) -> Result<T, E>,
-    E: From<Error>,
-{
+/// Returns whether the job kept them (or its panic), and whether the enclosing transaction is
+/// still sound. A savepoint that cannot be opened or released fails the batch.
+fn in_savepoint(conn: &Connection, work: WriteJob) -> (Result<bool, Panic>, rusqlite::Result<()>) {
     if let Err(e) = exec(conn, "SAVEPOINT job") {
-        return (Ok(Err(E::from(Error::Sqlite(e)))), Ok(()));
+        return (Ok(false), Err(e));
     }
-    let mut writer = Writer::new(conn);
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| work(&mut writer)));
-    if matches!(outcome, Ok(Ok(_))) {
+    let mut db = Db::new(conn);
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| work(&mut db)));
+    if matches!(outcome, Ok(true)) {
         match exec(conn, "RELEASE job") {
             Ok(()) => return (outcome, Ok(())),
             Err(e) => {
-                let intact = undo(conn);
-                return (Ok(Err(E::from(Error::Sqlite(e)))), intact);
+                let _ = undo(conn);
+                return (Ok(false), Err(e));
             }
         }
     }
@@ -171,7 +158,7 @@ fn undo(conn: &Connection) -> rusqlite::Result<()> {
 /// The handle on the writer thread: its queue and its join handle.
 #[derive(Debug)]
 pub(crate) struct Committer {
-    queue: Option<Sender<Box<dyn Job>>>,
+    queue: Option<Sender<Pending>>,
     thread: Option<JoinHandle<()>>,
     thread_id: ThreadId,
     stats: Arc<CommitStats>,
@@ -185,7 +172,7 @@ impl Committer {
         commits: Arc<AtomicI64>,
         stats: Arc<CommitStats>,
     ) -> Result<Committer, Error> {
-        let (queue, jobs) = mpsc::channel::<Box<dyn Job>>();
+        let (queue, jobs) = mpsc::channel::<Pending>();
         let counted = Arc::clone(&stats);
         let thread = thread::Builder::new()
             .name("scim-store-writer".into())
@@ -200,29 +187,24 @@ impl Committer {
     /// Queues `work` and blocks until its batch has committed (or failed).
     ///
     /// A panic inside `work` is rolled back and re-raised here, on the caller's thread.
-    pub(crate) fn submit<F, T, E>(&self, work: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut Writer<'_>) -> Result<T, E> + Send + 'static,
-        T: Send + 'static,
-        E: From<Error> + Send + 'static,
-    {
+    pub(crate) fn submit(&self, work: WriteJob) -> Result<(), Error> {
         if thread::current().id() == self.thread_id {
-            return Err(E::from(Error::Nested));
+            return Err(Error::Nested);
         }
         let Some(queue) = &self.queue else {
-            return Err(E::from(Error::Closed));
+            return Err(Error::Closed);
         };
         let (reply, answer) = mpsc::channel();
-        let job = Box::new(Pending { work: Some(work), outcome: None, reply });
+        let job = Pending { work: Some(work), outcome: None, reply };
         self.stats.queued.fetch_add(1, Ordering::Relaxed);
         if queue.send(job).is_err() {
             self.stats.queued.fetch_sub(1, Ordering::Relaxed);
-            return Err(E::from(Error::Closed));
+            return Err(Error::Closed);
         }
         match answer.recv() {
             Ok(Ok(result)) => result,
             Ok(Err(panic)) => panic::resume_unwind(panic),
-            Err(_) => Err(E::from(Error::Closed)),
+            Err(_) => Err(Error::Closed),
         }
     }
 
@@ -245,7 +227,7 @@ impl Drop for Committer {
 }
 
 /// The writer thread's loop: batch, run, commit, answer; until every sender is gone.
-fn serve(conn: Connection, jobs: Receiver<Box<dyn Job>>, commits: &AtomicI64, stats: &CommitStats) {
+fn serve(conn: Connection, jobs: Receiver<Pending>, commits: &AtomicI64, stats: &CommitStats) {
     // `recv` keeps returning queued jobs after the last sender is dropped, so closing the store
     // finishes everything already submitted.
     while let Ok(first) = jobs.recv() {
@@ -267,7 +249,7 @@ fn serve(conn: Connection, jobs: Receiver<Box<dyn Job>>, commits: &AtomicI64, st
 }
 
 /// Runs one batch in one transaction and answers every job in it.
-fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>, commits: &AtomicI64) {
+fn run_batch(conn: &Connection, mut batch: Vec<Pending>, commits: &AtomicI64) {
     let started = Instant::now();
     let result = transact(conn, &mut batch);
     match &result {
@@ -284,7 +266,7 @@ fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>, commits: &AtomicI6
 }
 
 /// `BEGIN IMMEDIATE`, every job in its savepoint, `COMMIT`; on failure nothing is kept.
-fn transact(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite::Result<()> {
+fn transact(conn: &Connection, batch: &mut [Pending]) -> rusqlite::Result<()> {
     exec(conn, "BEGIN IMMEDIATE")?;
     for job in batch.iter_mut() {
         let intact = job.run(conn);

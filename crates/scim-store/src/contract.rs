@@ -109,24 +109,30 @@ pub trait Reader {
     // Memberships.
 
     /// The key of the direct membership of `member_id` in `group_id`, if the tenant has it.
-    fn membership_key(&self, tenant: TenantKey, group_id: &str, member_id: &str)
-    -> Result<Option<MembershipKey>, Error>;
+    fn membership_key(
+        &self,
+        tenant: TenantKey,
+        group_id: &str,
+        member_id: &str,
+    ) -> Result<Option<MembershipKey>, Error>;
     /// The group's and member's ids of the membership `key`, if the tenant has it.
     fn membership(&self, tenant: TenantKey, key: MembershipKey) -> Result<Option<(String, String)>, Error>;
     /// The ids of a group's direct members in the order they were created; empty for an unknown
     /// group.
     fn member_ids(&self, tenant: TenantKey, group_id: &str) -> Result<Vec<String>, Error>;
     /// Up to `limit` direct members of each of `group_ids` (users and groups, with their display
-    /// names), in the order the members were created, after the member with id `after` when one
-    /// is given; one entry per group id, in the order given (empty for an unknown group).
-    /// One statement whatever the number of groups.
+    /// names), in the order the members were created, skipping the first `offset`; one entry
+    /// per group id, in the order given (empty for an unknown group). One statement whatever
+    /// the number of groups.
     fn members(
         &self,
         tenant: TenantKey,
         group_ids: &[&str],
-        after: Option<&str>,
+        offset: usize,
         limit: usize,
     ) -> Result<Vec<Vec<Membership>>, Error>;
+    /// How many direct members the group has (0 for an unknown group), counted in the index.
+    fn member_count(&self, tenant: TenantKey, group_id: &str) -> Result<u64, Error>;
     /// The groups each of `member_ids` belongs to, directly or through nested groups, in the
     /// order the groups were created; one entry per id, in the order given (empty for an
     /// unknown id). One statement whatever the number of ids.
@@ -142,8 +148,11 @@ pub trait Reader {
     ) -> Result<(), Error>;
     /// Calls `each` with the group's and the member's id of every membership of the tenant, by
     /// group then member creation order.
-    fn export_members(&self, tenant: TenantKey, each: &mut dyn FnMut(&str, &str) -> Result<(), Error>)
-    -> Result<(), Error>;
+    fn export_members(
+        &self,
+        tenant: TenantKey,
+        each: &mut dyn FnMut(&str, &str) -> Result<(), Error>,
+    ) -> Result<(), Error>;
 }
 
 /// What a write job may do; it reads its own writes.
@@ -229,8 +238,7 @@ pub trait Writer: Reader {
     /// member and [`Error::MemberCycle`] with the first group that contains the target group (or
     /// is it): then nothing is added. One indexed write per added member, whatever the group's
     /// size.
-    fn add_members(&mut self, tenant: TenantKey, group_id: &str, ids: &[String], nested: bool)
-    -> Result<usize, Error>;
+    fn add_members(&mut self, tenant: TenantKey, group_id: &str, ids: &[String], nested: bool) -> Result<usize, Error>;
     /// Removes members from a group, ignoring ids that are not members; returns how many went.
     /// [`Error::NotFound`] for an unknown group.
     fn remove_members(&mut self, tenant: TenantKey, group_id: &str, ids: &[String]) -> Result<usize, Error>;

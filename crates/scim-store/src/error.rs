@@ -1,10 +1,9 @@
 //! The crate's one error type.
 
+use scim_schema::ResourceKind;
 use std::fmt;
 
 use rusqlite::ffi;
-
-use crate::Kind;
 
 /// Why a store operation failed.
 ///
@@ -26,7 +25,7 @@ pub enum Error {
     /// The tenant already has two access keys, so a third is refused.
     AccessKeyLimit,
     /// The tenant already holds its `max_users` users or `max_groups` groups.
-    Quota(Kind),
+    Quota(ResourceKind),
     /// The database was written by a newer version of this code; it was left untouched.
     TooNew {
         /// The database's `PRAGMA user_version`.
@@ -47,6 +46,11 @@ pub enum Error {
     Filter(scim_schema::Error),
     /// Any other SQLite failure: I/O, a full disk, a corrupt file, a busy database.
     Sqlite(rusqlite::Error),
+    /// The database cannot be reached now (a server restarting, a network down, every
+    /// connection busy past the wait): worth retrying in a few seconds.
+    Unavailable(String),
+    /// Any other failure of a database server backend.
+    Backend(String),
     /// A signing key found in an older database could not be stored in the key file; the
     /// database was left as it was, key included.
     KeyExport(String),
@@ -86,8 +90,8 @@ impl fmt::Display for Error {
             Error::MemberCycle(id) => write!(f, "adding group {id:?} would make a membership cycle"),
             Error::TokenLimit => f.write_str("the tenant already has two tokens"),
             Error::AccessKeyLimit => f.write_str("the tenant already has two access keys"),
-            Error::Quota(Kind::User) => f.write_str("the tenant's user quota is reached"),
-            Error::Quota(Kind::Group) => f.write_str("the tenant's group quota is reached"),
+            Error::Quota(ResourceKind::User) => f.write_str("the tenant's user quota is reached"),
+            Error::Quota(ResourceKind::Group) => f.write_str("the tenant's group quota is reached"),
             Error::TooNew { found, supported } => {
                 write!(f, "the database has schema version {found}, newer than the {supported} this build knows")
             }
@@ -96,6 +100,8 @@ impl fmt::Display for Error {
             Error::Random(reason) => write!(f, "the random source failed: {reason}"),
             Error::Filter(e) => write!(f, "filter refused: {e}"),
             Error::Sqlite(e) => write!(f, "sqlite: {e}"),
+            Error::Unavailable(why) => write!(f, "the database is unavailable: {why}"),
+            Error::Backend(why) => write!(f, "database: {why}"),
             Error::KeyExport(why) => write!(f, "cannot move the signing key out of the database: {why}"),
             Error::Io(why) => f.write_str(why),
             Error::Import { line, reason } => write!(f, "line {line} of the import: {reason}"),

@@ -85,8 +85,7 @@ use scim_schema::definition::{Attribute, COMMON_SCHEMA, ResourceKind, Returned, 
 use scim_schema::time::parse_datetime;
 use scim_schema::{Error, ErrorKind, eval};
 
-use crate::query::bind;
-use crate::{Kind, TenantKey};
+use crate::TenantKey;
 
 /// The deepest nesting of `not`, value paths and changes between `and` and `or` translated.
 /// Parsed filters stay far below it (the parser allows 64 levels of parentheses); a tree built
@@ -102,14 +101,10 @@ const MAX_NESTING: usize = 256;
 /// the paths the store cannot answer (see the module documentation).
 pub(crate) fn translate(
     tenant: TenantKey,
-    kind: Kind,
+    kind: ResourceKind,
     filter: &Filter,
     params: &mut Vec<Value>,
 ) -> Result<String, Error> {
-    let kind = match kind {
-        Kind::User => ResourceKind::User,
-        Kind::Group => ResourceKind::Group,
-    };
     eval::validate(kind, filter)?;
     let mut translator = Translator { tenant, kind, params, paths: HashMap::new(), aliases: 0 };
     translator.filter(&Scope::Resource, filter, 0)
@@ -120,14 +115,10 @@ pub(crate) fn translate(
 /// its primary value, else its first. `NULL` where a resource has no value.
 pub(crate) fn sort_key(
     tenant: TenantKey,
-    kind: Kind,
+    kind: ResourceKind,
     path: &AttrPath,
     params: &mut Vec<Value>,
 ) -> Result<String, Error> {
-    let kind = match kind {
-        Kind::User => ResourceKind::User,
-        Kind::Group => ResourceKind::Group,
-    };
     let mut translator = Translator { tenant, kind, params, paths: HashMap::new(), aliases: 0 };
     let (leaf, values) = translator.resource_leaf(path)?;
     let fold = |sql: String, folded: bool| {
@@ -733,6 +724,12 @@ impl Translator<'_> {
     }
 }
 
+/// Binds `value` as the next numbered parameter of `params` and returns its placeholder.
+pub(crate) fn bind(params: &mut Vec<Value>, value: Value) -> String {
+    params.push(value);
+    format!("?{}", params.len())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -742,15 +739,15 @@ mod tests {
     use crate::testkit::{Fixture, keys};
     use crate::{Error as StoreError, Query};
 
-    fn sql(kind: Kind, filter: &str) -> String {
+    fn sql(kind: ResourceKind, filter: &str) -> String {
         let filter = scim_filter::parse_filter(filter).unwrap();
         translate(TenantKey(1), kind, &filter, &mut Vec::new()).unwrap()
     }
 
     /// The query plan of a filtered page, one step per line, with a small directory behind it.
-    fn plan(f: &Fixture, kind: Kind, filter: &str) -> Vec<String> {
+    fn plan(f: &Fixture, kind: ResourceKind, filter: &str) -> Vec<String> {
         let query = Query { filter: Some(scim_filter::parse_filter(filter).unwrap()), ..Query::default() };
-        f.store.read(|r| r.plan(f.a, kind, &query)).unwrap()
+        f.plan(kind, &query)
     }
 
     #[test]
@@ -761,27 +758,35 @@ mod tests {
             .write(move |w| -> Result<(), StoreError> {
                 for i in 0..50 {
                     let name = format!("u{i}");
-                    w.insert(t, Kind::User, &keys(&name, Some(&name), None), &Map::new(), 1)?;
-                    w.insert(t, Kind::Group, &keys(&name, Some(&name), None), &Map::new(), 1)?;
+                    w.insert(t, ResourceKind::User, &keys(&name, Some(&name), None), &Map::new(), 1)?;
+                    w.insert(t, ResourceKind::Group, &keys(&name, Some(&name), None), &Map::new(), 1)?;
                 }
                 Ok(())
             })
             .unwrap();
         let cases = [
-            (Kind::User, r#"id eq "x""#, "USING INDEX sqlite_autoindex_resources_1 (id=?)"),
-            (Kind::User, r#"userName eq "X""#, "USING INDEX resources_name (tenant=? AND kind=? AND name_key=?)"),
-            (Kind::User, r#"USERNAME eq "X" and title pr"#, "USING INDEX resources_name"),
+            (ResourceKind::User, r#"id eq "x""#, "USING INDEX sqlite_autoindex_resources_1 (id=?)"),
             (
-                Kind::User,
+                ResourceKind::User,
+                r#"userName eq "X""#,
+                "USING INDEX resources_name (tenant=? AND kind=? AND name_key=?)",
+            ),
+            (ResourceKind::User, r#"USERNAME eq "X" and title pr"#, "USING INDEX resources_name"),
+            (
+                ResourceKind::User,
                 r#"externalId eq "x""#,
                 "USING INDEX resources_external_id (tenant=? AND kind=? AND external_id=?)",
             ),
-            (Kind::User, r#"groups.value eq "g""#, "USING PRIMARY KEY (group_seq=?)"),
-            (Kind::Group, r#"displayName eq "G""#, "USING INDEX resources_name (tenant=? AND kind=? AND name_key=?)"),
-            (Kind::Group, r#"members.value eq "u""#, "USING COVERING INDEX members_member (member_seq=?)"),
-            (Kind::Group, r#"members eq "u""#, "USING COVERING INDEX members_member (member_seq=?)"),
-            (Kind::Group, r#"id eq "g" and members eq "u""#, "USING INDEX sqlite_autoindex_resources_1 (id=?)"),
-            (Kind::Group, r#"members[value eq "u"]"#, "USING COVERING INDEX members_member (member_seq=?)"),
+            (ResourceKind::User, r#"groups.value eq "g""#, "USING PRIMARY KEY (group_seq=?)"),
+            (
+                ResourceKind::Group,
+                r#"displayName eq "G""#,
+                "USING INDEX resources_name (tenant=? AND kind=? AND name_key=?)",
+            ),
+            (ResourceKind::Group, r#"members.value eq "u""#, "USING COVERING INDEX members_member (member_seq=?)"),
+            (ResourceKind::Group, r#"members eq "u""#, "USING COVERING INDEX members_member (member_seq=?)"),
+            (ResourceKind::Group, r#"id eq "g" and members eq "u""#, "USING INDEX sqlite_autoindex_resources_1 (id=?)"),
+            (ResourceKind::Group, r#"members[value eq "u"]"#, "USING COVERING INDEX members_member (member_seq=?)"),
         ];
         for (kind, filter, expected) in cases {
             let steps = plan(&f, kind, filter);
@@ -794,7 +799,7 @@ mod tests {
         // The rest reads the tenant's rows of the kind through the list index, never the table;
         // the only scans are of `json_each` over one row's attributes.
         for filter in [r#"title co "x""#, r#"emails[type eq "work"]"#, r#"userName co "x" or externalId ne "y""#] {
-            let steps = plan(&f, Kind::User, filter);
+            let steps = plan(&f, ResourceKind::User, filter);
             assert!(steps.iter().all(|s| !s.starts_with("SCAN") || s.starts_with("SCAN e")), "{filter}: {steps:?}");
             assert!(steps.iter().any(|s| s.contains("resources_list (tenant=? AND kind=?)")), "{filter}: {steps:?}");
         }
@@ -802,19 +807,19 @@ mod tests {
 
     #[test]
     fn shapes_of_the_sql() {
-        let s = sql(Kind::User, r#"userName eq "ÉMILE" and title co "É""#);
+        let s = sql(ResourceKind::User, r#"userName eq "ÉMILE" and title co "É""#);
         assert!(s.contains("r.name_key = ?") && s.contains("instr(CAST(scim_fold(json_extract(r.attrs, ?"), "{s}");
         assert!(!s.contains("LIKE") && !s.contains("ÉMILE") && !s.contains("lower("), "{s}");
-        let s = sql(Kind::User, r#"emails[type eq "work"] and emails.value ew "x""#);
+        let s = sql(ResourceKind::User, r#"emails[type eq "work"] and emails.value ew "x""#);
         assert_eq!(s.matches("json_each(r.attrs, ?").count(), 2, "{s}");
         // The path of `emails` is bound once however often it is used.
         let filter = scim_filter::parse_filter(r#"emails co "a" or emails co "b" or emails co "c""#).unwrap();
         let mut params = Vec::new();
-        translate(TenantKey(1), Kind::User, &filter, &mut params).unwrap();
+        translate(TenantKey(1), ResourceKind::User, &filter, &mut params).unwrap();
         let paths = params.iter().filter(|v| matches!(v, Value::Text(t) if t.starts_with('$'))).count();
         assert_eq!(paths, 2, "{params:?}");
-        assert_eq!(sql(Kind::User, "password pr"), "0");
-        assert_eq!(sql(Kind::User, "meta pr or id pr"), "(1 OR 1)");
+        assert_eq!(sql(ResourceKind::User, "password pr"), "0");
+        assert_eq!(sql(ResourceKind::User, "meta pr or id pr"), "(1 OR 1)");
     }
 
     #[test]
@@ -837,11 +842,11 @@ mod tests {
     #[test]
     fn refusals_are_invalid_filter() {
         for (kind, filter) in [
-            (Kind::User, r#"foo eq "x""#),
-            (Kind::User, "meta.location pr"),
-            (Kind::User, r#"groups.display eq "x""#),
-            (Kind::Group, r#"members[type eq "User"]"#),
-            (Kind::Group, "meta[location pr]"),
+            (ResourceKind::User, r#"foo eq "x""#),
+            (ResourceKind::User, "meta.location pr"),
+            (ResourceKind::User, r#"groups.display eq "x""#),
+            (ResourceKind::Group, r#"members[type eq "User"]"#),
+            (ResourceKind::Group, "meta[location pr]"),
         ] {
             let parsed = scim_filter::parse_filter(filter).unwrap();
             let err = translate(TenantKey(1), kind, &parsed, &mut Vec::new()).unwrap_err();
@@ -850,7 +855,7 @@ mod tests {
         // A tree deeper than any parsed filter is refused, not followed down.
         let deep =
             (0..MAX_NESTING + 5).fold(Filter::Present(AttrPath::new("title")), |acc, _| Filter::Not(Box::new(acc)));
-        let err = translate(TenantKey(1), Kind::User, &deep, &mut Vec::new()).unwrap_err();
+        let err = translate(TenantKey(1), ResourceKind::User, &deep, &mut Vec::new()).unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidFilter);
     }
 }

@@ -1,6 +1,12 @@
-//! The SQLite store of a SCIM 2.0 service provider.
+//! The store of a SCIM 2.0 service provider: its contract, and its SQLite implementation.
 //!
-//! `scim-store` owns one database file holding every tenant's directory: the tenants themselves,
+//! `scim-store` says what a database holding every tenant's directory must do (the [`Backend`],
+//! [`Reader`] and [`Writer`] traits of the `contract` module, the seam the server programs
+//! against through the [`Store`] façade) and does it on one SQLite file (`sqlite`). Another
+//! crate, `scim-store-pg`, does it on PostgreSQL for several server processes at once; both
+//! pass the same suites.
+//!
+//! The SQLite file holds every tenant's directory: the tenants themselves,
 //! the ids of their bearer tokens, their users and groups, group memberships, an audit log
 //! of requests, each tenant's attributes for access control, the ids of administrators'
 //! tokens, and the access keys (with their secrets, which SigV4 verification needs) of the AWS
@@ -49,22 +55,22 @@
 //! # Example
 //!
 //! ```no_run
-//! use scim_store::{Error, Keys, Kind, Options, Query, Store};
+//! use scim_schema::ResourceKind;
+//! use scim_store::{Error, Keys, Options, Query, Store};
 //!
 //! # fn main() -> Result<(), Error> {
 //! let store = Store::open("scim.db".as_ref(), Options::default())?;
 //! let tenant = store.create_tenant(Some("acme"), "identity-center")?;
 //! let key = tenant.key;
 //! let keys = Keys { name: "Alice".into(), external_id: None, email: Some("alice@example.com".into()) };
-//! let alice = store.write(move |w| w.insert(key, Kind::User, &keys, &serde_json::Map::new(), 0))?;
-//! let page = store.read(|r| r.list(key, Kind::User, &Query::default()))?;
+//! let alice = store.write(move |w| w.insert(key, ResourceKind::User, &keys, &serde_json::Map::new(), 0))?;
+//! let page = store.read(|r| r.list(key, ResourceKind::User, &Query::default()))?;
 //! assert_eq!(page.items[0].id, alice.id);
 //! # Ok(())
 //! # }
 //! ```
 #![deny(missing_docs)]
 
-mod access;
 mod access_keys;
 mod admin;
 mod audit;
@@ -81,6 +87,8 @@ mod pool;
 mod query;
 mod resources;
 mod schema;
+mod sqlite;
+mod store;
 mod tenants;
 mod tokens;
 mod transfer;
@@ -88,49 +96,27 @@ mod transfer;
 #[cfg(test)]
 mod testkit;
 
-use std::fmt;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-
-use rusqlite::Connection;
-
-pub use access::{Reader, Writer};
 pub use access_keys::{AccessKeyRecord, MAX_ACCESS_KEYS_PER_TENANT};
 pub use admin::{AccessControlAttribute, AdminAction, AdminTokenRecord};
-pub use contract::{Backend, Exported, WriteJob};
 pub use audit::{AuditEntry, AuditFilter, MAX_FIELD_CHARS, NewAudit, Retention};
+pub use commit::{BATCH_SIZE_BOUNDS, CommitSnapshot, CommitStats};
+pub use contract::{Backend, Exported, Reader, WriteJob, Writer};
 pub use error::{Error, Unique};
 pub use members::{Membership, MembershipKey};
 pub use migrations::SCHEMA_VERSION;
 pub use query::{Condition, Page, Query, Sort};
 pub use resources::{Keys, Stored};
+pub use sqlite::KeyExport;
+pub use store::Store;
 pub use tenants::{RateLimit, Tenant};
 pub use tokens::{MAX_TOKENS_PER_TENANT, TokenRecord};
 pub use transfer::{EXPORT_FORMAT, EXPORT_VERSION, Moved, backup};
-
-/// Where [`Store::open_moving_key`] hands a signing key found in an older database: a function
-/// that stores it durably (in the key file) or says why it could not.
-pub type KeyExport<'a> = dyn FnMut(&[u8]) -> Result<(), String> + 'a;
-
-use commit::Committer;
-pub use commit::{BATCH_SIZE_BOUNDS, CommitSnapshot, CommitStats};
-use pool::Pool;
 
 /// A tenant's internal key (its row's `seq`), taken by every resource operation.
 ///
 /// The server resolves a tenant's public id to this once (from its cache of [`Tenant`]s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TenantKey(pub i64);
-
-/// The two kinds of resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// A SCIM User.
-    User,
-    /// A SCIM Group.
-    Group,
-}
 
 /// How hard a commit tries to reach the disk.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -143,7 +129,7 @@ pub enum Durability {
     Normal,
 }
 
-/// How to open a [`Store`].
+/// How to open a store.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Options {
     /// How hard a commit tries to reach the disk.
@@ -159,148 +145,15 @@ impl Default for Options {
     }
 }
 
-/// The store: one database file, one writer thread, a pool of readers.
-///
-/// `Store` is `Send + Sync` and not `Clone`: share it as `Arc<Store>`. Dropping it (or calling
-/// [`Store::close`]) lets the writer finish every job already queued, then joins it.
-pub struct Store {
-    // Dropped first: the writer finishes its queue before the readers close.
-    committer: Committer,
-    readers: Pool,
-    watch: Mutex<Watch>,
-    changes: Arc<AtomicI64>,
-    stats: Arc<CommitStats>,
-    path: PathBuf,
-}
-
-/// A connection that only polls `PRAGMA data_version`, and the last value it saw.
-#[derive(Debug)]
-struct Watch {
-    conn: Connection,
-    seen: i64,
-}
-
-impl fmt::Debug for Store {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
-    }
-}
-
-impl Store {
-    /// Opens (creating if need be) the database at `path`, migrates it, and starts the writer.
-    ///
-    /// [`Error::TooNew`] if the file was written by a newer version; it is then left untouched.
-    /// [`Error::KeyExport`] if it still holds a signing key (schema version 3 or older): only
-    /// [`Store::open_moving_key`] can open that.
-    pub fn open(path: &Path, options: Options) -> Result<Store, Error> {
-        Store::open_moving_key(path, options, &mut |_| {
-            Err("the database holds a signing key and no key file was given to receive it".into())
-        })
-    }
-
-    /// Opens the database like [`Store::open`]; if it still holds the token signing key (schema
-    /// version 3 and older did), hands the key to `export` first, which must keep it durably (in
-    /// the key file), then deletes it from the database, zeroing its page.
-    ///
-    /// If `export` fails, the open fails with [`Error::KeyExport`] and the database keeps its key.
-    /// The database file is made readable by its owner only (`0600`), new or not.
-    pub fn open_moving_key(path: &Path, options: Options, export: &mut KeyExport<'_>) -> Result<Store, Error> {
-        let writer = connection::open_writer(path, options.durability, export)?;
-        let watch = connection::open_reader(path)?;
-        let seen = data_version(&watch)?;
-        let changes = Arc::new(AtomicI64::new(0));
-        let stats = Arc::new(CommitStats::default());
-        let committer = Committer::spawn(writer, changes.clone(), Arc::clone(&stats))?;
-        tracing::debug!(path = %path.display(), ?options, "opened the store");
-        Ok(Store {
-            committer,
-            readers: Pool::new(path.to_owned(), options.readers),
-            watch: Mutex::new(Watch { conn: watch, seen }),
-            changes,
-            stats,
-            path: path.to_owned(),
-        })
-    }
-
-    /// Finishes every queued write, stops the writer thread and closes the database.
-    ///
-    /// Dropping the store does the same; this also says whether the writer ended well.
-    pub fn close(mut self) -> Result<(), Error> {
-        self.committer.shutdown()
-    }
-
-    /// The writer's queue depth and batch sizes so far.
-    pub fn commit_stats(&self) -> CommitSnapshot {
-        self.stats.snapshot()
-    }
-
-    /// The database file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Runs `f` on one consistent snapshot of the last committed state.
-    ///
-    /// Runs on the caller's thread with a pooled read-only connection; it never waits on the
-    /// writer (only on the pool, when every reader is busy).
-    pub fn read<T, E: From<Error>>(&self, f: impl FnOnce(&Reader<'_>) -> Result<T, E>) -> Result<T, E> {
-        self.readers.with(|conn| {
-            connection::exec(conn, "BEGIN").map_err(Error::from)?;
-            let result = f(&Reader::new(conn));
-            // Ending a read-only snapshot cannot lose anything; the pool rolls back if this fails.
-            if let Err(e) = connection::exec(conn, "COMMIT") {
-                tracing::warn!(error = %e, "ending a read snapshot failed");
-            }
-            result
-        })?
-    }
-
-    /// Runs `f` on the writer thread inside its own savepoint and returns once it is committed.
-    ///
-    /// If `f` returns `Err`, everything it wrote is rolled back and the error returned; other
-    /// jobs of the same batch are not affected. If `f` panics, its writes are rolled back and
-    /// the panic resumes on the caller's thread. If the batch cannot commit, the commit's error
-    /// is returned (as [`Error::Sqlite`]) and nothing of `f` is kept. Calling `write` from inside
-    /// a job returns [`Error::Nested`].
-    pub fn write<T, E>(&self, f: impl FnOnce(&mut Writer<'_>) -> Result<T, E> + Send + 'static) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<Error> + Send + 'static,
-    {
-        self.committer.submit(f)
-    }
-
-    /// A number that changes whenever anything commits to the database, in this process or
-    /// another (the CLI revoking a token, say).
-    ///
-    /// Cheap enough to poll every few hundred milliseconds: one `PRAGMA data_version` on a
-    /// dedicated connection, which changes on every commit by any other connection, combined
-    /// with a counter this store's writer bumps on its own commits. Compare values for
-    /// equality only.
-    pub fn data_version(&self) -> Result<i64, Error> {
-        let mut watch = self.watch.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = data_version(&watch.conn)?;
-        if now != watch.seen {
-            watch.seen = now;
-            self.changes.fetch_add(1, Ordering::SeqCst);
-        }
-        Ok(self.changes.load(Ordering::SeqCst))
-    }
-}
-
-/// `PRAGMA data_version` of `conn`.
-fn data_version(conn: &Connection) -> Result<i64, Error> {
-    Ok(conn.prepare_cached("PRAGMA data_version")?.query_row([], |row| row.get(0))?)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
-    use std::sync::Barrier;
+    use std::sync::{Arc, Barrier};
     use std::time::{Duration, Instant};
 
+    use scim_schema::ResourceKind;
     use serde_json::{Map, json};
 
     use super::*;
@@ -335,18 +188,13 @@ mod tests {
         for (durability, expected) in [(Durability::Full, 2), (Durability::Normal, 1)] {
             let dir = TempDir::new();
             let options = Options { durability, readers: 2 };
-            let store = Store::open(&dir.db(), options).unwrap();
-            let (sync, fk, mode, timeout) = store
-                .write(|w| -> Result<(i64, i64, String, i64), Error> {
-                    let c = w.conn();
-                    Ok((
-                        c.pragma_query_value(None, "synchronous", |r| r.get(0))?,
-                        c.pragma_query_value(None, "foreign_keys", |r| r.get(0))?,
-                        c.pragma_query_value(None, "journal_mode", |r| r.get(0))?,
-                        c.pragma_query_value(None, "busy_timeout", |r| r.get(0))?,
-                    ))
-                })
-                .unwrap();
+            let c = connection::open_writer(&dir.db(), options.durability, &mut |_| Err(String::new())).unwrap();
+            let (sync, fk, mode, timeout): (i64, i64, String, i64) = (
+                c.pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap(),
+                c.pragma_query_value(None, "foreign_keys", |r| r.get(0)).unwrap(),
+                c.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap(),
+                c.pragma_query_value(None, "busy_timeout", |r| r.get(0)).unwrap(),
+            );
             assert_eq!((sync, fk, mode.as_str(), timeout), (expected, 1, "wal", 5000));
         }
     }
@@ -363,11 +211,11 @@ mod tests {
                 std::thread::spawn(move || {
                     start.wait();
                     store.write(move |w| -> Result<String, Error> {
-                        let user = w.insert(t, Kind::User, &user_keys(&format!("u{i}")), &attrs("x"), i)?;
-                        w.touch(t, Kind::User, &user.id, i)?;
+                        let user = w.insert(t, ResourceKind::User, &user_keys(&format!("u{i}")), &attrs("x"), i)?;
+                        w.touch(t, ResourceKind::User, &user.id, i)?;
                         if i % 3 == 0 {
                             // Fails after writing: the insert and touch must vanish.
-                            w.touch(t, Kind::Group, "no-such-group", i)?;
+                            w.touch(t, ResourceKind::Group, "no-such-group", i)?;
                         }
                         Ok(user.id)
                     })
@@ -379,14 +227,15 @@ mod tests {
             match result {
                 Ok(id) => {
                     assert_ne!(i % 3, 0);
-                    let user = store.read(|r| r.get(t, Kind::User, id)).unwrap().unwrap();
+                    let user = store.read(|r| r.get(t, ResourceKind::User, id)).unwrap().unwrap();
                     assert_eq!(user.version, 2);
                 }
                 Err(Error::NotFound) => assert_eq!(i % 3, 0),
                 Err(e) => panic!("job {i}: {e}"),
             }
         }
-        let page = store.read(|r| r.list(t, Kind::User, &Query { with_total: true, ..Query::default() })).unwrap();
+        let page =
+            store.read(|r| r.list(t, ResourceKind::User, &Query { with_total: true, ..Query::default() })).unwrap();
         assert_eq!(page.total, Some(21));
         let names: Vec<String> = (0..32).filter(|i| i % 3 != 0).map(|i| format!("u{i}")).collect();
         for name in names {
@@ -394,7 +243,7 @@ mod tests {
                 .read(|r| {
                     r.list(
                         t,
-                        Kind::User,
+                        ResourceKind::User,
                         &Query { conditions: vec![Condition::Name(name.clone())], ..Query::default() },
                     )
                 })
@@ -409,7 +258,7 @@ mod tests {
         let f = Fixture::new();
         let t = f.a;
         let store = Arc::new(f.store);
-        let commits_before = store.changes.load(Ordering::SeqCst);
+        let commits_before = store.commit_stats().batches;
         let (started, running) = std::sync::mpsc::channel();
         let slow = {
             let store = store.clone();
@@ -417,7 +266,7 @@ mod tests {
                 store.write(move |w| {
                     let _ = started.send(());
                     std::thread::sleep(Duration::from_millis(300));
-                    w.insert(t, Kind::Group, &user_keys("slow"), &Map::new(), 0)
+                    w.insert(t, ResourceKind::Group, &user_keys("slow"), &Map::new(), 0)
                 })
             })
         };
@@ -426,7 +275,7 @@ mod tests {
             .map(|i| {
                 let store = store.clone();
                 std::thread::spawn(move || {
-                    store.write(move |w| w.insert(t, Kind::User, &user_keys(&format!("q{i}")), &Map::new(), 0))
+                    store.write(move |w| w.insert(t, ResourceKind::User, &user_keys(&format!("q{i}")), &Map::new(), 0))
                 })
             })
             .collect();
@@ -435,7 +284,7 @@ mod tests {
             thread.join().unwrap().unwrap();
         }
         // One commit for the slow job, one for the ten queued behind it.
-        assert_eq!(store.changes.load(Ordering::SeqCst) - commits_before, 2);
+        assert_eq!(store.commit_stats().batches - commits_before, 2);
     }
 
     #[test]
@@ -445,7 +294,7 @@ mod tests {
         let t = f.a;
         let mut counter = Map::new();
         counter.insert("n".into(), json!(0));
-        let id = store.write(move |w| w.insert(t, Kind::User, &user_keys("c"), &counter, 0)).unwrap().id;
+        let id = store.write(move |w| w.insert(t, ResourceKind::User, &user_keys("c"), &counter, 0)).unwrap().id;
         let threads: Vec<_> = (0..16)
             .map(|_| {
                 let (store, id) = (store.clone(), id.clone());
@@ -454,10 +303,10 @@ mod tests {
                         let id = id.clone();
                         store
                             .write(move |w| -> Result<(), Error> {
-                                let mut row = w.get(t, Kind::User, &id)?.ok_or(Error::NotFound)?;
+                                let mut row = w.get(t, ResourceKind::User, &id)?.ok_or(Error::NotFound)?;
                                 let n = row.attrs["n"].as_i64().unwrap_or_default();
                                 row.attrs.insert("n".into(), json!(n + 1));
-                                w.replace(t, Kind::User, &id, &user_keys("c"), &row.attrs, n + 1)?;
+                                w.replace(t, ResourceKind::User, &id, &user_keys("c"), &row.attrs, n + 1)?;
                                 Ok(())
                             })
                             .unwrap();
@@ -468,7 +317,7 @@ mod tests {
         for thread in threads {
             thread.join().unwrap();
         }
-        let row = store.read(|r| r.get(t, Kind::User, &id)).unwrap().unwrap();
+        let row = store.read(|r| r.get(t, ResourceKind::User, &id)).unwrap().unwrap();
         assert_eq!(row.attrs["n"], json!(320));
         assert_eq!(row.version, 321);
     }
@@ -481,15 +330,15 @@ mod tests {
         let s = store.clone();
         let caught = std::thread::spawn(move || {
             s.write(move |w| -> Result<(), Error> {
-                w.insert(t, Kind::User, &user_keys("ghost"), &Map::new(), 0)?;
+                w.insert(t, ResourceKind::User, &user_keys("ghost"), &Map::new(), 0)?;
                 panic!("job failed");
             })
         })
         .join();
         assert!(caught.is_err());
         // The writer survived and the insert is gone.
-        store.write(move |w| w.insert(t, Kind::User, &user_keys("real"), &Map::new(), 0)).unwrap();
-        let page = store.read(|r| r.list(t, Kind::User, &Query::default())).unwrap();
+        store.write(move |w| w.insert(t, ResourceKind::User, &user_keys("real"), &Map::new(), 0)).unwrap();
+        let page = store.read(|r| r.list(t, ResourceKind::User, &Query::default())).unwrap();
         assert_eq!(page.items.len(), 1);
     }
 
@@ -503,7 +352,7 @@ mod tests {
         assert!(hit.is_err());
         // Readers keep working; more reads than pooled connections run fine.
         for _ in 0..10 {
-            s.read(|r| r.list(t, Kind::User, &Query::default())).unwrap();
+            s.read(|r| r.list(t, ResourceKind::User, &Query::default())).unwrap();
         }
     }
 
@@ -524,15 +373,15 @@ mod tests {
         let store = Store::open(&dir.db(), Options::default()).unwrap();
         let tenant = store.create_tenant(None, "rfc").unwrap();
         let key = tenant.key;
-        let user = store.write(move |w| w.insert(key, Kind::User, &user_keys("u"), &attrs("u"), 1)).unwrap();
+        let user = store.write(move |w| w.insert(key, ResourceKind::User, &user_keys("u"), &attrs("u"), 1)).unwrap();
         // Opened while the first store is still running: the commit is in the WAL already.
         let fresh = Store::open(&dir.db(), Options::default()).unwrap();
-        assert_eq!(fresh.read(|r| r.get(key, Kind::User, &user.id)).unwrap(), Some(user.clone()));
+        assert_eq!(fresh.read(|r| r.get(key, ResourceKind::User, &user.id)).unwrap(), Some(user.clone()));
         drop(fresh);
         store.close().unwrap();
         let reopened = Store::open(&dir.db(), Options::default()).unwrap();
         assert_eq!(reopened.tenant(&tenant.id).unwrap(), Some(Tenant { users: 1, ..tenant }));
-        assert_eq!(reopened.read(|r| r.get(key, Kind::User, &user.id)).unwrap(), Some(user));
+        assert_eq!(reopened.read(|r| r.get(key, ResourceKind::User, &user.id)).unwrap(), Some(user));
     }
 
     #[test]
@@ -544,7 +393,7 @@ mod tests {
             .map(|i| {
                 let store = store.clone();
                 std::thread::spawn(move || {
-                    store.write(move |w| w.insert(t, Kind::Group, &user_keys(&format!("g{i}")), &Map::new(), 0))
+                    store.write(move |w| w.insert(t, ResourceKind::Group, &user_keys(&format!("g{i}")), &Map::new(), 0))
                 })
             })
             .collect();
@@ -552,10 +401,10 @@ mod tests {
             thread.join().unwrap().unwrap();
         }
         let store = Arc::try_unwrap(store).unwrap();
-        let path = store.path().to_owned();
+        let path = f.dir.db();
         store.close().unwrap();
         let store = Store::open(&path, Options::default()).unwrap();
-        let page = store.read(|r| r.list(t, Kind::Group, &Query::default())).unwrap();
+        let page = store.read(|r| r.list(t, ResourceKind::Group, &Query::default())).unwrap();
         assert_eq!(page.items.len(), 8);
     }
 
@@ -597,7 +446,7 @@ mod tests {
         let Some(path) = std::env::var_os(CRASH_DB) else {
             return;
         };
-        let store = Arc::new(Store::open(Path::new(&path), Options::default()).unwrap());
+        let store = Arc::new(Store::open(std::path::Path::new(&path), Options::default()).unwrap());
         let tenant = store.create_tenant(None, "identity-center").unwrap();
         println!("TENANT {}", tenant.key.0);
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -610,7 +459,7 @@ mod tests {
                         let name = format!("t{thread}-{i}");
                         let key = tenant.key;
                         let user = store
-                            .write(move |w| w.insert(key, Kind::User, &user_keys(&name), &attrs(&name), 0))
+                            .write(move |w| w.insert(key, ResourceKind::User, &user_keys(&name), &attrs(&name), 0))
                             .unwrap();
                         println!("ACK {}", user.id);
                         i += 1;
@@ -655,10 +504,11 @@ mod tests {
         let tenant = tenant.unwrap();
         let store = Store::open(&dir.db(), Options::default()).unwrap();
         let missing: Vec<&String> =
-            acked.iter().filter(|id| !store.read(|r| r.exists(tenant, Kind::User, id)).unwrap()).collect();
+            acked.iter().filter(|id| !store.read(|r| r.exists(tenant, ResourceKind::User, id)).unwrap()).collect();
         assert!(missing.is_empty(), "{} of {} acknowledged writes lost", missing.len(), acked.len());
-        let found =
-            store.read(|r| r.list(tenant, Kind::User, &Query { with_total: true, ..Query::default() })).unwrap();
+        let found = store
+            .read(|r| r.list(tenant, ResourceKind::User, &Query { with_total: true, ..Query::default() }))
+            .unwrap();
         eprintln!("{} writes acknowledged before kill -9, {:?} found after", acked.len(), found.total);
     }
 
@@ -674,7 +524,9 @@ mod tests {
             let n = 2000;
             let started = Instant::now();
             for i in 0..n {
-                store.write(move |w| w.insert(t, Kind::User, &user_keys(&format!("s{i}")), &attrs("x"), 0)).unwrap();
+                store
+                    .write(move |w| w.insert(t, ResourceKind::User, &user_keys(&format!("s{i}")), &attrs("x"), 0))
+                    .unwrap();
             }
             let single = f64::from(n) / started.elapsed().as_secs_f64();
             let started = Instant::now();
@@ -685,7 +537,7 @@ mod tests {
                         for i in 0..n / 16 {
                             store
                                 .write(move |w| {
-                                    w.insert(t, Kind::User, &user_keys(&format!("p{k}-{i}")), &attrs("x"), 0)
+                                    w.insert(t, ResourceKind::User, &user_keys(&format!("p{k}-{i}")), &attrs("x"), 0)
                                 })
                                 .unwrap();
                         }

@@ -3,8 +3,10 @@
 //! Members are users, and, where the caller allows it, groups: nested groups never form a cycle.
 
 use rusqlite::OptionalExtension;
+use scim_schema::ResourceKind;
 
-use crate::{Error, Kind, Reader, TenantKey, Writer};
+use crate::sqlite::Db;
+use crate::{Error, TenantKey};
 
 /// A member of a group, or a group a user belongs to, with what a response shows of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,7 +14,7 @@ pub struct Membership {
     /// The member's (or group's) id.
     pub id: String,
     /// Whether it is a user or a group.
-    pub kind: Kind,
+    pub kind: ResourceKind,
     /// Its `displayName` (a user without one shows its `userName`).
     pub display: Option<String>,
     /// Whether the membership is direct (else it comes through a nested group).
@@ -31,11 +33,16 @@ pub struct MembershipKey {
     pub member_seq: i64,
 }
 
-fn kind_of(code: i64) -> Kind {
-    if code == 1 { Kind::Group } else { Kind::User }
+/// `ids` as a JSON array, which `json_each` turns into rows (one bound value for any count).
+fn ids_json(ids: &[&str]) -> String {
+    serde_json::Value::from(ids.iter().map(|id| serde_json::Value::from(*id)).collect::<Vec<_>>()).to_string()
 }
 
-impl Reader<'_> {
+fn kind_of(code: i64) -> ResourceKind {
+    if code == 1 { ResourceKind::Group } else { ResourceKind::User }
+}
+
+impl Db<'_> {
     /// The key of the direct membership of `member_id` in `group_id`, if the tenant has it.
     pub fn membership_key(
         &self,
@@ -84,50 +91,95 @@ impl Reader<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// A group's direct members (users and groups) in their creation order, with their display
-    /// names; empty for an unknown group.
-    pub fn members(&self, tenant: TenantKey, group_id: &str) -> Result<Vec<Membership>, Error> {
+    /// Up to `limit` direct members of each of `group_ids`, in creation order, skipping the
+    /// first `offset`; one statement for all.
+    pub fn members(
+        &self,
+        tenant: TenantKey,
+        group_ids: &[&str],
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<Vec<Membership>>, Error> {
+        let mut out = vec![Vec::new(); group_ids.len()];
+        if group_ids.is_empty() {
+            return Ok(out);
+        }
         let mut stmt = self.conn.prepare_cached(
-            "SELECT u.id, u.kind, COALESCE(json_extract(u.attrs, '$.displayName'), json_extract(u.attrs, '$.userName'))
-               FROM resources g
-               JOIN members m ON m.group_seq = g.seq
-               JOIN resources u ON u.seq = m.member_seq
-              WHERE g.id = ?2 AND g.tenant = ?1 AND g.kind = 1
-              ORDER BY m.member_seq",
+            "SELECT x.k, u.id, u.kind, COALESCE(json_extract(u.attrs, '$.displayName'), json_extract(u.attrs, '$.userName'))
+               FROM (SELECT w.key AS k, m.member_seq AS seq,
+                            ROW_NUMBER() OVER (PARTITION BY w.key ORDER BY m.member_seq) AS n
+                       FROM json_each(?2) w
+                       JOIN resources g ON g.id = w.value AND g.tenant = ?1 AND g.kind = 1
+                       JOIN members m ON m.group_seq = g.seq) x
+               JOIN resources u ON u.seq = x.seq
+              WHERE x.n > ?3 AND x.n <= ?3 + ?4
+              ORDER BY x.k, x.seq",
         )?;
-        let rows = stmt.query_map((tenant.0, group_id), |row| {
-            Ok(Membership { id: row.get(0)?, kind: kind_of(row.get(1)?), display: row.get(2)?, direct: true })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX).min(i64::MAX - offset);
+        let mut rows = stmt.query((tenant.0, ids_json(group_ids), offset, limit))?;
+        while let Some(row) = rows.next()? {
+            let k: usize = row.get(0)?;
+            if let Some(list) = out.get_mut(k) {
+                list.push(Membership {
+                    id: row.get(1)?,
+                    kind: kind_of(row.get(2)?),
+                    display: row.get(3)?,
+                    direct: true,
+                });
+            }
+        }
+        Ok(out)
     }
 
-    /// The groups a user or group belongs to, directly or through nested groups, in creation
-    /// order of the groups; empty for an unknown id.
-    pub fn groups_of(&self, tenant: TenantKey, member_id: &str) -> Result<Vec<Membership>, Error> {
+    /// The groups each of `member_ids` belongs to, directly or through nested groups, in
+    /// creation order of the groups; one statement for all.
+    pub fn groups_of(&self, tenant: TenantKey, member_ids: &[&str]) -> Result<Vec<Vec<Membership>>, Error> {
+        let mut out = vec![Vec::new(); member_ids.len()];
+        if member_ids.is_empty() {
+            return Ok(out);
+        }
         let mut stmt = self.conn.prepare_cached(
-            "WITH RECURSIVE up(seq, direct) AS (
-                 SELECT m.group_seq, 1 FROM resources u JOIN members m ON m.member_seq = u.seq
-                  WHERE u.id = ?2 AND u.tenant = ?1
+            "WITH RECURSIVE up(k, seq, direct) AS (
+                 SELECT w.key, m.group_seq, 1 FROM json_each(?2) w
+                   JOIN resources u ON u.id = w.value AND u.tenant = ?1
+                   JOIN members m ON m.member_seq = u.seq
                  UNION
-                 SELECT m.group_seq, 0 FROM up JOIN members m ON m.member_seq = up.seq
+                 SELECT up.k, m.group_seq, 0 FROM up JOIN members m ON m.member_seq = up.seq
              )
-             SELECT g.id, MAX(up.direct), json_extract(g.attrs, '$.displayName')
+             SELECT up.k, g.id, MAX(up.direct), json_extract(g.attrs, '$.displayName')
                FROM up JOIN resources g ON g.seq = up.seq
-              GROUP BY g.seq ORDER BY g.seq",
+              GROUP BY up.k, g.seq ORDER BY up.k, g.seq",
         )?;
-        let rows = stmt.query_map((tenant.0, member_id), |row| {
-            Ok(Membership {
-                id: row.get(0)?,
-                kind: Kind::Group,
-                direct: row.get::<_, i64>(1)? == 1,
-                display: row.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut rows = stmt.query((tenant.0, ids_json(member_ids)))?;
+        while let Some(row) = rows.next()? {
+            let k: usize = row.get(0)?;
+            if let Some(list) = out.get_mut(k) {
+                list.push(Membership {
+                    id: row.get(1)?,
+                    kind: ResourceKind::Group,
+                    direct: row.get::<_, i64>(2)? == 1,
+                    display: row.get(3)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many direct members the group has.
+    pub fn member_count(&self, tenant: TenantKey, group_id: &str) -> Result<u64, Error> {
+        let count: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM resources g JOIN members m ON m.group_seq = g.seq
+                  WHERE g.id = ?2 AND g.tenant = ?1 AND g.kind = 1",
+            )?
+            .query_row((tenant.0, group_id), |row| row.get(0))?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 }
 
-impl Writer<'_> {
+impl Db<'_> {
     /// Adds members to a group; ids already members are skipped. Returns how many rows were added.
     ///
     /// Members are users of this tenant, and also its groups when `nested` is true.
@@ -142,14 +194,14 @@ impl Writer<'_> {
         user_ids: &[String],
         nested: bool,
     ) -> Result<usize, Error> {
-        let group = self.seq_of(tenant, Kind::Group, group_id)?.ok_or(Error::NotFound)?;
+        let group = self.seq_of(tenant, ResourceKind::Group, group_id)?.ok_or(Error::NotFound)?;
         let mut users = Vec::with_capacity(user_ids.len());
         for id in user_ids {
-            if let Some(user) = self.seq_of(tenant, Kind::User, id)? {
+            if let Some(user) = self.seq_of(tenant, ResourceKind::User, id)? {
                 users.push(user);
                 continue;
             }
-            let member = if nested { self.seq_of(tenant, Kind::Group, id)? } else { None };
+            let member = if nested { self.seq_of(tenant, ResourceKind::Group, id)? } else { None };
             let member = member.ok_or_else(|| Error::NoSuchMember(id.clone()))?;
             let contains_target: bool = self
                 .conn()
@@ -177,7 +229,7 @@ impl Writer<'_> {
     /// Removes members from a group; ids that are not members are ignored.
     /// Returns how many rows were removed. [`Error::NotFound`] if the tenant has no such group.
     pub fn remove_members(&mut self, tenant: TenantKey, group_id: &str, user_ids: &[String]) -> Result<usize, Error> {
-        let group = self.seq_of(tenant, Kind::Group, group_id)?.ok_or(Error::NotFound)?;
+        let group = self.seq_of(tenant, ResourceKind::Group, group_id)?.ok_or(Error::NotFound)?;
         let mut stmt = self.conn().prepare_cached(
             "DELETE FROM members WHERE group_seq = ?1
                 AND member_seq = (SELECT seq FROM resources WHERE id = ?3 AND tenant = ?2)",
@@ -193,13 +245,14 @@ impl Writer<'_> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
+    use scim_schema::ResourceKind;
     use serde_json::Map;
 
     use crate::testkit::{Fixture, keys};
-    use crate::{Error, Kind, Store, TenantKey};
+    use crate::{Error, Store, TenantKey};
 
     /// Creates users and groups named after `names` in `tenant`; returns their ids in order.
-    fn create(store: &Store, tenant: TenantKey, kind: Kind, names: &[&str]) -> Vec<String> {
+    fn create(store: &Store, tenant: TenantKey, kind: ResourceKind, names: &[&str]) -> Vec<String> {
         let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
         store
             .write(move |w| -> Result<Vec<String>, Error> {
@@ -215,7 +268,7 @@ mod tests {
 
     /// The ids of the groups `user` belongs to, directly or not.
     fn group_ids(store: &Store, tenant: TenantKey, user: &str) -> Vec<String> {
-        store.read(|r| r.groups_of(tenant, user)).unwrap().into_iter().map(|m| m.id).collect()
+        store.read(|r| r.groups_of(tenant, &[user])).unwrap().into_iter().flatten().map(|m| m.id).collect()
     }
 
     fn remove(store: &Store, tenant: TenantKey, group: &str, users: &[String]) -> Result<usize, Error> {
@@ -227,8 +280,8 @@ mod tests {
     fn membership_keys_name_one_row_of_one_tenant() {
         let f = Fixture::new();
         let (s, t) = (&f.store, f.a);
-        let u = create(s, t, Kind::User, &["u1"]).remove(0);
-        let g = create(s, t, Kind::Group, &["g"]).remove(0);
+        let u = create(s, t, ResourceKind::User, &["u1"]).remove(0);
+        let g = create(s, t, ResourceKind::Group, &["g"]).remove(0);
         assert_eq!(s.read(|r| r.membership_key(t, &g, &u)).unwrap(), None);
         add(s, t, &g, std::slice::from_ref(&u)).unwrap();
         let key = s.read(|r| r.membership_key(t, &g, &u)).unwrap().unwrap();
@@ -243,8 +296,8 @@ mod tests {
     fn add_and_remove_are_idempotent() {
         let f = Fixture::new();
         let (s, t) = (&f.store, f.a);
-        let u = create(s, t, Kind::User, &["u1", "u2", "u3"]);
-        let g = create(s, t, Kind::Group, &["g"]).remove(0);
+        let u = create(s, t, ResourceKind::User, &["u1", "u2", "u3"]);
+        let g = create(s, t, ResourceKind::Group, &["g"]).remove(0);
         assert_eq!(add(s, t, &g, &u[..2]).unwrap(), 2);
         assert_eq!(add(s, t, &g, &u[..2]).unwrap(), 0);
         // A duplicate within one call is added once.
@@ -264,9 +317,9 @@ mod tests {
     fn members_must_be_users_of_the_same_tenant() {
         let f = Fixture::new();
         let (s, t) = (&f.store, f.a);
-        let u = create(s, t, Kind::User, &["u"]);
-        let g = create(s, t, Kind::Group, &["g", "h"]);
-        let other = create(s, f.b, Kind::User, &["u"]);
+        let u = create(s, t, ResourceKind::User, &["u"]);
+        let g = create(s, t, ResourceKind::Group, &["g", "h"]);
+        let other = create(s, f.b, ResourceKind::User, &["u"]);
         let bad = |ids: &[String]| match add(s, t, &g[0], ids) {
             Err(Error::NoSuchMember(id)) => id,
             got => panic!("expected NoSuchMember, got {got:?}"),
@@ -292,8 +345,8 @@ mod tests {
     fn nested_groups_never_form_a_cycle() {
         let f = Fixture::new();
         let (s, t) = (&f.store, f.a);
-        let u = create(s, t, Kind::User, &["u"]);
-        let g = create(s, t, Kind::Group, &["a", "b", "c"]);
+        let u = create(s, t, ResourceKind::User, &["u"]);
+        let g = create(s, t, ResourceKind::Group, &["a", "b", "c"]);
         let nest = |parent: &str, child: &str| {
             let (parent, child) = (parent.to_owned(), vec![child.to_owned()]);
             s.write(move |w| w.add_members(t, &parent, &child, true))
@@ -305,11 +358,11 @@ mod tests {
         for (parent, child) in [(&g[2], &g[0]), (&g[1], &g[0]), (&g[0], &g[0])] {
             assert!(matches!(nest(parent, child), Err(Error::MemberCycle(_))), "{parent} <- {child}");
         }
-        let groups = s.read(|r| r.groups_of(t, &u[0])).unwrap();
+        let groups = s.read(|r| r.groups_of(t, &[u[0].as_str()])).unwrap().remove(0);
         let summary: Vec<(String, bool)> = groups.into_iter().map(|m| (m.id, m.direct)).collect();
         assert_eq!(summary, [(g[0].clone(), false), (g[1].clone(), false), (g[2].clone(), true)]);
-        let members = s.read(|r| r.members(t, &g[1])).unwrap();
-        assert_eq!((members[0].id.as_str(), members[0].kind), (g[2].as_str(), Kind::Group));
+        let members = s.read(|r| r.members(t, &[g[1].as_str()], 0, usize::MAX)).unwrap().remove(0);
+        assert_eq!((members[0].id.as_str(), members[0].kind), (g[2].as_str(), ResourceKind::Group));
         assert_eq!(remove(s, t, &g[1], &g[2..3]).unwrap(), 1);
     }
 
@@ -317,23 +370,18 @@ mod tests {
     fn deletes_cascade_to_memberships() {
         let f = Fixture::new();
         let (s, t) = (&f.store, f.a);
-        let u = create(s, t, Kind::User, &["u1", "u2"]);
-        let g = create(s, t, Kind::Group, &["g1", "g2"]);
+        let u = create(s, t, ResourceKind::User, &["u1", "u2"]);
+        let g = create(s, t, ResourceKind::Group, &["g1", "g2"]);
         add(s, t, &g[0], &u).unwrap();
         add(s, t, &g[1], &u).unwrap();
         let gone = u[0].clone();
-        s.write(move |w| w.delete(t, Kind::User, &gone)).unwrap();
+        s.write(move |w| w.delete(t, ResourceKind::User, &gone)).unwrap();
         assert_eq!(s.read(|r| r.member_ids(t, &g[0])).unwrap(), [u[1].clone()]);
         assert_eq!(s.read(|r| r.member_ids(t, &g[1])).unwrap(), [u[1].clone()]);
         let gone = g[0].clone();
-        s.write(move |w| w.delete(t, Kind::Group, &gone)).unwrap();
+        s.write(move |w| w.delete(t, ResourceKind::Group, &gone)).unwrap();
         assert_eq!(group_ids(s, t, &u[1]), [g[1].clone()]);
-        let rows: i64 = s
-            .read(|r| -> Result<i64, Error> {
-                Ok(r.conn.query_row("SELECT COUNT(*) FROM members", [], |row| row.get(0))?)
-            })
-            .unwrap();
-        assert_eq!(rows, 1);
+        assert_eq!(f.count("SELECT COUNT(*) FROM members"), 1);
     }
 
     #[test]
@@ -342,19 +390,11 @@ mod tests {
         let (s, t) = (&f.store, f.a);
         let names: Vec<String> = (0..2000).map(|i| format!("u{i}")).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let u = create(s, t, Kind::User, &refs);
-        let g = create(s, t, Kind::Group, &["big"]).remove(0);
+        let u = create(s, t, ResourceKind::User, &refs);
+        let g = create(s, t, ResourceKind::Group, &["big"]).remove(0);
         add(s, t, &g, &u[1..]).unwrap();
         // The plan for one insert touches the primary key only: no scan of the group.
-        let plan: Vec<String> = s
-            .read(|r| -> Result<Vec<String>, Error> {
-                let mut stmt = r
-                    .conn
-                    .prepare("EXPLAIN QUERY PLAN SELECT 1 FROM members WHERE group_seq = ?1 AND member_seq = ?2")?;
-                let rows = stmt.query_map((1, 2), |row| row.get::<_, String>(3))?;
-                Ok(rows.collect::<Result<_, _>>()?)
-            })
-            .unwrap();
+        let plan = f.explain("SELECT 1 FROM members WHERE group_seq = 1 AND member_seq = 2");
         assert!(plan.iter().all(|step| !step.starts_with("SCAN")), "{plan:?}");
         assert_eq!(add(s, t, &g, &u[..1]).unwrap(), 1);
         assert_eq!(s.read(|r| r.member_ids(t, &g)).unwrap().len(), 2000);

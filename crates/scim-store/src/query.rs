@@ -2,13 +2,16 @@
 
 use rusqlite::params_from_iter;
 use rusqlite::types::Value;
+use scim_schema::ResourceKind;
 
-use crate::resources::{COLUMNS, Stored, stored};
-use crate::{Error, Kind, Reader, TenantKey, filter_sql};
+use crate::filter_sql::{self, bind};
+use crate::resources::{COLUMNS, KindCode, Stored, stored};
+use crate::sqlite::Db;
+use crate::{Error, TenantKey};
 
 /// One predicate of a [`Query`]; a query's conditions are ANDed.
 ///
-/// Each one but [`Condition::AttrEq`] is answered from an index.
+/// Each one is answered from an index.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Condition {
     /// The resource's id is exactly this.
@@ -23,17 +26,6 @@ pub enum Condition {
     MemberOf(String),
     /// Groups: have the user with this id (of the same tenant) as a member.
     HasMember(String),
-    /// The string at a JSON path of the attributes equals `value` exactly.
-    ///
-    /// Not indexed: the rows are read and their JSON parsed, so use it beside an indexed
-    /// condition (in practice [`Condition::Id`], for `id eq ... and manager.value eq ...`).
-    AttrEq {
-        /// An SQLite JSON path built by the server, e.g.
-        /// `$."urn:ietf:params:scim:schemas:extension:enterprise:2.0:User".manager.value`.
-        pointer: String,
-        /// The string the value at `pointer` must equal.
-        value: String,
-    },
 }
 
 /// What to list: conditions, a filter, where to start, how many.
@@ -118,15 +110,9 @@ struct Where {
     params: Vec<Value>,
 }
 
-/// Binds `value` as the next numbered parameter of `params` and returns its placeholder.
-pub(crate) fn bind(params: &mut Vec<Value>, value: Value) -> String {
-    params.push(value);
-    format!("?{}", params.len())
-}
-
 impl Where {
     /// `r.tenant = ? AND r.kind = ?`, every condition, and the filter.
-    fn new(tenant: TenantKey, kind: Kind, query: &Query) -> Result<Where, Error> {
+    fn new(tenant: TenantKey, kind: ResourceKind, query: &Query) -> Result<Where, Error> {
         let mut params = Vec::new();
         let sql = format!(
             "r.tenant = {} AND r.kind = {}",
@@ -169,9 +155,6 @@ impl Where {
                 text(user),
                 bind(params, Value::Integer(tenant.0))
             ),
-            Condition::AttrEq { pointer, value } => {
-                format!("json_extract(r.attrs, {}) = {}", text(pointer), text(value))
-            }
         };
         self.sql.push_str(" AND ");
         self.sql.push_str(&sql);
@@ -188,7 +171,7 @@ impl Where {
     }
 
     /// The page's `SELECT`: the cursor or offset, the order, and one row more than the limit.
-    fn page(&mut self, tenant: TenantKey, kind: Kind, query: &Query) -> Result<String, Error> {
+    fn page(&mut self, tenant: TenantKey, kind: ResourceKind, query: &Query) -> Result<String, Error> {
         let mut sql = format!("SELECT {COLUMNS} FROM resources r WHERE {}", self.sql);
         if let Some(after) = query.after {
             sql.push_str(&format!(" AND r.seq > {}", bind(&mut self.params, Value::Integer(after))));
@@ -225,7 +208,7 @@ fn with_statement<T>(
     if sql.len() <= CACHED_SQL_MAX { f(&mut *conn.prepare_cached(sql)?) } else { f(&mut conn.prepare(sql)?) }
 }
 
-impl Reader<'_> {
+impl Db<'_> {
     /// A page of the tenant's resources of `kind` matching `query`, in creation order.
     ///
     /// With a cursor (`after`) the page starts by `seq > after` through the index, never by
@@ -234,7 +217,7 @@ impl Reader<'_> {
     /// conditions and filter, inside the same snapshot as the page.
     ///
     /// [`Error::Filter`] when [`Query::filter`] is refused; nothing is run then.
-    pub fn list(&self, tenant: TenantKey, kind: Kind, query: &Query) -> Result<Page, Error> {
+    pub fn list(&self, tenant: TenantKey, kind: ResourceKind, query: &Query) -> Result<Page, Error> {
         let mut clause = Where::new(tenant, kind, query)?;
         let total = if query.with_total {
             let count: i64 = with_statement(self.conn, &clause.count(), |stmt| {
@@ -258,7 +241,7 @@ impl Reader<'_> {
 
     /// The steps of `EXPLAIN QUERY PLAN` for the page `list` would run (its `detail` column).
     #[cfg(test)]
-    pub(crate) fn plan(&self, tenant: TenantKey, kind: Kind, query: &Query) -> Result<Vec<String>, Error> {
+    pub(crate) fn plan(&self, tenant: TenantKey, kind: ResourceKind, query: &Query) -> Result<Vec<String>, Error> {
         let mut clause = Where::new(tenant, kind, query)?;
         let sql = format!("EXPLAIN QUERY PLAN {}", clause.page(tenant, kind, query)?);
         let mut stmt = self.conn.prepare(&sql)?;
@@ -281,7 +264,7 @@ mod tests {
         page.items.iter().map(|s| s.attrs["name"].as_str().unwrap_or_default().to_owned()).collect()
     }
 
-    fn create(store: &Store, tenant: TenantKey, kind: Kind, names: &[&str]) -> Vec<String> {
+    fn create(store: &Store, tenant: TenantKey, kind: ResourceKind, names: &[&str]) -> Vec<String> {
         let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
         store
             .write(move |w| -> Result<Vec<String>, Error> {
@@ -291,7 +274,7 @@ mod tests {
                         let mut attrs = Map::new();
                         attrs.insert("name".into(), json!(n));
                         let keys = keys(n, Some(&format!("ext-{n}")), Some(&format!("{n}@Example.com")));
-                        let keys = if kind == Kind::Group { crate::Keys { email: None, ..keys } } else { keys };
+                        let keys = if kind == ResourceKind::Group { crate::Keys { email: None, ..keys } } else { keys };
                         Ok(w.insert(tenant, kind, &keys, &attrs, 1)?.id)
                     })
                     .collect()
@@ -299,7 +282,7 @@ mod tests {
             .unwrap()
     }
 
-    fn list(store: &Store, tenant: TenantKey, kind: Kind, query: Query) -> Page {
+    fn list(store: &Store, tenant: TenantKey, kind: ResourceKind, query: Query) -> Page {
         store.read(|r| r.list(tenant, kind, &query)).unwrap()
     }
 
@@ -318,14 +301,14 @@ mod tests {
         ];
         s.write(move |w| -> Result<(), Error> {
             for (name, attrs) in users {
-                w.insert(t, Kind::User, &keys(name, None, None), attrs.as_object().unwrap_or(&Map::new()), 1)?;
+                w.insert(t, ResourceKind::User, &keys(name, None, None), attrs.as_object().unwrap_or(&Map::new()), 1)?;
             }
             Ok(())
         })
         .unwrap();
         let order = |by: &str, descending: bool| -> Vec<String> {
             let sort = Sort { by: scim_filter::parse_attr_path(by).unwrap(), descending };
-            let page = list(s, t, Kind::User, Query { sort: Some(sort), ..Query::default() });
+            let page = list(s, t, ResourceKind::User, Query { sort: Some(sort), ..Query::default() });
             page.items.iter().map(|i| i.attrs["userName"].as_str().unwrap().to_owned()).collect()
         };
         assert_eq!(order("userName", false), ["A", "b", "c", "é"]);
@@ -335,32 +318,32 @@ mod tests {
         assert_eq!(order("emails", false), ["b", "A", "c", "é"], "the primary email a@x sorts b first");
         assert_eq!(order("meta.created", false), ["b", "A", "c", "é"], "ties keep creation order");
         let members = Sort { by: scim_filter::parse_attr_path("groups.value").unwrap(), descending: false };
-        assert!(s.read(|r| r.list(t, Kind::User, &Query { sort: Some(members), ..Query::default() })).is_err());
+        assert!(s.read(|r| r.list(t, ResourceKind::User, &Query { sort: Some(members), ..Query::default() })).is_err());
     }
 
     #[test]
     fn cursor_paging_survives_inserts_and_deletes() {
         let f = Fixture::new();
         let (s, t) = (&f.store, f.a);
-        let ids = create(s, t, Kind::User, &["a", "b", "c", "d", "e"]);
+        let ids = create(s, t, ResourceKind::User, &["a", "b", "c", "d", "e"]);
         let q = |after| Query { after, limit: 2, ..Query::default() };
-        let p1 = list(s, t, Kind::User, q(None));
+        let p1 = list(s, t, ResourceKind::User, q(None));
         assert_eq!((names(&p1), p1.more, p1.total), (vec!["a".to_owned(), "b".into()], true, None));
 
         // Between pages: delete the next item and one already seen, add a new one at the end.
         let (c, a) = (ids[2].clone(), ids[0].clone());
         s.write(move |w| -> Result<(), Error> {
-            w.delete(t, Kind::User, &c)?;
-            w.delete(t, Kind::User, &a)
+            w.delete(t, ResourceKind::User, &c)?;
+            w.delete(t, ResourceKind::User, &a)
         })
         .unwrap();
-        create(s, t, Kind::User, &["f"]);
+        create(s, t, ResourceKind::User, &["f"]);
 
-        let p2 = list(s, t, Kind::User, q(Some(p1.items[1].seq)));
+        let p2 = list(s, t, ResourceKind::User, q(Some(p1.items[1].seq)));
         assert_eq!((names(&p2), p2.more), (vec!["d".to_owned(), "e".into()], true));
-        let p3 = list(s, t, Kind::User, q(Some(p2.items[1].seq)));
+        let p3 = list(s, t, ResourceKind::User, q(Some(p2.items[1].seq)));
         assert_eq!((names(&p3), p3.more), (vec!["f".to_owned()], false));
-        let p4 = list(s, t, Kind::User, q(Some(p3.items[0].seq)));
+        let p4 = list(s, t, ResourceKind::User, q(Some(p3.items[0].seq)));
         assert!(p4.items.is_empty() && !p4.more);
     }
 
@@ -368,23 +351,23 @@ mod tests {
     fn offset_paging_and_totals() {
         let f = Fixture::new();
         let (s, t) = (&f.store, f.a);
-        create(s, t, Kind::User, &["a", "b", "c", "d", "e"]);
-        create(s, t, Kind::Group, &["g"]);
-        create(s, f.b, Kind::User, &["x"]);
+        create(s, t, ResourceKind::User, &["a", "b", "c", "d", "e"]);
+        create(s, t, ResourceKind::Group, &["g"]);
+        create(s, f.b, ResourceKind::User, &["x"]);
         let q = |offset, limit| Query { offset, limit, with_total: true, ..Query::default() };
-        let p = list(s, t, Kind::User, q(0, 2));
+        let p = list(s, t, ResourceKind::User, q(0, 2));
         assert_eq!((names(&p), p.total, p.more), (vec!["a".to_owned(), "b".into()], Some(5), true));
-        let p = list(s, t, Kind::User, q(3, 2));
+        let p = list(s, t, ResourceKind::User, q(3, 2));
         assert_eq!((names(&p), p.total, p.more), (vec!["d".to_owned(), "e".into()], Some(5), false));
-        let p = list(s, t, Kind::User, q(9, 2));
+        let p = list(s, t, ResourceKind::User, q(9, 2));
         assert_eq!((p.items.len(), p.total, p.more), (0, Some(5), false));
-        let p = list(s, t, Kind::User, q(0, 0));
+        let p = list(s, t, ResourceKind::User, q(0, 0));
         assert_eq!((p.items.len(), p.total, p.more), (0, Some(5), true));
         // The total ignores the cursor; offset is ignored with a cursor.
-        let first = list(s, t, Kind::User, q(0, 1)).items[0].seq;
-        let p = list(s, t, Kind::User, Query { after: Some(first), offset: 3, ..q(0, 10) });
+        let first = list(s, t, ResourceKind::User, q(0, 1)).items[0].seq;
+        let p = list(s, t, ResourceKind::User, Query { after: Some(first), offset: 3, ..q(0, 10) });
         assert_eq!((names(&p).len(), p.total), (4, Some(5)));
-        let p = list(s, t, Kind::Group, q(0, 10));
+        let p = list(s, t, ResourceKind::Group, q(0, 10));
         assert_eq!((names(&p), p.total), (vec!["g".to_owned()], Some(1)));
     }
 
@@ -392,10 +375,10 @@ mod tests {
     fn every_condition() {
         let f = Fixture::new();
         let (s, t) = (&f.store, f.a);
-        let u = create(s, t, Kind::User, &["Ann", "Bob", "Cy"]);
-        let g = create(s, t, Kind::Group, &["Staff", "Ops"]);
-        let bu = create(s, f.b, Kind::User, &["Ann"]);
-        let bg = create(s, f.b, Kind::Group, &["Staff"]);
+        let u = create(s, t, ResourceKind::User, &["Ann", "Bob", "Cy"]);
+        let g = create(s, t, ResourceKind::Group, &["Staff", "Ops"]);
+        let bu = create(s, f.b, ResourceKind::User, &["Ann"]);
+        let bg = create(s, f.b, ResourceKind::Group, &["Staff"]);
         let (g0, g1, members) = (g[0].clone(), g[1].clone(), vec![u[0].clone(), u[2].clone()]);
         let (bg0, bmembers) = (bg[0].clone(), bu.clone());
         s.write(move |w| -> Result<(), Error> {
@@ -408,11 +391,14 @@ mod tests {
                 "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User".into(),
                 json!({"manager": {"value": "boss-1"}}),
             );
-            let bob =
-                w.list(t, Kind::User, &Query { conditions: vec![Condition::Name("bob".into())], ..Query::default() })?;
+            let bob = w.list(
+                t,
+                ResourceKind::User,
+                &Query { conditions: vec![Condition::Name("bob".into())], ..Query::default() },
+            )?;
             w.replace(
                 t,
-                Kind::User,
+                ResourceKind::User,
                 &bob.items[0].id,
                 &keys("Bob", Some("ext-Bob"), Some("Bob@Example.com")),
                 &attrs,
@@ -426,41 +412,29 @@ mod tests {
             names(&list(s, t, kind, Query { conditions, with_total: true, ..Query::default() }))
         };
         use Condition::*;
-        assert_eq!(find(Kind::User, vec![Id(u[1].clone())]), ["Bob"]);
-        assert!(find(Kind::User, vec![Id(bu[0].clone())]).is_empty());
-        assert!(find(Kind::Group, vec![Id(u[1].clone())]).is_empty());
-        assert_eq!(find(Kind::User, vec![Name("ANN".into())]), ["Ann"]);
-        assert_eq!(find(Kind::Group, vec![Name("staff".into())]), ["Staff"]);
-        assert_eq!(find(Kind::User, vec![ExternalId("ext-Cy".into())]), ["Cy"]);
-        assert!(find(Kind::User, vec![ExternalId("EXT-CY".into())]).is_empty());
-        assert_eq!(find(Kind::User, vec![Email("CY@example.COM".into())]), ["Cy"]);
-        assert_eq!(find(Kind::User, vec![MemberOf(g[0].clone())]), ["Ann", "Cy"]);
-        assert_eq!(find(Kind::User, vec![MemberOf(g[1].clone())]), ["Cy"]);
-        assert!(find(Kind::User, vec![MemberOf(bg[0].clone())]).is_empty());
-        assert!(find(Kind::User, vec![MemberOf("nope".into())]).is_empty());
-        assert_eq!(find(Kind::Group, vec![HasMember(u[2].clone())]), ["Staff", "Ops"]);
-        assert!(find(Kind::Group, vec![HasMember(u[1].clone())]).is_empty());
-        assert!(find(Kind::Group, vec![HasMember(bu[0].clone())]).is_empty());
-        let manager = |id: &str, value: &str| {
-            vec![
-                Id(id.to_owned()),
-                AttrEq {
-                    pointer: r#"$."urn:ietf:params:scim:schemas:extension:enterprise:2.0:User".manager.value"#.into(),
-                    value: value.into(),
-                },
-            ]
-        };
-        assert_eq!(find(Kind::User, manager(&u[1], "boss-1")), ["Bob"]);
-        assert!(find(Kind::User, manager(&u[1], "BOSS-1")).is_empty());
-        assert!(find(Kind::User, manager(&u[0], "boss-1")).is_empty());
+        assert_eq!(find(ResourceKind::User, vec![Id(u[1].clone())]), ["Bob"]);
+        assert!(find(ResourceKind::User, vec![Id(bu[0].clone())]).is_empty());
+        assert!(find(ResourceKind::Group, vec![Id(u[1].clone())]).is_empty());
+        assert_eq!(find(ResourceKind::User, vec![Name("ANN".into())]), ["Ann"]);
+        assert_eq!(find(ResourceKind::Group, vec![Name("staff".into())]), ["Staff"]);
+        assert_eq!(find(ResourceKind::User, vec![ExternalId("ext-Cy".into())]), ["Cy"]);
+        assert!(find(ResourceKind::User, vec![ExternalId("EXT-CY".into())]).is_empty());
+        assert_eq!(find(ResourceKind::User, vec![Email("CY@example.COM".into())]), ["Cy"]);
+        assert_eq!(find(ResourceKind::User, vec![MemberOf(g[0].clone())]), ["Ann", "Cy"]);
+        assert_eq!(find(ResourceKind::User, vec![MemberOf(g[1].clone())]), ["Cy"]);
+        assert!(find(ResourceKind::User, vec![MemberOf(bg[0].clone())]).is_empty());
+        assert!(find(ResourceKind::User, vec![MemberOf("nope".into())]).is_empty());
+        assert_eq!(find(ResourceKind::Group, vec![HasMember(u[2].clone())]), ["Staff", "Ops"]);
+        assert!(find(ResourceKind::Group, vec![HasMember(u[1].clone())]).is_empty());
+        assert!(find(ResourceKind::Group, vec![HasMember(bu[0].clone())]).is_empty());
         // Conditions are ANDed.
-        assert_eq!(find(Kind::Group, vec![Id(g[0].clone()), HasMember(u[0].clone())]), ["Staff"]);
-        assert!(find(Kind::Group, vec![Id(g[1].clone()), HasMember(u[0].clone())]).is_empty());
-        assert_eq!(find(Kind::User, vec![MemberOf(g[0].clone()), Name("cy".into())]), ["Cy"]);
+        assert_eq!(find(ResourceKind::Group, vec![Id(g[0].clone()), HasMember(u[0].clone())]), ["Staff"]);
+        assert!(find(ResourceKind::Group, vec![Id(g[1].clone()), HasMember(u[0].clone())]).is_empty());
+        assert_eq!(find(ResourceKind::User, vec![MemberOf(g[0].clone()), Name("cy".into())]), ["Cy"]);
         let page = list(
             s,
             t,
-            Kind::User,
+            ResourceKind::User,
             Query { conditions: vec![MemberOf(g[0].clone())], limit: 1, with_total: true, ..Query::default() },
         );
         assert_eq!((names(&page), page.total, page.more), (vec!["Ann".to_owned()], Some(2), true));
@@ -469,11 +443,12 @@ mod tests {
     #[test]
     fn membership_filters_use_indexes() {
         let f = Fixture::new();
-        for (kind, condition) in
-            [(Kind::User, Condition::MemberOf("g".into())), (Kind::Group, Condition::HasMember("u".into()))]
-        {
+        for (kind, condition) in [
+            (ResourceKind::User, Condition::MemberOf("g".into())),
+            (ResourceKind::Group, Condition::HasMember("u".into())),
+        ] {
             let query = Query { conditions: vec![condition], after: Some(1), ..Query::default() };
-            let steps = f.store.read(|r| r.plan(f.a, kind, &query)).unwrap();
+            let steps = f.plan(kind, &query);
             // No step reads a whole table without an index.
             assert!(steps.iter().all(|s| !s.starts_with("SCAN") || s.contains("INDEX")), "{steps:?}");
         }

@@ -2,10 +2,12 @@
 
 use rusqlite::types::Type;
 use rusqlite::{OptionalExtension, Row};
+use scim_schema::ResourceKind;
 use serde_json::{Map, Value};
 
 use crate::error::conflict;
-use crate::{Error, Kind, Reader, TenantKey, Writer, ids};
+use crate::sqlite::Db;
+use crate::{Error, TenantKey, ids};
 
 /// The keys a resource is found and kept unique by, as the client gave them.
 ///
@@ -61,12 +63,17 @@ fn encode(attrs: &Map<String, Value>) -> Result<String, Error> {
     serde_json::to_string(attrs).map_err(|e| Error::Sqlite(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))
 }
 
-impl Kind {
-    /// The value of the `kind` column.
-    pub(crate) fn code(self) -> i64 {
+/// The value of a kind's `kind` column.
+pub(crate) trait KindCode {
+    /// 0 for users, 1 for groups.
+    fn code(self) -> i64;
+}
+
+impl KindCode for ResourceKind {
+    fn code(self) -> i64 {
         match self {
-            Kind::User => 0,
-            Kind::Group => 1,
+            ResourceKind::User => 0,
+            ResourceKind::Group => 1,
         }
     }
 }
@@ -83,20 +90,20 @@ impl Keys {
     }
 }
 
-impl Reader<'_> {
+impl Db<'_> {
     /// The tenant's resource of this kind with this id, if any.
-    pub fn get(&self, tenant: TenantKey, kind: Kind, id: &str) -> Result<Option<Stored>, Error> {
+    pub fn get(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<Option<Stored>, Error> {
         let sql = format!("SELECT {COLUMNS} FROM resources r WHERE r.id = ?3 AND r.tenant = ?1 AND r.kind = ?2");
         Ok(self.conn.prepare_cached(&sql)?.query_row((tenant.0, kind.code(), id), stored).optional()?)
     }
 
     /// Whether the tenant has a resource of this kind with this id.
-    pub fn exists(&self, tenant: TenantKey, kind: Kind, id: &str) -> Result<bool, Error> {
+    pub fn exists(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<bool, Error> {
         Ok(self.seq_of(tenant, kind, id)?.is_some())
     }
 
     /// The `seq` of the tenant's resource of this kind with this id, if any.
-    pub(crate) fn seq_of(&self, tenant: TenantKey, kind: Kind, id: &str) -> Result<Option<i64>, Error> {
+    pub(crate) fn seq_of(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<Option<i64>, Error> {
         Ok(self
             .conn
             .prepare_cached("SELECT seq FROM resources WHERE id = ?3 AND tenant = ?1 AND kind = ?2")?
@@ -105,7 +112,7 @@ impl Reader<'_> {
     }
 }
 
-impl Writer<'_> {
+impl Db<'_> {
     /// Creates a resource with a fresh UUID v4 id, version 1, `created = modified = now`.
     ///
     /// [`Error::NotFound`] for an unknown tenant, [`Error::Quota`] when the tenant is full,
@@ -113,7 +120,7 @@ impl Writer<'_> {
     pub fn insert(
         &mut self,
         tenant: TenantKey,
-        kind: Kind,
+        kind: ResourceKind,
         keys: &Keys,
         attrs: &Map<String, Value>,
         now: i64,
@@ -158,7 +165,7 @@ impl Writer<'_> {
     pub fn replace(
         &mut self,
         tenant: TenantKey,
-        kind: Kind,
+        kind: ResourceKind,
         id: &str,
         keys: &Keys,
         attrs: &Map<String, Value>,
@@ -186,7 +193,7 @@ impl Writer<'_> {
 
     /// Marks a resource changed without touching its attributes (a membership change):
     /// `version + 1`, `modified = now`. [`Error::NotFound`] if the tenant has no such resource.
-    pub fn touch(&mut self, tenant: TenantKey, kind: Kind, id: &str, now: i64) -> Result<(), Error> {
+    pub fn touch(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<(), Error> {
         let updated = self
             .conn()
             .prepare_cached(
@@ -202,7 +209,7 @@ impl Writer<'_> {
 
     /// Deletes a resource for good; its memberships go with it (cascade).
     /// [`Error::NotFound`] if the tenant has no such resource.
-    pub fn delete(&mut self, tenant: TenantKey, kind: Kind, id: &str) -> Result<(), Error> {
+    pub fn delete(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<(), Error> {
         let deleted = self
             .conn()
             .prepare_cached("DELETE FROM resources WHERE id = ?3 AND tenant = ?1 AND kind = ?2")?
@@ -221,7 +228,7 @@ mod tests {
     use crate::testkit::{Fixture, attrs, keys};
     use crate::{Store, Unique};
 
-    fn insert(store: &Store, tenant: TenantKey, kind: Kind, keys: Keys) -> Result<Stored, Error> {
+    fn insert(store: &Store, tenant: TenantKey, kind: ResourceKind, keys: Keys) -> Result<Stored, Error> {
         store.write(move |w| w.insert(tenant, kind, &keys, &attrs(&keys.name), 1000))
     }
 
@@ -229,41 +236,42 @@ mod tests {
     fn insert_get_replace_touch_delete() {
         let f = Fixture::new();
         let (store, t) = (&f.store, f.a);
-        let user = insert(store, t, Kind::User, keys("Alice", Some("ext-1"), Some("Alice@Example.com"))).unwrap();
+        let user =
+            insert(store, t, ResourceKind::User, keys("Alice", Some("ext-1"), Some("Alice@Example.com"))).unwrap();
         assert_eq!(user.version, 1);
         assert_eq!((user.created, user.modified), (1000, 1000));
         assert_eq!(user.attrs, attrs("Alice"));
-        let got = store.read(|r| r.get(t, Kind::User, &user.id)).unwrap();
+        let got = store.read(|r| r.get(t, ResourceKind::User, &user.id)).unwrap();
         assert_eq!(got, Some(user.clone()));
-        assert!(store.read(|r| r.exists(t, Kind::User, &user.id)).unwrap());
+        assert!(store.read(|r| r.exists(t, ResourceKind::User, &user.id)).unwrap());
         // The id is a user's, not a group's.
-        assert_eq!(store.read(|r| r.get(t, Kind::Group, &user.id)).unwrap(), None);
-        assert!(!store.read(|r| r.exists(t, Kind::Group, &user.id)).unwrap());
+        assert_eq!(store.read(|r| r.get(t, ResourceKind::Group, &user.id)).unwrap(), None);
+        assert!(!store.read(|r| r.exists(t, ResourceKind::Group, &user.id)).unwrap());
 
         let id = user.id.clone();
         let replaced = store
-            .write(move |w| w.replace(t, Kind::User, &id, &keys("alice2", None, None), &attrs("x"), 2000))
+            .write(move |w| w.replace(t, ResourceKind::User, &id, &keys("alice2", None, None), &attrs("x"), 2000))
             .unwrap();
         assert_eq!((replaced.seq, replaced.created, replaced.modified, replaced.version), (user.seq, 1000, 2000, 2));
-        assert_eq!(store.read(|r| r.get(t, Kind::User, &user.id)).unwrap(), Some(replaced));
+        assert_eq!(store.read(|r| r.get(t, ResourceKind::User, &user.id)).unwrap(), Some(replaced));
 
         let id = user.id.clone();
-        store.write(move |w| w.touch(t, Kind::User, &id, 3000)).unwrap();
-        let got = store.read(|r| r.get(t, Kind::User, &user.id)).unwrap().unwrap();
+        store.write(move |w| w.touch(t, ResourceKind::User, &id, 3000)).unwrap();
+        let got = store.read(|r| r.get(t, ResourceKind::User, &user.id)).unwrap().unwrap();
         assert_eq!((got.modified, got.version, got.attrs), (3000, 3, attrs("x")));
 
         let id = user.id.clone();
-        store.write(move |w| w.delete(t, Kind::User, &id)).unwrap();
-        assert_eq!(store.read(|r| r.get(t, Kind::User, &user.id)).unwrap(), None);
+        store.write(move |w| w.delete(t, ResourceKind::User, &id)).unwrap();
+        assert_eq!(store.read(|r| r.get(t, ResourceKind::User, &user.id)).unwrap(), None);
     }
 
     #[test]
     fn missing_resources_are_not_found() {
         let f = Fixture::new();
         let (store, t) = (&f.store, f.a);
-        let group = insert(store, t, Kind::Group, keys("g", None, None)).unwrap();
-        for kind in [Kind::User, Kind::Group] {
-            let id = if kind == Kind::User { group.id.clone() } else { "nope".to_owned() };
+        let group = insert(store, t, ResourceKind::Group, keys("g", None, None)).unwrap();
+        for kind in [ResourceKind::User, ResourceKind::Group] {
+            let id = if kind == ResourceKind::User { group.id.clone() } else { "nope".to_owned() };
             let (a, b, c) = (id.clone(), id.clone(), id.clone());
             assert!(matches!(
                 store.write(move |w| w.replace(t, kind, &a, &keys("n", None, None), &Map::new(), 1)),
@@ -274,18 +282,21 @@ mod tests {
         }
         // Another tenant's id is not found either.
         let (b, id) = (f.b, group.id.clone());
-        assert!(matches!(store.write(move |w| w.delete(b, Kind::Group, &id)), Err(Error::NotFound)));
-        assert_eq!(store.read(|r| r.get(b, Kind::Group, &group.id)).unwrap(), None);
+        assert!(matches!(store.write(move |w| w.delete(b, ResourceKind::Group, &id)), Err(Error::NotFound)));
+        assert_eq!(store.read(|r| r.get(b, ResourceKind::Group, &group.id)).unwrap(), None);
         // An unknown tenant cannot get resources.
-        assert!(matches!(insert(store, TenantKey(999), Kind::User, keys("x", None, None)), Err(Error::NotFound)));
+        assert!(matches!(
+            insert(store, TenantKey(999), ResourceKind::User, keys("x", None, None)),
+            Err(Error::NotFound)
+        ));
     }
 
     #[test]
     fn names_and_emails_are_unique_ignoring_case_external_ids_exactly() {
         let f = Fixture::new();
         let (store, t) = (&f.store, f.a);
-        insert(store, t, Kind::User, keys("Ärger", Some("Ext"), Some("A@Example.COM"))).unwrap();
-        let refused = |k: Keys| match insert(store, t, Kind::User, k) {
+        insert(store, t, ResourceKind::User, keys("Ärger", Some("Ext"), Some("A@Example.COM"))).unwrap();
+        let refused = |k: Keys| match insert(store, t, ResourceKind::User, k) {
             Err(Error::Conflict(which)) => which,
             other => panic!("expected a conflict, got {other:?}"),
         };
@@ -293,31 +304,31 @@ mod tests {
         assert_eq!(refused(keys("b", Some("Ext"), None)), Unique::ExternalId);
         assert_eq!(refused(keys("c", None, Some("a@example.com"))), Unique::Email);
         // externalId is case-sensitive; absent keys never collide.
-        insert(store, t, Kind::User, keys("d", Some("ext"), None)).unwrap();
-        insert(store, t, Kind::User, keys("e", None, None)).unwrap();
-        insert(store, t, Kind::User, keys("f", None, None)).unwrap();
+        insert(store, t, ResourceKind::User, keys("d", Some("ext"), None)).unwrap();
+        insert(store, t, ResourceKind::User, keys("e", None, None)).unwrap();
+        insert(store, t, ResourceKind::User, keys("f", None, None)).unwrap();
         // Users and groups have separate name and externalId spaces.
-        insert(store, t, Kind::Group, keys("ärger", Some("Ext"), None)).unwrap();
+        insert(store, t, ResourceKind::Group, keys("ärger", Some("Ext"), None)).unwrap();
         assert_eq!(
-            match insert(store, t, Kind::Group, keys("ÄRGER", None, None)) {
+            match insert(store, t, ResourceKind::Group, keys("ÄRGER", None, None)) {
                 Err(Error::Conflict(which)) => which,
                 other => panic!("{other:?}"),
             },
             Unique::Name
         );
         // Every rule is per tenant.
-        insert(store, f.b, Kind::User, keys("Ärger", Some("Ext"), Some("A@Example.COM"))).unwrap();
+        insert(store, f.b, ResourceKind::User, keys("Ärger", Some("Ext"), Some("A@Example.COM"))).unwrap();
     }
 
     #[test]
     fn replace_keeps_its_own_keys_and_refuses_anothers() {
         let f = Fixture::new();
         let (store, t) = (&f.store, f.a);
-        let a = insert(store, t, Kind::User, keys("a", Some("x"), Some("a@x"))).unwrap();
-        insert(store, t, Kind::User, keys("b", Some("y"), Some("b@x"))).unwrap();
+        let a = insert(store, t, ResourceKind::User, keys("a", Some("x"), Some("a@x"))).unwrap();
+        insert(store, t, ResourceKind::User, keys("b", Some("y"), Some("b@x"))).unwrap();
         let id = a.id.clone();
         let same = store
-            .write(move |w| w.replace(t, Kind::User, &id, &keys("A", Some("x"), Some("A@X")), &Map::new(), 5))
+            .write(move |w| w.replace(t, ResourceKind::User, &id, &keys("A", Some("x"), Some("A@X")), &Map::new(), 5))
             .unwrap();
         assert_eq!(same.version, 2);
         for (k, which) in [
@@ -326,13 +337,13 @@ mod tests {
             (keys("a", None, Some("B@x")), Unique::Email),
         ] {
             let id = a.id.clone();
-            match store.write(move |w| w.replace(t, Kind::User, &id, &k, &Map::new(), 6)) {
+            match store.write(move |w| w.replace(t, ResourceKind::User, &id, &k, &Map::new(), 6)) {
                 Err(Error::Conflict(got)) => assert_eq!(got, which),
                 other => panic!("expected {which:?}, got {other:?}"),
             }
         }
         // The refused replaces changed nothing.
-        let got = store.read(|r| r.get(t, Kind::User, &a.id)).unwrap().unwrap();
+        let got = store.read(|r| r.get(t, ResourceKind::User, &a.id)).unwrap().unwrap();
         assert_eq!(got.version, 2);
     }
 
@@ -342,26 +353,32 @@ mod tests {
         let store = &f.store;
         store.set_quota(&f.a_id, 2, 1).unwrap();
         let t = f.a;
-        let first = insert(store, t, Kind::User, keys("u1", None, None)).unwrap();
-        insert(store, t, Kind::User, keys("u2", None, None)).unwrap();
-        assert!(matches!(insert(store, t, Kind::User, keys("u3", None, None)), Err(Error::Quota(Kind::User))));
-        insert(store, t, Kind::Group, keys("g1", None, None)).unwrap();
-        assert!(matches!(insert(store, t, Kind::Group, keys("g2", None, None)), Err(Error::Quota(Kind::Group))));
+        let first = insert(store, t, ResourceKind::User, keys("u1", None, None)).unwrap();
+        insert(store, t, ResourceKind::User, keys("u2", None, None)).unwrap();
+        assert!(matches!(
+            insert(store, t, ResourceKind::User, keys("u3", None, None)),
+            Err(Error::Quota(ResourceKind::User))
+        ));
+        insert(store, t, ResourceKind::Group, keys("g1", None, None)).unwrap();
+        assert!(matches!(
+            insert(store, t, ResourceKind::Group, keys("g2", None, None)),
+            Err(Error::Quota(ResourceKind::Group))
+        ));
         // A delete frees a place.
-        store.write(move |w| w.delete(t, Kind::User, &first.id)).unwrap();
-        insert(store, t, Kind::User, keys("u3", None, None)).unwrap();
+        store.write(move |w| w.delete(t, ResourceKind::User, &first.id)).unwrap();
+        insert(store, t, ResourceKind::User, keys("u3", None, None)).unwrap();
         // Other tenants have their own quota.
-        insert(store, f.b, Kind::User, keys("u4", None, None)).unwrap();
+        insert(store, f.b, ResourceKind::User, keys("u4", None, None)).unwrap();
     }
 
     #[test]
     fn a_recreated_resource_gets_a_new_id() {
         let f = Fixture::new();
         let (store, t) = (&f.store, f.a);
-        let a = insert(store, t, Kind::User, keys("a", None, None)).unwrap();
+        let a = insert(store, t, ResourceKind::User, keys("a", None, None)).unwrap();
         let id = a.id.clone();
-        store.write(move |w| w.delete(t, Kind::User, &id)).unwrap();
-        let b = insert(store, t, Kind::User, keys("a", None, None)).unwrap();
+        store.write(move |w| w.delete(t, ResourceKind::User, &id)).unwrap();
+        let b = insert(store, t, ResourceKind::User, keys("a", None, None)).unwrap();
         assert_ne!(a.id, b.id);
         assert!(b.seq > a.seq);
     }

@@ -2,7 +2,8 @@
 
 use rusqlite::{OptionalExtension, Row};
 
-use crate::{Error, Reader, Store, TenantKey, Writer, ids};
+use crate::sqlite::Db;
+use crate::{Error, TenantKey, ids};
 
 /// One tenant (one Identity Center instance): a directory of users and groups behind its own
 /// SCIM endpoint and tokens.
@@ -72,7 +73,7 @@ pub(crate) fn now_millis() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-impl Reader<'_> {
+impl Db<'_> {
     /// Every tenant, oldest first.
     pub fn tenants(&self) -> Result<Vec<Tenant>, Error> {
         let sql = format!("SELECT {COLUMNS} FROM tenants ORDER BY seq");
@@ -97,7 +98,7 @@ impl Reader<'_> {
     }
 }
 
-impl Writer<'_> {
+impl Db<'_> {
     /// Creates a tenant with a fresh random id, the default quotas and no resources.
     pub fn create_tenant(&mut self, name: Option<&str>, profile: &str) -> Result<Tenant, Error> {
         let id = ids::tenant_id()?;
@@ -150,55 +151,13 @@ impl Writer<'_> {
     }
 }
 
-impl Store {
-    /// Creates a tenant; see [`Writer::create_tenant`].
-    pub fn create_tenant(&self, name: Option<&str>, profile: &str) -> Result<Tenant, Error> {
-        let name = name.map(str::to_owned);
-        let profile = profile.to_owned();
-        self.write(move |w| w.create_tenant(name.as_deref(), &profile))
-    }
-
-    /// Every tenant, oldest first.
-    pub fn tenants(&self) -> Result<Vec<Tenant>, Error> {
-        self.read(|r| r.tenants())
-    }
-
-    /// The tenant with public id `id`, if any.
-    pub fn tenant(&self, id: &str) -> Result<Option<Tenant>, Error> {
-        self.read(|r| r.tenant(id))
-    }
-
-    /// Deletes a tenant and everything it holds; [`Error::NotFound`] if absent.
-    pub fn delete_tenant(&self, id: &str) -> Result<(), Error> {
-        let id = id.to_owned();
-        self.write(move |w| w.delete_tenant(&id))
-    }
-
-    /// Sets a tenant's profile; [`Error::NotFound`] if absent.
-    pub fn set_profile(&self, id: &str, profile: &str) -> Result<(), Error> {
-        let (id, profile) = (id.to_owned(), profile.to_owned());
-        self.write(move |w| w.set_profile(&id, &profile))
-    }
-
-    /// Sets or removes a tenant's request rate limit; [`Error::NotFound`] if absent.
-    pub fn set_rate_limit(&self, id: &str, limit: Option<RateLimit>) -> Result<(), Error> {
-        let id = id.to_owned();
-        self.write(move |w| w.set_rate_limit(&id, limit))
-    }
-
-    /// Sets a tenant's quotas; [`Error::NotFound`] if absent.
-    pub fn set_quota(&self, id: &str, max_users: i64, max_groups: i64) -> Result<(), Error> {
-        let id = id.to_owned();
-        self.write(move |w| w.set_quota(&id, max_users, max_groups))
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::RateLimit;
     use crate::testkit::{TempDir, user_keys};
-    use crate::{Error, Kind, NewAudit, Options, Store, TokenRecord};
+    use crate::{Error, NewAudit, Options, Store, TokenRecord};
+    use scim_schema::ResourceKind;
     use serde_json::Map;
 
     #[test]
@@ -262,16 +221,16 @@ mod tests {
             .write(move |w| -> Result<Vec<String>, Error> {
                 let mut ids = Vec::new();
                 for name in ["a", "b", "c"] {
-                    ids.push(w.insert(key, Kind::User, &user_keys(name), &Map::new(), 1)?.id);
+                    ids.push(w.insert(key, ResourceKind::User, &user_keys(name), &Map::new(), 1)?.id);
                 }
-                w.insert(key, Kind::Group, &user_keys("g"), &Map::new(), 1)?;
+                w.insert(key, ResourceKind::Group, &user_keys("g"), &Map::new(), 1)?;
                 Ok(ids)
             })
             .unwrap();
         let t2 = store.tenant(&t.id).unwrap().unwrap();
         assert_eq!((t2.users, t2.groups), (3, 1));
         let first = ids[0].clone();
-        store.write(move |w| w.delete(key, Kind::User, &first)).unwrap();
+        store.write(move |w| w.delete(key, ResourceKind::User, &first)).unwrap();
         let t2 = store.tenant(&t.id).unwrap().unwrap();
         assert_eq!((t2.users, t2.groups), (2, 1));
     }
@@ -286,8 +245,8 @@ mod tests {
             let key = t.key;
             store
                 .write(move |w| -> Result<(), Error> {
-                    let u = w.insert(key, Kind::User, &user_keys("u"), &Map::new(), 1)?;
-                    let g = w.insert(key, Kind::Group, &user_keys("g"), &Map::new(), 1)?;
+                    let u = w.insert(key, ResourceKind::User, &user_keys("u"), &Map::new(), 1)?;
+                    let g = w.insert(key, ResourceKind::Group, &user_keys("g"), &Map::new(), 1)?;
                     w.add_members(key, &g.id, &[u.id], false)?;
                     w.record_audit(
                         key,
@@ -312,16 +271,11 @@ mod tests {
                 .unwrap();
         }
         store.delete_tenant(&a.id).unwrap();
-        let counts = store
-            .read(|r| -> Result<Vec<i64>, Error> {
-                let mut counts = Vec::new();
-                for table in ["resources", "members", "tokens", "audit"] {
-                    let sql = format!("SELECT COUNT(*) FROM {table}");
-                    counts.push(r.conn.query_row(&sql, [], |row| row.get(0))?);
-                }
-                Ok(counts)
-            })
-            .unwrap();
+        let conn = crate::connection::open_reader(&dir.db()).unwrap();
+        let counts: Vec<i64> = ["resources", "members", "tokens", "audit"]
+            .iter()
+            .map(|table| conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| row.get(0)).unwrap())
+            .collect();
         // Only tenant b's rows remain.
         assert_eq!(counts, [2, 1, 1, 1]);
         assert_eq!(store.all_tokens().unwrap().len(), 1);

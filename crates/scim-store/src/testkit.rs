@@ -39,7 +39,7 @@ pub(crate) struct Fixture {
     pub(crate) a: TenantKey,
     pub(crate) a_id: String,
     pub(crate) b: TenantKey,
-    _dir: TempDir,
+    pub(crate) dir: TempDir,
 }
 
 impl Fixture {
@@ -48,7 +48,31 @@ impl Fixture {
         let store = Store::open(&dir.db(), Options::default()).unwrap();
         let a = store.create_tenant(Some("a"), "identity-center").unwrap();
         let b = store.create_tenant(Some("b"), "identity-center").unwrap();
-        Fixture { store, a: a.key, a_id: a.id, b: b.key, _dir: dir }
+        Fixture { store, a: a.key, a_id: a.id, b: b.key, dir }
+    }
+}
+
+impl Fixture {
+    /// The query plan SQLite chooses for listing `query` in tenant `a`, one step per line.
+    pub(crate) fn plan(&self, kind: scim_schema::ResourceKind, query: &crate::Query) -> Vec<String> {
+        let conn = crate::connection::open_reader(&self.dir.db()).unwrap();
+        crate::sqlite::Db::new(&conn).plan(self.a, kind, query).unwrap()
+    }
+}
+
+impl Fixture {
+    /// One integer from a raw SQL query on a fresh read-only connection (for checks the
+    /// contract does not expose, such as row counts of internal tables).
+    pub(crate) fn count(&self, sql: &str) -> i64 {
+        let conn = crate::connection::open_reader(&self.dir.db()).unwrap();
+        conn.query_row(sql, [], |row| row.get(0)).unwrap()
+    }
+
+    /// The plan SQLite chooses for `sql`, one step per line.
+    pub(crate) fn explain(&self, sql: &str) -> Vec<String> {
+        let conn = crate::connection::open_reader(&self.dir.db()).unwrap();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        stmt.query_map([], |row| row.get::<_, String>(3)).unwrap().collect::<Result<_, _>>().unwrap()
     }
 }
 

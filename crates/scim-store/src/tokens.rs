@@ -2,7 +2,8 @@
 
 use rusqlite::Row;
 
-use crate::{Error, Reader, Store, Writer};
+use crate::Error;
+use crate::sqlite::Db;
 
 /// How many tokens a tenant may hold, expired ones included (as AWS counts them).
 pub const MAX_TOKENS_PER_TENANT: i64 = 2;
@@ -28,7 +29,7 @@ fn record(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
     Ok(TokenRecord { id: row.get(0)?, tenant_id: row.get(1)?, created: row.get(2)?, expires: row.get(3)? })
 }
 
-impl Reader<'_> {
+impl Db<'_> {
     /// The tenant's token records, oldest first; [`Error::NotFound`] for an unknown tenant.
     pub fn tokens(&self, tenant_id: &str) -> Result<Vec<TokenRecord>, Error> {
         let tenant = self.tenant_key(tenant_id)?.ok_or(Error::NotFound)?;
@@ -53,7 +54,7 @@ impl Reader<'_> {
     }
 }
 
-impl Writer<'_> {
+impl Db<'_> {
     /// Records a new token of `record.tenant_id`.
     ///
     /// [`Error::NotFound`] for an unknown tenant, [`Error::TokenLimit`] if it already has
@@ -90,35 +91,12 @@ impl Writer<'_> {
     }
 }
 
-impl Store {
-    /// Records a new token; see [`Writer::add_token`].
-    pub fn add_token(&self, record: &TokenRecord) -> Result<(), Error> {
-        let record = record.clone();
-        self.write(move |w| w.add_token(&record))
-    }
-
-    /// The tenant's token records; [`Error::NotFound`] for an unknown tenant.
-    pub fn tokens(&self, tenant_id: &str) -> Result<Vec<TokenRecord>, Error> {
-        self.read(|r| r.tokens(tenant_id))
-    }
-
-    /// Every tenant's token records.
-    pub fn all_tokens(&self) -> Result<Vec<TokenRecord>, Error> {
-        self.read(|r| r.all_tokens())
-    }
-
-    /// Deletes a token; [`Error::NotFound`] if the tenant has no such token.
-    pub fn delete_token(&self, tenant_id: &str, token_id: &str) -> Result<(), Error> {
-        let (tenant_id, token_id) = (tenant_id.to_owned(), token_id.to_owned());
-        self.write(move |w| w.delete_token(&tenant_id, &token_id))
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::Options;
+    use crate::Store;
     use crate::testkit::TempDir;
 
     fn token(id: &str, tenant_id: &str, created: i64, expires: i64) -> TokenRecord {

@@ -5,6 +5,7 @@
 //! the whole tenant or nothing. Tokens never travel: the destination's administrator issues new
 //! ones, signed with the destination's key.
 
+use scim_schema::ResourceKind;
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -12,8 +13,11 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde_json::{Map, Value, json};
 
+use crate::contract::{Exported, Reader, Writer};
 use crate::error::conflict;
-use crate::{Error, Kind, Reader, Store, TenantKey, Writer, connection};
+use crate::resources::KindCode;
+use crate::sqlite::Db;
+use crate::{AccessControlAttribute, Error, RateLimit, Tenant, TenantKey, connection};
 
 /// The first line of every export: what the file is and the version of its format.
 pub const EXPORT_FORMAT: &str = "scim-server tenant export";
@@ -55,64 +59,6 @@ pub fn backup(db: &Path, out: &Path) -> Result<(), Error> {
         let _ = std::fs::remove_file(out);
     }
     copied
-}
-
-impl Reader<'_> {
-    /// Writes tenant `tenant_id` as JSON lines to `out`: the format line, the tenant, its
-    /// attributes for access control, its users and groups in creation order, its memberships.
-    /// [`Error::NotFound`] for an unknown tenant.
-    pub fn export_tenant(&self, tenant_id: &str, out: &mut dyn Write) -> Result<Moved, Error> {
-        let tenant = self.tenant(tenant_id)?.ok_or(Error::NotFound)?;
-        let mut moved = Moved::default();
-        let mut line = |value: Value| -> Result<(), Error> {
-            serde_json::to_writer(&mut *out, &value)
-                .map_err(std::io::Error::from)
-                .and_then(|()| out.write_all(b"\n"))
-                .map_err(|e| Error::Io(format!("writing the export: {e}")))
-        };
-        line(json!({"format": EXPORT_FORMAT, "version": EXPORT_VERSION}))?;
-        let rate_limit = tenant.rate_limit.map(|l| json!({"per_second": l.per_second, "burst": l.burst}));
-        line(json!({"type": "tenant", "id": tenant.id, "name": tenant.name, "profile": tenant.profile,
-                    "created": tenant.created, "max_users": tenant.max_users, "max_groups": tenant.max_groups,
-                    "rate_limit": rate_limit}))?;
-        for attribute in self.access_control(tenant.key)? {
-            line(json!({"type": "access_control", "key": attribute.key, "source": attribute.source}))?;
-        }
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT kind, id, name_key, external_id, email_key, created, modified, version, attrs
-               FROM resources WHERE tenant = ?1 ORDER BY seq",
-        )?;
-        let mut rows = stmt.query([tenant.key.0])?;
-        while let Some(row) = rows.next()? {
-            let kind: i64 = row.get(0)?;
-            let attrs: String = row.get(8)?;
-            let attrs: Value =
-                serde_json::from_str(&attrs).map_err(|e| Error::Io(format!("a stored resource is not JSON: {e}")))?;
-            let kind = if kind == Kind::User.code() {
-                moved.users += 1;
-                "User"
-            } else {
-                moved.groups += 1;
-                "Group"
-            };
-            line(json!({"type": "resource", "kind": kind, "id": row.get::<_, String>(1)?,
-                        "name_key": row.get::<_, String>(2)?, "external_id": row.get::<_, Option<String>>(3)?,
-                        "email_key": row.get::<_, Option<String>>(4)?, "created": row.get::<_, i64>(5)?,
-                        "modified": row.get::<_, i64>(6)?, "version": row.get::<_, i64>(7)?, "attrs": attrs}))?;
-        }
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT g.id, u.id FROM members m
-               JOIN resources g ON g.seq = m.group_seq JOIN resources u ON u.seq = m.member_seq
-              WHERE g.tenant = ?1 ORDER BY m.group_seq, m.member_seq",
-        )?;
-        let mut rows = stmt.query([tenant.key.0])?;
-        while let Some(row) = rows.next()? {
-            moved.members += 1;
-            line(json!({"type": "member", "group": row.get::<_, String>(0)?, "member": row.get::<_, String>(1)?}))?;
-        }
-        out.flush().map_err(|e| Error::Io(format!("writing the export: {e}")))?;
-        Ok(moved)
-    }
 }
 
 /// One line of an import being read: its number and its fields.
@@ -183,96 +129,236 @@ fn is_tenant_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-impl Writer<'_> {
-    /// Adds the tenant an export describes, with its ids, timestamps, resources, memberships,
-    /// quotas, rate limit and attributes for access control, reading `input` line by line.
-    ///
-    /// Run as one job, so any error ([`Error::Import`] naming the line, [`Error::TenantExists`],
-    /// a resource id another tenant holds) leaves the database as it was.
-    pub fn import_tenant(&mut self, input: &mut dyn BufRead) -> Result<(String, Moved), Error> {
-        let mut lines = Lines { input, number: 0 };
-        let missing = |what: &str| Error::Import { line: 1, reason: format!("the file ends before {what}") };
-        let header = lines.next()?.ok_or_else(|| missing("its format line"))?;
-        if header.field("format").and_then(Value::as_str) != Some(EXPORT_FORMAT) {
-            return Err(header.bad(format!("the first line must be {{\"format\": {EXPORT_FORMAT:?}, ...}}")));
-        }
-        if header.field("version").and_then(Value::as_i64) != Some(EXPORT_VERSION) {
-            return Err(header.bad(format!("this build reads version {EXPORT_VERSION} only")));
-        }
-        let line = lines.next()?.ok_or_else(|| missing("its tenant line"))?;
-        if line.field("type").and_then(Value::as_str) != Some("tenant") {
-            return Err(line.bad("the second line must be the tenant"));
-        }
-        let (tenant_id, key) = self.import_tenant_row(&line)?;
-        let mut moved = Moved::default();
-        let mut seqs: HashMap<String, (Kind, i64)> = HashMap::new();
-        let mut position = 0i64;
-        while let Some(line) = lines.next()? {
-            match line.field("type").and_then(Value::as_str) {
-                Some("access_control") => {
-                    self.conn()
-                        .prepare_cached(
-                            "INSERT INTO access_control (tenant, position, key, source) VALUES (?1, ?2, ?3, ?4)",
-                        )?
-                        .execute((key.0, position, line.text("key")?, line.text("source")?))
-                        .map_err(|e| line.bad(format!("attribute refused: {e}")))?;
-                    position += 1;
-                }
-                Some("resource") => {
-                    let (id, kind, seq) = self.import_resource(key, &line)?;
-                    match kind {
-                        Kind::User => moved.users += 1,
-                        Kind::Group => moved.groups += 1,
-                    }
-                    seqs.insert(id, (kind, seq));
-                }
-                Some("member") => {
-                    let find = |name: &str| -> Result<(Kind, i64), Error> {
-                        let id = line.text(name)?;
-                        seqs.get(id).copied().ok_or_else(|| line.bad(format!("{name} {id:?} is not a resource above")))
-                    };
-                    let (group, member) = (find("group")?, find("member")?);
-                    if group.0 != Kind::Group {
-                        return Err(line.bad("\"group\" names a user"));
-                    }
-                    self.conn()
-                        .prepare_cached("INSERT INTO members (group_seq, member_seq) VALUES (?1, ?2)")?
-                        .execute((group.1, member.1))
-                        .map_err(|e| line.bad(format!("membership refused: {e}")))?;
-                    moved.members += 1;
-                }
-                _ => return Err(line.bad("\"type\" must be access_control, resource or member")),
-            }
-        }
-        Ok((tenant_id, moved))
+/// Writes tenant `tenant_id` as JSON lines to `out`; see [`Store::export_tenant`](crate::Store::export_tenant).
+pub(crate) fn export(r: &dyn Reader, tenant_id: &str, out: &mut dyn Write) -> Result<Moved, Error> {
+    let tenant = r.tenant(tenant_id)?.ok_or(Error::NotFound)?;
+    let mut moved = Moved::default();
+    let mut line = |value: Value| -> Result<(), Error> {
+        serde_json::to_writer(&mut *out, &value)
+            .map_err(std::io::Error::from)
+            .and_then(|()| out.write_all(b"\n"))
+            .map_err(|e| Error::Io(format!("writing the export: {e}")))
+    };
+    line(json!({"format": EXPORT_FORMAT, "version": EXPORT_VERSION}))?;
+    let rate_limit = tenant.rate_limit.map(|l| json!({"per_second": l.per_second, "burst": l.burst}));
+    line(json!({"type": "tenant", "id": tenant.id, "name": tenant.name, "profile": tenant.profile,
+                "created": tenant.created, "max_users": tenant.max_users, "max_groups": tenant.max_groups,
+                "rate_limit": rate_limit}))?;
+    for attribute in r.access_control(tenant.key)? {
+        line(json!({"type": "access_control", "key": attribute.key, "source": attribute.source}))?;
     }
-
-    fn import_tenant_row(&mut self, line: &Line) -> Result<(String, TenantKey), Error> {
-        let id = line.text("id")?;
-        if !is_tenant_id(id) {
-            return Err(line.bad("the tenant id must be 1 to 64 letters, digits, - or _"));
-        }
-        if self.tenant_key(id)?.is_some() {
-            return Err(Error::TenantExists(id.to_owned()));
-        }
-        let profile = line.text("profile")?;
-        if profile.parse::<scim_schema::ProfileName>().is_err() {
-            return Err(line.bad(format!("unknown profile {profile:?}")));
-        }
-        let (per_second, burst) = match line.field("rate_limit") {
-            None => (None, None),
-            Some(limit) => {
-                let per_second = limit.get("per_second").and_then(Value::as_f64).filter(|r| r.is_finite() && *r > 0.0);
-                let burst = limit.get("burst").and_then(Value::as_u64).and_then(|b| u32::try_from(b).ok());
-                match (per_second, burst) {
-                    (Some(r), Some(b)) if b >= 1 => (Some(r), Some(b)),
-                    _ => return Err(line.bad("\"rate_limit\" must be null or {\"per_second\" > 0, \"burst\" >= 1}")),
-                }
+    r.export_resources(tenant.key, &mut |resource| {
+        let kind = match resource.kind {
+            ResourceKind::User => {
+                moved.users += 1;
+                "User"
+            }
+            ResourceKind::Group => {
+                moved.groups += 1;
+                "Group"
             }
         };
-        let (max_users, max_groups) = (line.integer("max_users")?, line.integer("max_groups")?);
-        if max_users < 0 || max_groups < 0 {
-            return Err(line.bad("quotas cannot be negative"));
+        line(json!({"type": "resource", "kind": kind, "id": resource.id, "name_key": resource.name_key,
+                    "external_id": resource.external_id, "email_key": resource.email_key,
+                    "created": resource.created, "modified": resource.modified, "version": resource.version,
+                    "attrs": resource.attrs}))
+    })?;
+    r.export_members(tenant.key, &mut |group, member| {
+        moved.members += 1;
+        line(json!({"type": "member", "group": group, "member": member}))
+    })?;
+    out.flush().map_err(|e| Error::Io(format!("writing the export: {e}")))?;
+    Ok(moved)
+}
+
+/// Adds the tenant exported in `input`; see [`Store::import_tenant`](crate::Store::import_tenant).
+/// Run as one job, so any error leaves the database as it was.
+pub(crate) fn import(w: &mut dyn Writer, input: &mut dyn BufRead) -> Result<(String, Moved), Error> {
+    let mut lines = Lines { input, number: 0 };
+    let missing = |what: &str| Error::Import { line: 1, reason: format!("the file ends before {what}") };
+    let header = lines.next()?.ok_or_else(|| missing("its format line"))?;
+    if header.field("format").and_then(Value::as_str) != Some(EXPORT_FORMAT) {
+        return Err(header.bad(format!("the first line must be {{\"format\": {EXPORT_FORMAT:?}, ...}}")));
+    }
+    if header.field("version").and_then(Value::as_i64) != Some(EXPORT_VERSION) {
+        return Err(header.bad(format!("this build reads version {EXPORT_VERSION} only")));
+    }
+    let line = lines.next()?.ok_or_else(|| missing("its tenant line"))?;
+    if line.field("type").and_then(Value::as_str) != Some("tenant") {
+        return Err(line.bad("the second line must be the tenant"));
+    }
+    let tenant = tenant_of(&line)?;
+    let key = w.import_tenant(&tenant)?;
+    let mut moved = Moved::default();
+    let mut seqs: HashMap<String, (ResourceKind, i64)> = HashMap::new();
+    let mut access_control = Vec::new();
+    while let Some(line) = lines.next()? {
+        match line.field("type").and_then(Value::as_str) {
+            Some("access_control") => access_control.push(AccessControlAttribute {
+                key: line.text("key")?.to_owned(),
+                source: line.text("source")?.to_owned(),
+            }),
+            Some("resource") => {
+                let resource = resource_of(&line)?;
+                let seq = w.import_resource(key, &resource).map_err(|e| line.bad(e.to_string()))?;
+                match resource.kind {
+                    ResourceKind::User => moved.users += 1,
+                    ResourceKind::Group => moved.groups += 1,
+                }
+                seqs.insert(resource.id, (resource.kind, seq));
+            }
+            Some("member") => {
+                let find = |name: &str| -> Result<(ResourceKind, i64), Error> {
+                    let id = line.text(name)?;
+                    seqs.get(id).copied().ok_or_else(|| line.bad(format!("{name} {id:?} is not a resource above")))
+                };
+                let (group, member) = (find("group")?, find("member")?);
+                if group.0 != ResourceKind::Group {
+                    return Err(line.bad("\"group\" names a user"));
+                }
+                w.import_member(group.1, member.1).map_err(|e| line.bad(format!("membership refused: {e}")))?;
+                moved.members += 1;
+            }
+            _ => return Err(line.bad("\"type\" must be access_control, resource or member")),
+        }
+    }
+    w.set_access_control(key, &access_control)?;
+    Ok((tenant.id, moved))
+}
+
+/// The tenant a tenant line describes, checked.
+fn tenant_of(line: &Line) -> Result<Tenant, Error> {
+    let id = line.text("id")?;
+    if !is_tenant_id(id) {
+        return Err(line.bad("the tenant id must be 1 to 64 letters, digits, - or _"));
+    }
+    let profile = line.text("profile")?;
+    if profile.parse::<scim_schema::ProfileName>().is_err() {
+        return Err(line.bad(format!("unknown profile {profile:?}")));
+    }
+    let rate_limit = match line.field("rate_limit") {
+        None => None,
+        Some(limit) => {
+            let per_second = limit.get("per_second").and_then(Value::as_f64).filter(|r| r.is_finite() && *r > 0.0);
+            let burst = limit.get("burst").and_then(Value::as_u64).and_then(|b| u32::try_from(b).ok());
+            match (per_second, burst) {
+                (Some(per_second), Some(burst)) if burst >= 1 => Some(RateLimit { per_second, burst }),
+                _ => return Err(line.bad("\"rate_limit\" must be null or {\"per_second\" > 0, \"burst\" >= 1}")),
+            }
+        }
+    };
+    let (max_users, max_groups) = (line.integer("max_users")?, line.integer("max_groups")?);
+    if max_users < 0 || max_groups < 0 {
+        return Err(line.bad("quotas cannot be negative"));
+    }
+    Ok(Tenant {
+        key: TenantKey(0),
+        id: id.to_owned(),
+        name: line.optional_text("name")?.map(str::to_owned),
+        profile: profile.to_owned(),
+        created: line.integer("created")?,
+        max_users,
+        max_groups,
+        users: 0,
+        groups: 0,
+        rate_limit,
+    })
+}
+
+/// The resource a resource line describes, checked.
+fn resource_of(line: &Line) -> Result<Exported, Error> {
+    let kind = match line.text("kind")? {
+        "User" => ResourceKind::User,
+        "Group" => ResourceKind::Group,
+        _ => return Err(line.bad("\"kind\" must be User or Group")),
+    };
+    let name_key = line.text("name_key")?;
+    let email_key = line.optional_text("email_key")?;
+    if name_key.is_empty() || name_key.to_lowercase() != name_key {
+        return Err(line.bad("\"name_key\" must be a non-empty lowercase string"));
+    }
+    if kind == ResourceKind::Group && email_key.is_some() {
+        return Err(line.bad("a group has no \"email_key\""));
+    }
+    let Some(Value::Object(attrs)) = line.field("attrs") else {
+        return Err(line.bad("\"attrs\" must be an object"));
+    };
+    let version = line.integer("version")?;
+    if version < 1 {
+        return Err(line.bad("\"version\" must be at least 1"));
+    }
+    Ok(Exported {
+        kind,
+        id: line.text("id")?.to_owned(),
+        name_key: name_key.to_owned(),
+        external_id: line.optional_text("external_id")?.map(str::to_owned),
+        email_key: email_key.map(str::to_owned),
+        created: line.integer("created")?,
+        modified: line.integer("modified")?,
+        version,
+        attrs: attrs.clone(),
+    })
+}
+
+impl Db<'_> {
+    /// Every resource of the tenant, in creation order.
+    pub fn export_resources(
+        &self,
+        tenant: TenantKey,
+        each: &mut dyn FnMut(Exported) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT kind, id, name_key, external_id, email_key, created, modified, version, attrs
+               FROM resources WHERE tenant = ?1 ORDER BY seq",
+        )?;
+        let mut rows = stmt.query([tenant.0])?;
+        while let Some(row) = rows.next()? {
+            let attrs: String = row.get(8)?;
+            let attrs = match serde_json::from_str(&attrs) {
+                Ok(Value::Object(attrs)) => attrs,
+                _ => return Err(Error::Io("a stored resource is not a JSON object".into())),
+            };
+            each(Exported {
+                kind: if row.get::<_, i64>(0)? == ResourceKind::Group.code() {
+                    ResourceKind::Group
+                } else {
+                    ResourceKind::User
+                },
+                id: row.get(1)?,
+                name_key: row.get(2)?,
+                external_id: row.get(3)?,
+                email_key: row.get(4)?,
+                created: row.get(5)?,
+                modified: row.get(6)?,
+                version: row.get(7)?,
+                attrs,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Every membership of the tenant, as (group id, member id).
+    pub fn export_members(
+        &self,
+        tenant: TenantKey,
+        each: &mut dyn FnMut(&str, &str) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT g.id, u.id FROM members m
+               JOIN resources g ON g.seq = m.group_seq JOIN resources u ON u.seq = m.member_seq
+              WHERE g.tenant = ?1 ORDER BY m.group_seq, m.member_seq",
+        )?;
+        let mut rows = stmt.query([tenant.0])?;
+        while let Some(row) = rows.next()? {
+            each(&row.get::<_, String>(0)?, &row.get::<_, String>(1)?)?;
+        }
+        Ok(())
+    }
+
+    /// Adds an exported tenant's row.
+    pub fn import_tenant(&mut self, tenant: &Tenant) -> Result<TenantKey, Error> {
+        if self.tenant_key(&tenant.id)?.is_some() {
+            return Err(Error::TenantExists(tenant.id.clone()));
         }
         let seq = self
             .conn()
@@ -282,53 +368,32 @@ impl Writer<'_> {
             )?
             .query_row(
                 (
-                    id,
-                    line.optional_text("name")?,
-                    profile,
-                    line.integer("created")?,
-                    max_users,
-                    max_groups,
-                    per_second,
-                    burst,
+                    &tenant.id,
+                    &tenant.name,
+                    &tenant.profile,
+                    tenant.created,
+                    tenant.max_users,
+                    tenant.max_groups,
+                    tenant.rate_limit.map(|l| l.per_second),
+                    tenant.rate_limit.map(|l| l.burst),
                 ),
                 |row| row.get(0),
             )?;
-        Ok((id.to_owned(), TenantKey(seq)))
+        Ok(TenantKey(seq))
     }
 
-    fn import_resource(&mut self, tenant: TenantKey, line: &Line) -> Result<(String, Kind, i64), Error> {
-        let kind = match line.text("kind")? {
-            "User" => Kind::User,
-            "Group" => Kind::Group,
-            _ => return Err(line.bad("\"kind\" must be User or Group")),
-        };
-        let id = line.text("id")?;
-        let name_key = line.text("name_key")?;
-        let email_key = line.optional_text("email_key")?;
-        if name_key.is_empty() || name_key.to_lowercase() != name_key {
-            return Err(line.bad("\"name_key\" must be a non-empty lowercase string"));
-        }
-        if kind == Kind::Group && email_key.is_some() {
-            return Err(line.bad("a group has no \"email_key\""));
-        }
-        let Some(Value::Object(attrs)) = line.field("attrs") else {
-            return Err(line.bad("\"attrs\" must be an object"));
-        };
-        let attrs = serde_json::to_string(attrs).map_err(|e| line.bad(e.to_string()))?;
-        let version = line.integer("version")?;
-        if version < 1 {
-            return Err(line.bad("\"version\" must be at least 1"));
-        }
+    /// Adds an exported resource's row; returns its `seq`.
+    pub fn import_resource(&mut self, tenant: TenantKey, resource: &Exported) -> Result<i64, Error> {
         let taken: Option<i64> = self
             .conn()
             .prepare_cached("SELECT tenant FROM resources WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
+            .query_row([&resource.id], |r| r.get(0))
             .optional()?;
         if taken.is_some() {
-            return Err(line.bad(format!("resource id {id:?} is already used in this database")));
+            return Err(Error::Io(format!("resource id {:?} is already used in this database", resource.id)));
         }
-        let seq = self
-            .conn()
+        let attrs = serde_json::to_string(&resource.attrs).map_err(|e| Error::Io(e.to_string()))?;
+        self.conn()
             .prepare_cached(
                 "INSERT INTO resources (tenant, kind, id, name_key, external_id, email_key, created, modified, version, attrs)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING seq",
@@ -336,33 +401,27 @@ impl Writer<'_> {
             .query_row(
                 (
                     tenant.0,
-                    kind.code(),
-                    id,
-                    name_key,
-                    line.optional_text("external_id")?,
-                    email_key,
-                    line.integer("created")?,
-                    line.integer("modified")?,
-                    version,
+                    resource.kind.code(),
+                    &resource.id,
+                    &resource.name_key,
+                    &resource.external_id,
+                    &resource.email_key,
+                    resource.created,
+                    resource.modified,
+                    resource.version,
                     attrs,
                 ),
                 |row| row.get(0),
             )
-            .map_err(|e| line.bad(conflict(e).to_string()))?;
-        Ok((id.to_owned(), kind, seq))
-    }
-}
-
-impl Store {
-    /// Writes tenant `tenant_id` to `out` from one snapshot; see [`Reader::export_tenant`].
-    pub fn export_tenant(&self, tenant_id: &str, out: &mut dyn Write) -> Result<Moved, Error> {
-        self.read(|r| r.export_tenant(tenant_id, out))
+            .map_err(conflict)
     }
 
-    /// Adds the tenant exported in `input`, all or nothing; see [`Writer::import_tenant`].
-    /// Returns the tenant's id and what was added.
-    pub fn import_tenant(&self, mut input: impl BufRead + Send + 'static) -> Result<(String, Moved), Error> {
-        self.write(move |w| w.import_tenant(&mut input))
+    /// Adds a membership between two imported resources.
+    pub fn import_member(&mut self, group: i64, member: i64) -> Result<(), Error> {
+        self.conn()
+            .prepare_cached("INSERT INTO members (group_seq, member_seq) VALUES (?1, ?2)")?
+            .execute((group, member))?;
+        Ok(())
     }
 }
 
@@ -370,6 +429,7 @@ impl Store {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::Store;
     use crate::testkit::{Fixture, TempDir, attrs, keys};
     use crate::{AccessControlAttribute, Options, RateLimit};
 
@@ -390,11 +450,12 @@ mod tests {
         f.store.write(move |w| w.set_access_control(a, &[attribute])).unwrap();
         f.store
             .write(move |w| {
-                let alice = w.insert(a, Kind::User, &keys("Alice", Some("x1"), Some("A@x.org")), &attrs("Alice"), 5)?;
-                let bob = w.insert(a, Kind::User, &keys("bob", None, None), &attrs("bob"), 6)?;
-                let group = w.insert(a, Kind::Group, &keys("Staff", None, None), &Map::new(), 7)?;
+                let alice =
+                    w.insert(a, ResourceKind::User, &keys("Alice", Some("x1"), Some("A@x.org")), &attrs("Alice"), 5)?;
+                let bob = w.insert(a, ResourceKind::User, &keys("bob", None, None), &attrs("bob"), 6)?;
+                let group = w.insert(a, ResourceKind::Group, &keys("Staff", None, None), &Map::new(), 7)?;
                 w.add_members(a, &group.id, &[alice.id, bob.id], false)?;
-                w.touch(a, Kind::Group, &group.id, 9)
+                w.touch(a, ResourceKind::Group, &group.id, 9)
             })
             .unwrap();
         f
@@ -415,7 +476,8 @@ mod tests {
         assert_eq!((dst.created, dst.users, dst.groups, dst.rate_limit), (src.created, 2, 1, src.rate_limit));
         // Keys still find and guard the resources: a second "ALICE" is a conflict.
         let key = dst.key;
-        let dup = other.write(move |w| w.insert(key, Kind::User, &keys("ALICE", None, None), &attrs("ALICE"), 1));
+        let dup =
+            other.write(move |w| w.insert(key, ResourceKind::User, &keys("ALICE", None, None), &attrs("ALICE"), 1));
         assert!(matches!(dup, Err(Error::Conflict(_))));
     }
 
@@ -457,7 +519,7 @@ mod tests {
         let f = populated();
         let dir = TempDir::new();
         let out = dir.db().with_extension("bak");
-        backup(f.store.path(), &out).unwrap();
+        backup(&f.dir.db(), &out).unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -465,6 +527,6 @@ mod tests {
         }
         let copy = Store::open(&out, Options::default()).unwrap();
         assert_eq!(export(&copy, &f.a_id), export(&f.store, &f.a_id));
-        assert!(matches!(backup(f.store.path(), &out), Err(Error::Io(_))), "an existing file is not overwritten");
+        assert!(matches!(backup(&f.dir.db(), &out), Err(Error::Io(_))), "an existing file is not overwritten");
     }
 }

@@ -16,7 +16,7 @@ use scim_filter::parse_filter;
 use scim_schema::profile::RFC;
 use scim_schema::render::{self, Memberships, Meta};
 use scim_schema::{ErrorKind, ResourceKind, eval, resource};
-use scim_store::{Error, Keys, Kind, Options, Query, Store, TenantKey};
+use scim_store::{Error, Keys, Options, Query, Store, TenantKey};
 use serde_json::{Value, json};
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -219,7 +219,7 @@ fn keys(kind: ResourceKind, parsed: &resource::Resource) -> Keys {
 
 fn insert(store: &Store, tenant: TenantKey, kind: ResourceKind, body: &Value, created: i64, modified: i64) -> String {
     let parsed = resource::parse(&RFC, kind, body).unwrap();
-    let store_kind = if kind == ResourceKind::User { Kind::User } else { Kind::Group };
+    let store_kind = if kind == ResourceKind::User { ResourceKind::User } else { ResourceKind::Group };
     let keys = keys(kind, &parsed);
     store
         .write(move |w| -> Result<String, Error> {
@@ -278,7 +278,7 @@ impl Directory {
     /// Every resource of `kind` as the server renders it under the rfc profile, with its
     /// memberships listed by id (a user's groups direct and indirect, a group's direct members).
     fn render(&self, kind: ResourceKind) -> Vec<(String, Value)> {
-        let store_kind = if kind == ResourceKind::User { Kind::User } else { Kind::Group };
+        let store_kind = if kind == ResourceKind::User { ResourceKind::User } else { ResourceKind::Group };
         let t = self.tenant;
         self.store
             .read(|r| -> Result<Vec<(String, Value)>, Error> {
@@ -287,10 +287,10 @@ impl Directory {
                     .iter()
                     .map(|stored| {
                         let memberships = match kind {
-                            ResourceKind::User => r.groups_of(t, &stored.id)?,
-                            ResourceKind::Group => r.members(t, &stored.id)?,
+                            ResourceKind::User => r.groups_of(t, &[stored.id.as_str()])?,
+                            ResourceKind::Group => r.members(t, &[stored.id.as_str()], 0, usize::MAX)?,
                         };
-                        let listed = memberships.into_iter().map(|m| json!({"value": m.id})).collect();
+                        let listed = memberships.into_iter().flatten().map(|m| json!({"value": m.id})).collect();
                         let meta = Meta {
                             id: &stored.id,
                             created: stored.created,
@@ -335,7 +335,7 @@ impl Directory {
 
     /// What the store says: the listed ids (checked against the total), or the error kind.
     fn list(&self, kind: ResourceKind, filter: &scim_filter::Filter) -> Result<BTreeSet<String>, ErrorKind> {
-        let store_kind = if kind == ResourceKind::User { Kind::User } else { Kind::Group };
+        let store_kind = if kind == ResourceKind::User { ResourceKind::User } else { ResourceKind::Group };
         let query = Query { filter: Some(filter.clone()), limit: 1000, with_total: true, ..Query::default() };
         match self.store.read(|r| r.list(self.tenant, store_kind, &query)) {
             Ok(page) => {
@@ -895,7 +895,7 @@ fn paging_and_totals_follow_the_filter() {
     {
         let filter = parse_filter(&d.expand(text)).unwrap();
         let expected = d.evaluate(kind, &filter).unwrap();
-        let store_kind = if kind == U { Kind::User } else { Kind::Group };
+        let store_kind = if kind == U { ResourceKind::User } else { ResourceKind::Group };
         // Cursor pages of two.
         let (mut seen, mut after) = (Vec::new(), None);
         loop {

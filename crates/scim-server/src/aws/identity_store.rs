@@ -7,13 +7,13 @@
 
 use hyper::StatusCode;
 use scim_schema::{ResourceKind, patch, resource};
-use scim_store::{Condition, Kind, MembershipKey, Query, Stored, TenantKey};
+use scim_store::{Condition, MembershipKey, Query, Stored, TenantKey};
 use serde_json::{Map, Value, json};
 
 use super::{Call, identity_store_id, missing, string_in};
 use crate::app::{blocking, blocking_read};
 use crate::error::ApiError;
-use crate::scim::{audited, keys, store_kind};
+use crate::scim::{audited, keys};
 
 /// The User attributes the API and SCIM share, by their SCIM names.
 const USER_FIELDS: [&str; 13] = [
@@ -234,7 +234,7 @@ async fn create(call: &Call, kind: ResourceKind) -> Result<Value, ApiError> {
     let (tenant, audit, store) = (call.tenant.key, call.audit(), call.state.store.clone());
     let stored = blocking(move || {
         store.write(move |w| {
-            let stored = w.insert(tenant, store_kind(kind), &keys, &parsed.attrs, audit.at)?;
+            let stored = w.insert(tenant, kind, &keys, &parsed.attrs, audit.at)?;
             audited(w, tenant, audit, &stored.id, StatusCode::OK)?;
             Ok::<_, ApiError>(stored)
         })
@@ -260,8 +260,7 @@ fn id_of(call: &Call, kind: ResourceKind) -> Result<String, ApiError> {
 /// Reads resource `id` of `kind`, or ResourceNotFoundException.
 async fn read_one(call: &Call, kind: ResourceKind, id: String) -> Result<Stored, ApiError> {
     let (tenant, store) = (call.tenant.key, call.state.store.clone());
-    blocking_read(move || store.read(|r| r.get(tenant, store_kind(kind), &id)?.ok_or_else(|| not_found(kind, &id))))
-        .await
+    blocking_read(move || store.read(|r| r.get(tenant, kind, &id)?.ok_or_else(|| not_found(kind, &id)))).await
 }
 
 /// `DescribeUser`, `DescribeGroup`.
@@ -308,13 +307,13 @@ async fn update(call: &Call, kind: ResourceKind) -> Result<Value, ApiError> {
     let (tenant, audit, store) = (call.tenant.key, call.audit(), call.state.store.clone());
     blocking(move || {
         store.write(move |w| {
-            let current = w.get(tenant, store_kind(kind), &id)?.ok_or_else(|| not_found(kind, &id))?;
+            let current = w.get_for_update(tenant, kind, &id)?.ok_or_else(|| not_found(kind, &id))?;
             if revision.is_some_and(|r| r != current.version) {
                 return Err(ApiError::RevisionMismatch);
             }
             let attrs = updated_attrs(profile, kind, &id, &current.attrs, &ops)?;
             let resource = resource::Resource { attrs, members: Vec::new() };
-            w.replace(tenant, store_kind(kind), &id, &keys(kind, &resource), &resource.attrs, audit.at)?;
+            w.replace(tenant, kind, &id, &keys(kind, &resource), &resource.attrs, audit.at)?;
             audited(w, tenant, audit, &id, StatusCode::OK)
         })
     })
@@ -374,7 +373,7 @@ async fn delete(call: &Call, kind: ResourceKind) -> Result<Value, ApiError> {
     let (tenant, audit, store) = (call.tenant.key, call.audit(), call.state.store.clone());
     blocking(move || {
         store.write(move |w| {
-            w.delete(tenant, store_kind(kind), &id).map_err(|e| match e {
+            w.delete(tenant, kind, &id).map_err(|e| match e {
                 scim_store::Error::NotFound => not_found(kind, &id),
                 other => other.into(),
             })?;
@@ -442,7 +441,7 @@ async fn list(call: &Call, kind: ResourceKind) -> Result<Value, ApiError> {
     let (limit, after, print) = paging(call, kind, &what)?;
     let query = Query { conditions, after, limit, ..Query::default() };
     let (tenant, store) = (call.tenant.key, call.state.store.clone());
-    let page = blocking_read(move || Ok(store.read(|r| r.list(tenant, store_kind(kind), &query))?)).await?;
+    let page = blocking_read(move || Ok(store.read(|r| r.list(tenant, kind, &query))?)).await?;
     let items: Vec<Value> = page.items.iter().map(|s| shape(call, kind, s)).collect();
     let field = if kind == ResourceKind::User { "Users" } else { "Groups" };
     let mut out = json!({ field: items });
@@ -490,7 +489,7 @@ async fn get_id(call: &Call, kind: ResourceKind) -> Result<Value, ApiError> {
     };
     let query = Query { conditions: vec![condition], limit: 1, ..Query::default() };
     let (tenant, store) = (call.tenant.key, call.state.store.clone());
-    let page = blocking_read(move || Ok(store.read(|r| r.list(tenant, store_kind(kind), &query))?)).await?;
+    let page = blocking_read(move || Ok(store.read(|r| r.list(tenant, kind, &query))?)).await?;
     let found = page.items.into_iter().next().filter(|_| issuer.as_deref().is_none_or(|i| i == SCIM_ISSUER));
     let stored = found.ok_or_else(|| not_found(kind, &shown))?;
     let field = if kind == ResourceKind::User { "UserId" } else { "GroupId" };
@@ -537,11 +536,11 @@ fn membership_shape(call: &Call, key: MembershipKey, group_id: &str, user_id: &s
 }
 
 /// Checks that the tenant has user `user` and group `group`, naming the first one missing.
-fn both_exist(r: &scim_store::Reader<'_>, tenant: TenantKey, group: &str, user: &str) -> Result<(), ApiError> {
-    if !r.exists(tenant, Kind::Group, group)? {
+fn both_exist(r: &dyn scim_store::Reader, tenant: TenantKey, group: &str, user: &str) -> Result<(), ApiError> {
+    if !r.exists(tenant, ResourceKind::Group, group)? {
         return Err(not_found(ResourceKind::Group, group));
     }
-    if !r.exists(tenant, Kind::User, user)? {
+    if !r.exists(tenant, ResourceKind::User, user)? {
         return Err(not_found(ResourceKind::User, user));
     }
     Ok(())
@@ -559,7 +558,7 @@ async fn create_membership(call: &Call) -> Result<Value, ApiError> {
             if w.add_members(tenant, &g, std::slice::from_ref(&u), false)? == 0 {
                 return Err(ApiError::AlreadyExists("GroupMembership".into()));
             }
-            w.touch(tenant, Kind::Group, &g, audit.at)?;
+            w.touch(tenant, ResourceKind::Group, &g, audit.at)?;
             let key = w.membership_key(tenant, &g, &u)?.ok_or_else(|| not_found(ResourceKind::Group, &g))?;
             audited(w, tenant, audit, &g, StatusCode::OK)?;
             Ok::<_, ApiError>(key)
@@ -605,7 +604,7 @@ async fn delete_membership(call: &Call) -> Result<Value, ApiError> {
                 .membership(tenant, key)?
                 .ok_or(ApiError::ResourceNotFound { resource_type: "GROUP_MEMBERSHIP", id })?;
             w.remove_members(tenant, &group, &[user])?;
-            w.touch(tenant, Kind::Group, &group, audit.at)?;
+            w.touch(tenant, ResourceKind::Group, &group, audit.at)?;
             audited(w, tenant, audit, &group, StatusCode::OK)
         })
     })
@@ -643,11 +642,16 @@ async fn is_member_in_groups(call: &Call) -> Result<Value, ApiError> {
     let (tenant, store, u) = (call.tenant.key, call.state.store.clone(), user.clone());
     let member_of = blocking_read(move || {
         store.read(|r| {
-            if !r.exists(tenant, Kind::User, &u)? {
+            if !r.exists(tenant, ResourceKind::User, &u)? {
                 return Err(not_found(ResourceKind::User, &u));
             }
             Ok::<_, ApiError>(
-                r.groups_of(tenant, &u)?.into_iter().filter(|m| m.direct).map(|m| m.id).collect::<Vec<_>>(),
+                r.groups_of(tenant, &[u.as_str()])?
+                    .into_iter()
+                    .flatten()
+                    .filter(|m| m.direct)
+                    .map(|m| m.id)
+                    .collect::<Vec<_>>(),
             )
         })
     })
@@ -673,8 +677,8 @@ async fn list_memberships(call: &Call, for_member: bool) -> Result<Value, ApiErr
     let (tenant, store, id) = (call.tenant.key, call.state.store.clone(), anchor.clone());
     let (anchor_row, page) = blocking_read(move || {
         store.read(|r| {
-            let row = r.get(tenant, store_kind(anchor_kind), &id)?.ok_or_else(|| not_found(anchor_kind, &id))?;
-            Ok::<_, ApiError>((row, r.list(tenant, store_kind(listed_kind), &query)?))
+            let row = r.get(tenant, anchor_kind, &id)?.ok_or_else(|| not_found(anchor_kind, &id))?;
+            Ok::<_, ApiError>((row, r.list(tenant, listed_kind, &query)?))
         })
     })
     .await?;
