@@ -174,7 +174,11 @@ impl Session<'_> {
 
     /// Replaces the list whole; two keys equal but for case are refused by the unique index
     /// ([`Error::Backend`]), an unknown tenant is [`Error::NotFound`].
-    pub(crate) fn set_access_control(&self, tenant: TenantKey, attributes: &[AccessControlAttribute]) -> Result<(), Error> {
+    pub(crate) fn set_access_control(
+        &self,
+        tenant: TenantKey,
+        attributes: &[AccessControlAttribute],
+    ) -> Result<(), Error> {
         if self.row("SELECT seq FROM tenants WHERE seq = $1 FOR KEY SHARE", &[&tenant.0])?.is_none() {
             return Err(Error::NotFound);
         }

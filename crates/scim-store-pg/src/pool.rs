@@ -51,8 +51,8 @@ impl Settings {
                 verify = true;
             }
         }
-        let mut config = Config::from_str(&text)
-            .map_err(|e| Error::Backend(format!("not a PostgreSQL connection string: {e}")))?;
+        let mut config =
+            Config::from_str(&text).map_err(|e| Error::Backend(format!("not a PostgreSQL connection string: {e}")))?;
         let timeout = config.get_connect_timeout().map_or(CONNECT_TIMEOUT, |t| (*t).min(CONNECT_TIMEOUT));
         config
             .connect_timeout(timeout)

@@ -59,7 +59,13 @@ fn key_columns(keys: &Keys) -> (String, Option<String>) {
 
 impl Session<'_> {
     /// The resource, read plainly or (`lock`) held until the job ends.
-    pub(crate) fn get(&self, tenant: TenantKey, kind: ResourceKind, id: &str, lock: bool) -> Result<Option<Stored>, Error> {
+    pub(crate) fn get(
+        &self,
+        tenant: TenantKey,
+        kind: ResourceKind,
+        id: &str,
+        lock: bool,
+    ) -> Result<Option<Stored>, Error> {
         let params: [&(dyn postgres::types::ToSql + Sync); 3] = [&tenant.0, &code(kind), &id];
         let row = if lock {
             self.row(
@@ -72,7 +78,11 @@ impl Session<'_> {
             )?
         } else {
             self.row(
-                concat!("SELECT ", resource_columns!(), " FROM resources r WHERE r.id = $3 AND r.tenant = $1 AND r.kind = $2"),
+                concat!(
+                    "SELECT ",
+                    resource_columns!(),
+                    " FROM resources r WHERE r.id = $3 AND r.tenant = $1 AND r.kind = $2"
+                ),
                 &params,
             )?
         };
@@ -81,8 +91,10 @@ impl Session<'_> {
 
     /// The `seq` of the tenant's resource of this kind and id, if any.
     pub(crate) fn seq_of(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<Option<i64>, Error> {
-        let row =
-            self.row("SELECT seq FROM resources WHERE id = $3 AND tenant = $1 AND kind = $2", &[&tenant.0, &code(kind), &id])?;
+        let row = self.row(
+            "SELECT seq FROM resources WHERE id = $3 AND tenant = $1 AND kind = $2",
+            &[&tenant.0, &code(kind), &id],
+        )?;
         row.map(|row| col(&row, 0)).transpose()
     }
 
@@ -112,7 +124,9 @@ impl Session<'_> {
     /// Adds one to (`by = 1`) or takes one from (`by = -1`) the tenant's count of `kind`.
     fn count(&self, tenant: TenantKey, kind: ResourceKind, by: i64) -> Result<(), Error> {
         match kind {
-            ResourceKind::User => self.exec("UPDATE tenants SET users = users + $2 WHERE seq = $1", &[&tenant.0, &by])?,
+            ResourceKind::User => {
+                self.exec("UPDATE tenants SET users = users + $2 WHERE seq = $1", &[&tenant.0, &by])?
+            }
             ResourceKind::Group => {
                 self.exec(r#"UPDATE tenants SET "groups" = "groups" + $2 WHERE seq = $1"#, &[&tenant.0, &by])?
             }
@@ -125,7 +139,14 @@ impl Session<'_> {
     /// The insert used `ON CONFLICT DO NOTHING`, which waits for a concurrent insert of the same
     /// key to commit and leaves this transaction usable; this statement, in a fresh snapshot
     /// (`READ COMMITTED`), then sees the winner's row.
-    fn taken(&self, tenant: TenantKey, kind: ResourceKind, name_key: &str, external_id: Option<&str>, email_key: Option<&str>) -> Result<Option<Unique>, Error> {
+    fn taken(
+        &self,
+        tenant: TenantKey,
+        kind: ResourceKind,
+        name_key: &str,
+        external_id: Option<&str>,
+        email_key: Option<&str>,
+    ) -> Result<Option<Unique>, Error> {
         let row = self.row(
             "SELECT CASE
                  WHEN EXISTS (SELECT 1 FROM resources WHERE tenant = $1 AND kind = $2 AND name_key = $3) THEN 0
@@ -164,9 +185,19 @@ impl Session<'_> {
             self.count(tenant, kind, -1)?;
             let which = self.taken(tenant, kind, &name_key, keys.external_id.as_deref(), email_key.as_deref())?;
             // No key is held any more: the conflicting row went again before this look.
-            return Err(which.map_or_else(|| Error::Backend("a concurrent write took and released a key; retry".into()), Error::Conflict));
+            return Err(which.map_or_else(
+                || Error::Backend("a concurrent write took and released a key; retry".into()),
+                Error::Conflict,
+            ));
         };
-        Ok(Stored { seq: col(&row, 0)?, id: col(&row, 1)?, created: now, modified: now, version: 1, attrs: attrs.clone() })
+        Ok(Stored {
+            seq: col(&row, 0)?,
+            id: col(&row, 1)?,
+            created: now,
+            modified: now,
+            version: 1,
+            attrs: attrs.clone(),
+        })
     }
 
     pub(crate) fn replace(
@@ -206,18 +237,26 @@ impl Session<'_> {
 
     /// Deletes the resource (its memberships go by cascade) and gives its quota place back.
     pub(crate) fn delete(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<(), Error> {
-        crate::tenants::found(
-            self.exec("DELETE FROM resources WHERE id = $3 AND tenant = $1 AND kind = $2", &[&tenant.0, &code(kind), &id])?,
-        )?;
+        crate::tenants::found(self.exec(
+            "DELETE FROM resources WHERE id = $3 AND tenant = $1 AND kind = $2",
+            &[&tenant.0, &code(kind), &id],
+        )?)?;
         self.count(tenant, kind, -1)
     }
 
     /// Adds a resource as exported; its id must be unused in the whole database and its keys
     /// free in the tenant. Counted, but not held to the quota (as the SQLite store imports).
-    pub(crate) fn import_resource(&self, tenant: TenantKey, resource: &scim_store::contract::Exported) -> Result<i64, Error> {
+    pub(crate) fn import_resource(
+        &self,
+        tenant: TenantKey,
+        resource: &scim_store::contract::Exported,
+    ) -> Result<i64, Error> {
         let r = resource;
         if self.row("SELECT seq FROM resources WHERE id = $1", &[&r.id])?.is_some() {
-            return Err(Error::Import { line: 0, reason: format!("resource id {:?} is already used in this database", r.id) });
+            return Err(Error::Import {
+                line: 0,
+                reason: format!("resource id {:?} is already used in this database", r.id),
+            });
         }
         let row = self.row(
             "INSERT INTO resources (tenant, kind, id, name_key, external_id, email_key, created, modified, version, attrs)
@@ -238,7 +277,10 @@ impl Session<'_> {
         )?;
         let Some(row) = row else {
             let which = self.taken(tenant, r.kind, &r.name_key, r.external_id.as_deref(), r.email_key.as_deref())?;
-            return Err(which.map_or_else(|| Error::Backend("a concurrent write took and released a key; retry".into()), Error::Conflict));
+            return Err(which.map_or_else(
+                || Error::Backend("a concurrent write took and released a key; retry".into()),
+                Error::Conflict,
+            ));
         };
         self.count(tenant, r.kind, 1)?;
         col(&row, 0)

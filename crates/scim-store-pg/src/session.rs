@@ -269,13 +269,7 @@ impl Writer for Session<'_> {
     fn get_for_update(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<Option<Stored>, Error> {
         Session::get(self, tenant, kind, id, true)
     }
-    fn add_members(
-        &mut self,
-        tenant: TenantKey,
-        group_id: &str,
-        ids: &[String],
-        nested: bool,
-    ) -> Result<usize, Error> {
+    fn add_members(&mut self, tenant: TenantKey, group_id: &str, ids: &[String], nested: bool) -> Result<usize, Error> {
         Session::add_members(self, tenant, group_id, ids, nested)
     }
     fn remove_members(&mut self, tenant: TenantKey, group_id: &str, ids: &[String]) -> Result<usize, Error> {

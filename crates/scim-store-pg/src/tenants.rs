@@ -89,7 +89,10 @@ impl Session<'_> {
             ),
             &[&id, &name, &profile, &now_millis()],
         )?;
-        row.as_ref().map(tenant).transpose()?.ok_or_else(|| Error::Backend("INSERT … RETURNING returned nothing".into()))
+        row.as_ref()
+            .map(tenant)
+            .transpose()?
+            .ok_or_else(|| Error::Backend("INSERT … RETURNING returned nothing".into()))
     }
 
     pub(crate) fn delete_tenant(&self, id: &str) -> Result<(), Error> {

@@ -103,7 +103,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> MakeTlsConnect<S> for M
     type Error = io::Error;
 
     fn make_tls_connect(&mut self, domain: &str) -> Result<Connect, io::Error> {
-        let name = ServerName::try_from(domain.to_owned()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let name =
+            ServerName::try_from(domain.to_owned()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         Ok(Connect { connector: tokio_rustls::TlsConnector::from(self.config.clone()), name })
     }
 }
@@ -154,4 +155,3 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream for Stream<S> {
         ChannelBinding::none()
     }
 }
-
