@@ -24,11 +24,28 @@ pub(crate) fn db(e: postgres::Error) -> Error {
         }
         return Error::Backend(format!("{} ({code})", failure.message()));
     }
+    if is_tls_refusal(&e) {
+        // A certificate that does not verify is a configuration to fix, not a moment to wait.
+        return Error::Backend(e.to_string());
+    }
     let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
     if e.is_closed() || io || e.to_string().contains("timed out") {
         return Error::Unavailable(e.to_string());
     }
     Error::Backend(e.to_string())
+}
+
+/// Whether rustls refused the server (its certificate, say) somewhere in `e`'s causes.
+fn is_tls_refusal(e: &postgres::Error) -> bool {
+    let mut cause = std::error::Error::source(e);
+    while let Some(error) = cause {
+        let inner = error.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());
+        if error.is::<rustls::Error>() || inner.is_some_and(|inner| inner.is::<rustls::Error>()) {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 /// Whether SQLSTATE `code` says the database is (for now) out of reach rather than refusing.

@@ -78,6 +78,11 @@ use pool::{Pool, Settings};
 use session::Session;
 use watch::Watch;
 
+/// Connections for concurrent write jobs, beyond the readers': PostgreSQL commits concurrent
+/// transactions together (one WAL flush for several), so writes gain from running side by side,
+/// while the server's write threads beyond this many wait for a connection (at most 3 s).
+pub const WRITE_CONNECTIONS: usize = 16;
+
 /// The PostgreSQL [`Backend`]: a pool of connections to one database and the control watch.
 pub struct Postgres {
     pool: Pool,
@@ -95,14 +100,15 @@ impl fmt::Debug for Postgres {
 /// Connects to the database at `url` (libpq URL or key/value form), migrates it, and starts the
 /// control watch.
 ///
-/// At most `options.readers` connections are open at once (at least two). [`Error::TooNew`]
+/// At most `options.readers` + [`WRITE_CONNECTIONS`] connections are open at once, plus the
+/// listener's. [`Error::TooNew`]
 /// when the database was migrated by a newer version (it is left untouched),
 /// [`Error::Unavailable`] when it cannot be reached in time, [`Error::Backend`] for a URL that
 /// is not a PostgreSQL connection string.
 pub fn connect(url: &str, options: &Options) -> Result<Postgres, Error> {
     let settings = Settings::parse(url)?;
     let location = settings.location();
-    let pool = Pool::new(settings.clone(), options.readers.max(2));
+    let pool = Pool::new(settings.clone(), options.readers.max(1) + WRITE_CONNECTIONS);
     pool.with(|conn| migrations::migrate(&mut conn.client))?;
     let watch = Watch::start(settings)?;
     tracing::debug!(%location, "opened the PostgreSQL store");

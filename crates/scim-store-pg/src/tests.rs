@@ -687,3 +687,26 @@ fn a_vanished_database_is_unavailable_within_seconds_and_the_backend_recovers() 
     }
     assert!(pg.watch.is_listening(), "the listener reconnected");
 }
+
+#[test]
+fn sslmode_is_honoured() {
+    let Some(db) = TestDb::new() else { return };
+    let base = db.url.split_once('?').map_or(db.url.as_str(), |(base, _)| base);
+    let encrypted = |mode: &str| -> Result<bool, Error> {
+        let mut client = crate::pool::Settings::parse(&format!("{base}?sslmode={mode}"))?.connect()?;
+        let row = client.query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[]).unwrap();
+        Ok(row.get(0))
+    };
+    assert!(!encrypted("disable").unwrap());
+    let offered = encrypted("prefer").unwrap();
+    eprintln!("the server {} TLS", if offered { "offers" } else { "does not offer" });
+    match encrypted("require") {
+        Ok(ssl) => assert!(ssl && offered),
+        Err(e) => assert!(!offered, "{e}"),
+    }
+    // Verified or refused, never in clear; a self-signed test certificate is refused.
+    match encrypted("verify-full") {
+        Ok(ssl) => assert!(ssl),
+        Err(e) => assert!(matches!(e, Error::Backend(_)), "{e:?}"),
+    }
+}
