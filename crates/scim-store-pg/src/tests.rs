@@ -710,3 +710,68 @@ fn sslmode_is_honoured() {
         Err(e) => assert!(matches!(e, Error::Backend(_)), "{e:?}"),
     }
 }
+
+#[test]
+fn every_connection_commits_synchronously_whatever_the_database_default() {
+    let Some(db) = TestDb::new() else { return };
+    let mut admin = crate::pool::Settings::parse(&db.url).unwrap().connect().unwrap();
+    let name: String = admin.query_one("SELECT current_database()", &[]).unwrap().get(0);
+    admin.batch_execute(&format!("ALTER DATABASE {name} SET synchronous_commit = off")).unwrap();
+    let pg = connect(&db.url, &Options::default()).unwrap();
+    let settings = pg
+        .pool
+        .with(|conn| {
+            let row = conn
+                .client
+                .query_one("SELECT current_setting('synchronous_commit'), current_setting('statement_timeout')", &[])
+                .map_err(crate::error::db)?;
+            Ok((row.get::<_, String>(0), row.get::<_, String>(1)))
+        })
+        .unwrap();
+    assert_eq!(settings, ("on".to_owned(), "30s".to_owned()));
+}
+
+/// Rough write throughput against the server of `SCIM_TEST_POSTGRES`; run with
+/// `cargo test -p scim-store-pg --release -- --ignored --nocapture throughput`.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn throughput() {
+    let Some(f) = Fixture::new() else { return };
+    let pg = Arc::new(f.replica());
+    let t = f.a;
+    let n = 2000;
+    let started = Instant::now();
+    for i in 0..n {
+        user(&*pg, t, &format!("s{i}")).unwrap();
+    }
+    let single = f64::from(n) / started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let threads: Vec<_> = (0..16)
+        .map(|k| {
+            let pg = pg.clone();
+            std::thread::spawn(move || {
+                for i in 0..n / 16 {
+                    user(&*pg, t, &format!("p{k}-{i}")).unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let parallel = f64::from(n) / started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let ids: Vec<String> = (0..n).map(|i| format!("s{i}")).collect();
+    let found = read(&*pg, |r| {
+        let mut found = 0;
+        for id in &ids {
+            let query = Query { conditions: vec![scim_store::Condition::Name(id.clone())], ..Query::default() };
+            found += r.list(t, User, &query)?.items.len();
+        }
+        Ok(found)
+    })
+    .unwrap();
+    let lookups = f64::from(n) / started.elapsed().as_secs_f64();
+    assert_eq!(found, ids.len());
+    println!("{single:.0} inserts/s from one thread, {parallel:.0} inserts/s from 16 threads, {lookups:.0} lookups/s");
+}
