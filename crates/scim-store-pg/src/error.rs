@@ -32,7 +32,10 @@ pub(crate) fn db(e: postgres::Error) -> Error {
     if e.is_closed() || io || e.to_string().contains("timed out") {
         return Error::Unavailable(e.to_string());
     }
-    Error::Backend(e.to_string())
+    match std::error::Error::source(&e) {
+        Some(cause) => Error::Backend(format!("{e}: {cause}")),
+        None => Error::Backend(e.to_string()),
+    }
 }
 
 /// Whether rustls refused the server (its certificate, say) somewhere in `e`'s causes.
@@ -52,9 +55,10 @@ fn is_tls_refusal(e: &postgres::Error) -> bool {
 ///
 /// Class 08 is the connection failing; 57P01-57P03 an administrator's shutdown, a crash and a
 /// server that cannot take connections yet; 53300 too many connections; 57014 a statement
-/// cancelled (by `statement_timeout`, the backend's own bound).
+/// cancelled (by `statement_timeout`, the backend's own bound); 40P01 a deadlock the server broke
+/// (possible only between multi-resource jobs at a tenant's quota), which a retry resolves.
 fn is_transient(code: &str) -> bool {
-    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "57014")
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "57014" | "40P01")
 }
 
 /// The uniqueness rule a unique index of `resources` enforces, by the index's name.
@@ -74,7 +78,7 @@ mod tests {
 
     #[test]
     fn transient_states_are_unavailable_and_others_are_not() {
-        for code in ["08006", "08001", "57P01", "57P02", "57P03", "53300", "57014"] {
+        for code in ["08006", "08001", "57P01", "57P02", "57P03", "53300", "57014", "40P01"] {
             assert!(is_transient(code), "{code}");
         }
         for code in ["23505", "42P01", "40001", "22P02"] {

@@ -21,8 +21,12 @@
 //! running jobs one at a time come from the database instead:
 //! - uniqueness from `UNIQUE` indexes on the key columns (a concurrent identical create waits
 //!   for the first one's commit, then conflicts);
-//! - quotas from one guarded `UPDATE tenants SET users = users + 1 WHERE users < max_users` in
-//!   the same transaction as the insert (the row lock orders concurrent inserts of one tenant);
+//! - quotas from a count split over sixteen shard rows per tenant and kind, updated in the
+//!   insert's transaction: far from the quota an insert takes a shard no one holds and checks
+//!   the sum with a margin for the other shards' inserts in flight, near it an insert locks
+//!   every shard and counts exactly; so concurrent inserts of one tenant commit side by side
+//!   (one counter row would make each wait for the previous one's WAL flush) and the quota is
+//!   never passed;
 //! - read-modify-write from [`Writer::get_for_update`](scim_store::contract::Writer::get_for_update),
 //!   a `SELECT … FOR UPDATE` that holds the row until the job commits.
 //!

@@ -52,6 +52,10 @@ pub(crate) fn legacy(kind: ResourceKind) -> scim_store::Kind {
     }
 }
 
+/// How many rows of `tenant_counts` hold each tenant's count of each kind (the `tenant_counted`
+/// trigger makes them).
+pub(crate) const SHARDS: i64 = 16;
+
 /// The lowercased (Rust `to_lowercase`) name and email keys.
 fn key_columns(keys: &Keys) -> (String, Option<String>) {
     (keys.name.to_lowercase(), keys.email.as_deref().map(str::to_lowercase))
@@ -98,39 +102,90 @@ impl Session<'_> {
         row.map(|row| col(&row, 0)).transpose()
     }
 
-    /// Takes one place of the tenant's quota for `kind`, in this transaction: the guarded
-    /// increment locks the tenant's row, so concurrent inserts (on any replica) count one after
-    /// another and never pass the quota. [`Error::Quota`] when full, [`Error::NotFound`] for an
-    /// unknown tenant.
+    /// Takes one place of the tenant's quota for `kind`, in this transaction; [`Error::Quota`]
+    /// when full, [`Error::NotFound`] for an unknown tenant.
+    ///
+    /// The count is split over [`SHARDS`] rows so that concurrent inserts of one tenant (on any
+    /// replica) need not wait for each other's commits, and the quota still holds exactly:
+    /// - Far from the quota, an insert adds one to a shard no other transaction holds (`FOR
+    ///   UPDATE SKIP LOCKED`, never waiting) and then, holding it, checks that the committed sum
+    ///   plus one pending insert per other shard stays within the quota. Every insert that
+    ///   commits after this check held another shard during it, so the final count cannot pass
+    ///   the quota.
+    /// - Near the quota (or with every shard busy), it locks all the tenant's shards of that
+    ///   kind in order, waiting for the inserts in flight, and counts exactly.
     fn take_place(&self, tenant: TenantKey, kind: ResourceKind) -> Result<(), Error> {
-        let taken = match kind {
-            ResourceKind::User => {
-                self.exec("UPDATE tenants SET users = users + 1 WHERE seq = $1 AND users < max_users", &[&tenant.0])?
+        let k = code(kind);
+        if !self.holds_every_shard(tenant, k) {
+            let used = self.shards_used(tenant, k);
+            let row = self.row(
+                "UPDATE tenant_counts SET n = n + 1
+                  WHERE tenant = $1 AND kind = $2 AND shard = (
+                      SELECT shard FROM tenant_counts
+                       WHERE tenant = $1 AND kind = $2 AND shard <> ALL($3::smallint[])
+                         AND (SELECT sum(n)::bigint FROM tenant_counts WHERE tenant = $1 AND kind = $2) + $4::bigint
+                             <= (SELECT CASE WHEN $2 = 0 THEN max_users ELSE max_groups END FROM tenants WHERE seq = $1)
+                       LIMIT 1 FOR UPDATE SKIP LOCKED)
+                 RETURNING shard",
+                &[&tenant.0, &k, &used, &(2 * SHARDS)],
+            )?;
+            if let Some(row) = row {
+                let shard: i16 = col(&row, 0)?;
+                self.note_shard(tenant, k, shard);
+                let within = self.row(
+                    "SELECT (SELECT sum(n)::bigint FROM tenant_counts WHERE tenant = $1 AND kind = $2) + $3::bigint
+                            <= (SELECT CASE WHEN $2 = 0 THEN max_users ELSE max_groups END FROM tenants WHERE seq = $1)",
+                    &[&tenant.0, &k, &(SHARDS - 1)],
+                )?;
+                if within.map(|row| col::<Option<bool>>(&row, 0)).transpose()?.flatten().unwrap_or(false) {
+                    return Ok(());
+                }
+                // Others filled the margin since the first look: count exactly instead.
+                self.exec(
+                    "UPDATE tenant_counts SET n = n - 1 WHERE tenant = $1 AND kind = $2 AND shard = $3",
+                    &[&tenant.0, &k, &shard],
+                )?;
             }
-            ResourceKind::Group => self.exec(
-                r#"UPDATE tenants SET "groups" = "groups" + 1 WHERE seq = $1 AND "groups" < max_groups"#,
-                &[&tenant.0],
-            )?,
-        };
-        if taken > 0 {
-            return Ok(());
         }
-        match self.row("SELECT seq FROM tenants WHERE seq = $1", &[&tenant.0])? {
-            Some(_) => Err(Error::Quota(legacy(kind))),
-            None => Err(Error::NotFound),
+        let rows = self.rows(
+            "SELECT n FROM tenant_counts WHERE tenant = $1 AND kind = $2 ORDER BY shard FOR UPDATE",
+            &[&tenant.0, &k],
+        )?;
+        if rows.is_empty() {
+            return Err(Error::NotFound);
         }
+        self.note_every_shard(tenant, k);
+        let held = rows.iter().map(|row| col::<i64>(row, 0)).sum::<Result<i64, Error>>()?;
+        let max = self.row(
+            "SELECT CASE WHEN $2::smallint = 0 THEN max_users ELSE max_groups END FROM tenants WHERE seq = $1",
+            &[&tenant.0, &k],
+        )?;
+        let max: i64 = max.map(|row| col(&row, 0)).transpose()?.ok_or(Error::NotFound)?;
+        if held >= max {
+            return Err(Error::Quota(legacy(kind)));
+        }
+        self.exec(
+            "UPDATE tenant_counts SET n = n + 1 WHERE tenant = $1 AND kind = $2 AND shard = 0",
+            &[&tenant.0, &k],
+        )?;
+        Ok(())
     }
 
-    /// Adds one to (`by = 1`) or takes one from (`by = -1`) the tenant's count of `kind`.
+    /// Adds `by` to the tenant's count of `kind` on any shard (a delete, an import, or an insert
+    /// that conflicted giving its place back): taking from the count never needs the quota's
+    /// care, and an import is not held to the quota.
     fn count(&self, tenant: TenantKey, kind: ResourceKind, by: i64) -> Result<(), Error> {
-        match kind {
-            ResourceKind::User => {
-                self.exec("UPDATE tenants SET users = users + $2 WHERE seq = $1", &[&tenant.0, &by])?
-            }
-            ResourceKind::Group => {
-                self.exec(r#"UPDATE tenants SET "groups" = "groups" + $2 WHERE seq = $1"#, &[&tenant.0, &by])?
-            }
-        };
+        let k = code(kind);
+        let row = self.row(
+            "UPDATE tenant_counts SET n = n + $3
+              WHERE tenant = $1 AND kind = $2 AND shard = COALESCE(
+                  (SELECT shard FROM tenant_counts WHERE tenant = $1 AND kind = $2 LIMIT 1 FOR UPDATE SKIP LOCKED), 0)
+             RETURNING shard",
+            &[&tenant.0, &k, &by],
+        )?;
+        if let Some(row) = row {
+            self.note_shard(tenant, k, col(&row, 0)?);
+        }
         Ok(())
     }
 

@@ -11,8 +11,10 @@
 ///   kind, primary email per tenant. Their names are what [`crate::error::unique_rule`] maps.
 /// - `members` is one row per membership, keyed by `(group_seq, member_seq)`, with the reverse
 ///   index for "groups of a member"; rows go with either side (`ON DELETE CASCADE`).
-/// - `tenants.users` / `tenants."groups"` are kept by the statements that insert and delete
-///   resources, in the same transaction (the quota's guarded increment).
+/// - a tenant's live counts of users and groups are the sums of its `tenant_counts` shards,
+///   kept by the statements that insert and delete resources, in the same transaction; the
+///   shards let concurrent inserts of one tenant commit side by side while the quota still
+///   holds exactly (see `resources::take_place`).
 /// - `control_version` is one row bumped by trigger, with a `NOTIFY scim_control`, whenever the
 ///   data every server process caches changes (tenants but their counts, tokens, access keys,
 ///   administrators' tokens, access control): see [`crate::watch`].
@@ -48,14 +50,30 @@ CREATE TABLE tenants (
     created          bigint NOT NULL,
     max_users        bigint NOT NULL DEFAULT 100000,
     max_groups       bigint NOT NULL DEFAULT 100000,
-    users            bigint NOT NULL DEFAULT 0,
-    "groups"         bigint NOT NULL DEFAULT 0,
     rate_limit_rps   double precision,
     rate_limit_burst bigint
 );
 CREATE TRIGGER tenants_control
     AFTER INSERT OR DELETE OR UPDATE OF id, name, profile, max_users, max_groups, rate_limit_rps, rate_limit_burst
     ON tenants FOR EACH STATEMENT EXECUTE FUNCTION control_changed();
+
+-- The live count of each tenant's users (kind 0) and groups (kind 1), split over 16 shards so
+-- that concurrent inserts of one tenant each update their own row (see `resources::take_place`).
+CREATE TABLE tenant_counts (
+    tenant bigint NOT NULL REFERENCES tenants(seq) ON DELETE CASCADE,
+    kind   smallint NOT NULL,
+    shard  smallint NOT NULL,
+    n      bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant, kind, shard)
+);
+CREATE FUNCTION tenant_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO tenant_counts (tenant, kind, shard)
+    SELECT NEW.seq, k, s FROM generate_series(0, 1) k, generate_series(0, 15) s;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER tenants_counted AFTER INSERT ON tenants FOR EACH ROW EXECUTE FUNCTION tenant_counted();
 
 CREATE TABLE tokens (
     id      text PRIMARY KEY,

@@ -32,6 +32,9 @@ pub(crate) type Params<'p> = [&'p (dyn ToSql + Sync)];
 pub(crate) struct Session<'a> {
     tx: RefCell<Transaction<'a>>,
     statements: RefCell<&'a mut HashMap<&'static str, Statement>>,
+    /// The quota shards this transaction has locked: `(tenant, kind, shard)`, with shard `-1`
+    /// for "every shard of that tenant and kind".
+    shards: RefCell<Vec<(i64, i16, i16)>>,
 }
 
 impl<'a> Session<'a> {
@@ -41,7 +44,7 @@ impl<'a> Session<'a> {
         let Conn { client, statements } = conn;
         let level = if read_only { IsolationLevel::RepeatableRead } else { IsolationLevel::ReadCommitted };
         let tx = client.build_transaction().isolation_level(level).read_only(read_only).start().map_err(db)?;
-        Ok(Session { tx: RefCell::new(tx), statements: RefCell::new(statements) })
+        Ok(Session { tx: RefCell::new(tx), statements: RefCell::new(statements), shards: RefCell::new(Vec::new()) })
     }
 
     /// Commits (`keep`) or rolls back; `Ok` once the commit is durable.
@@ -67,6 +70,26 @@ impl<'a> Session<'a> {
         let statement = self.tx()?.prepare(sql).map_err(db)?;
         cache.insert(sql, statement.clone());
         Ok(statement)
+    }
+
+    /// The quota shards of `tenant` and `kind` this transaction holds.
+    pub(crate) fn shards_used(&self, tenant: TenantKey, kind: i16) -> Vec<i16> {
+        self.shards.borrow().iter().filter(|(t, k, _)| *t == tenant.0 && *k == kind).map(|(_, _, s)| *s).collect()
+    }
+
+    /// Whether this transaction holds every quota shard of `tenant` and `kind`.
+    pub(crate) fn holds_every_shard(&self, tenant: TenantKey, kind: i16) -> bool {
+        self.shards_used(tenant, kind).contains(&-1)
+    }
+
+    /// Notes that this transaction holds `shard` of `tenant` and `kind`.
+    pub(crate) fn note_shard(&self, tenant: TenantKey, kind: i16, shard: i16) {
+        self.shards.borrow_mut().push((tenant.0, kind, shard));
+    }
+
+    /// Notes that this transaction holds every shard of `tenant` and `kind`.
+    pub(crate) fn note_every_shard(&self, tenant: TenantKey, kind: i16) {
+        self.note_shard(tenant, kind, -1);
     }
 
     /// Every row of `sql`.

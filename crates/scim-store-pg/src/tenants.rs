@@ -10,7 +10,10 @@ use crate::session::{Session, col};
 /// The columns [`tenant`] reads, in order.
 macro_rules! tenant_columns {
     () => {
-        r#"seq, id, name, profile, created, max_users, max_groups, users, "groups", rate_limit_rps, rate_limit_burst"#
+        "t.seq, t.id, t.name, t.profile, t.created, t.max_users, t.max_groups,
+         (SELECT COALESCE(sum(n), 0) FROM tenant_counts c WHERE c.tenant = t.seq AND c.kind = 0)::bigint,
+         (SELECT COALESCE(sum(n), 0) FROM tenant_counts c WHERE c.tenant = t.seq AND c.kind = 1)::bigint,
+         t.rate_limit_rps, t.rate_limit_burst"
     };
 }
 
@@ -60,12 +63,12 @@ pub(crate) fn found(changed: u64) -> Result<(), Error> {
 
 impl Session<'_> {
     pub(crate) fn tenants(&self) -> Result<Vec<Tenant>, Error> {
-        let rows = self.rows(concat!("SELECT ", tenant_columns!(), " FROM tenants ORDER BY seq"), &[])?;
+        let rows = self.rows(concat!("SELECT ", tenant_columns!(), " FROM tenants t ORDER BY t.seq"), &[])?;
         rows.iter().map(tenant).collect()
     }
 
     pub(crate) fn tenant(&self, id: &str) -> Result<Option<Tenant>, Error> {
-        let row = self.row(concat!("SELECT ", tenant_columns!(), " FROM tenants WHERE id = $1"), &[&id])?;
+        let row = self.row(concat!("SELECT ", tenant_columns!(), " FROM tenants t WHERE t.id = $1"), &[&id])?;
         row.as_ref().map(tenant).transpose()
     }
 
@@ -82,17 +85,11 @@ impl Session<'_> {
 
     pub(crate) fn create_tenant(&self, name: Option<&str>, profile: &str) -> Result<Tenant, Error> {
         let id = tenant_id()?;
-        let row = self.row(
-            concat!(
-                "INSERT INTO tenants (id, name, profile, created) VALUES ($1, $2, $3, $4) RETURNING ",
-                tenant_columns!()
-            ),
+        self.exec(
+            "INSERT INTO tenants (id, name, profile, created) VALUES ($1, $2, $3, $4)",
             &[&id, &name, &profile, &now_millis()],
         )?;
-        row.as_ref()
-            .map(tenant)
-            .transpose()?
-            .ok_or_else(|| Error::Backend("INSERT … RETURNING returned nothing".into()))
+        self.tenant(&id)?.ok_or_else(|| Error::Backend("a tenant just created is missing".into()))
     }
 
     pub(crate) fn delete_tenant(&self, id: &str) -> Result<(), Error> {

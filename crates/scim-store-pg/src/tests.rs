@@ -150,16 +150,15 @@ fn tenants_credentials_and_administration() {
 #[test]
 fn the_quota_holds_under_concurrent_inserts_from_two_replicas() {
     let Some(f) = Fixture::new() else { return };
+    // Far enough from the quota for the sharded fast path at first, then exact counting.
     let id = f.a_id.clone();
-    write(&f.pg, move |w| w.set_quota(&id, 7, 1)).unwrap();
+    write(&f.pg, move |w| w.set_quota(&id, 45, 1)).unwrap();
     let replicas = [Arc::new(f.replica()), Arc::new(f.replica())];
-    let start = Arc::new(Barrier::new(2));
+    let start = Arc::new(Barrier::new(8));
     let t = f.a;
-    let threads: Vec<_> = replicas
-        .iter()
-        .enumerate()
-        .map(|(n, pg)| {
-            let (pg, start) = (pg.clone(), start.clone());
+    let threads: Vec<_> = (0..8)
+        .map(|n| {
+            let (pg, start) = (replicas[n % 2].clone(), start.clone());
             std::thread::spawn(move || {
                 start.wait();
                 (0..10).map(|i| user(&*pg, t, &format!("r{n}-{i}"))).collect::<Vec<_>>()
@@ -169,11 +168,11 @@ fn the_quota_holds_under_concurrent_inserts_from_two_replicas() {
     let results: Vec<_> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
     let ok = results.iter().filter(|r| r.is_ok()).count();
     assert!(results.iter().all(|r| matches!(r, Ok(_) | Err(Error::Quota(Kind::User)))), "{results:?}");
-    assert_eq!(ok, 7);
+    assert_eq!(ok, 45);
     let tenant = read(&f.pg, |r| r.tenant(&f.a_id)).unwrap().unwrap();
-    assert_eq!((tenant.users, tenant.groups), (7, 0));
+    assert_eq!((tenant.users, tenant.groups), (45, 0));
     let listed = read(&f.pg, |r| r.list(t, User, &Query { with_total: true, ..Query::default() })).unwrap();
-    assert_eq!(listed.total, Some(7));
+    assert_eq!(listed.total, Some(45));
     // Groups have their own quota; a delete frees a place; an unknown tenant is not found.
     group(&f.pg, t, "g");
     let second = write(&f.pg, move |w| w.insert(t, Group, &keys("h", None, None), &Map::new(), 1));
@@ -182,6 +181,15 @@ fn the_quota_holds_under_concurrent_inserts_from_two_replicas() {
     write(&f.pg, move |w| w.delete(t, User, &first)).unwrap();
     user(&f.pg, t, "again").unwrap();
     assert!(matches!(user(&f.pg, scim_store::TenantKey(999_999), "x"), Err(Error::NotFound)));
+    // The trigger made as many shards as the code counts on.
+    let shards: i64 =
+        f.pg.pool
+            .with(|conn| {
+                let row = conn.client.query_one("SELECT COUNT(*) FROM tenant_counts WHERE tenant = $1", &[&t.0]);
+                row.map_err(crate::error::db)?.try_get(0).map_err(crate::error::db)
+            })
+            .unwrap();
+    assert_eq!(shards, 2 * crate::resources::SHARDS);
 }
 
 #[test]
