@@ -783,3 +783,47 @@ fn throughput() {
     assert_eq!(found, ids.len());
     println!("{single:.0} inserts/s from one thread, {parallel:.0} inserts/s from 16 threads, {lookups:.0} lookups/s");
 }
+
+/// Runs the shell command in environment variable `name`; false when it is unset.
+fn run_env_command(name: &str) -> bool {
+    let Some(command) = std::env::var(name).ok().filter(|c| !c.is_empty()) else { return false };
+    let status = std::process::Command::new("sh").args(["-c", &command]).status().unwrap();
+    assert!(status.success(), "{name} failed: {command}");
+    true
+}
+
+/// The real thing behind the forwarder test above: the server stopped (`pg_ctl stop -m fast`)
+/// and started again. It stops the server every other test uses, so it runs alone:
+/// `SCIM_TEST_POSTGRES_STOP='…' SCIM_TEST_POSTGRES_START='…' cargo test -p scim-store-pg -- --ignored restart`.
+#[test]
+#[ignore = "stops the database server: run alone, with SCIM_TEST_POSTGRES_STOP and SCIM_TEST_POSTGRES_START"]
+fn a_restarted_server_is_unavailable_meanwhile_and_the_backend_recovers() {
+    let Some(f) = Fixture::new() else { return };
+    let t = f.a;
+    user(&f.pg, t, "before").unwrap();
+    if !run_env_command("SCIM_TEST_POSTGRES_STOP") {
+        eprintln!("skipped: SCIM_TEST_POSTGRES_STOP is not set");
+        return;
+    }
+    let mut slowest = Duration::ZERO;
+    for attempt in 0..5 {
+        let started = Instant::now();
+        let result = user(&f.pg, t, &format!("during-{attempt}"));
+        assert!(matches!(result, Err(Error::Unavailable(_))), "{result:?}");
+        assert!(matches!(read(&f.pg, |r| r.tenants()), Err(Error::Unavailable(_))));
+        slowest = slowest.max(started.elapsed());
+    }
+    assert!(slowest < Duration::from_secs(5), "{slowest:?}");
+    assert!(run_env_command("SCIM_TEST_POSTGRES_START"));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(10);
+    let recovered = loop {
+        match user(&f.pg, t, "after") {
+            Ok(_) => break started.elapsed(),
+            Err(Error::Unavailable(_)) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => panic!("{e:?}"),
+        }
+    };
+    eprintln!("answers while stopped: Unavailable within {slowest:?}; recovered {recovered:?} after the start");
+    assert_eq!(read(&f.pg, |r| r.list(t, User, &Query::default())).unwrap().items.len(), 2);
+}
