@@ -8,6 +8,9 @@
 //! answers with the same [`scim_store::Error`]s, so the server cannot tell the two apart except
 //! by [`Backend::location`](scim_store::Backend::location).
 //!
+//! It needs PostgreSQL 13 or newer (`gen_random_uuid()` makes resource ids) and a role that may
+//! create tables and functions in the database's default schema, for the migrations.
+//!
 //! It is blocking, like the contract: the server calls it from its store threads. Underneath is
 //! the `postgres` crate, the synchronous face of `tokio-postgres`, each connection driving its
 //! own small runtime; a pool of its own (`pool`) hands connections out with bounded waits.
