@@ -6,7 +6,7 @@
 //! users and groups with their key columns, membership rows, the audit log), keeps the same
 //! rules (keys lowercased by Rust, never by a collation; two tokens per tenant; quotas), and
 //! answers with the same [`scim_store::Error`]s, so the server cannot tell the two apart except
-//! by [`Backend::location`](scim_store::Backend::location).
+//! by [`Backend::location`].
 //!
 //! It needs PostgreSQL 13 or newer (`gen_random_uuid()` makes resource ids) and a role that may
 //! create tables and functions in the database's default schema, for the migrations.
@@ -48,7 +48,7 @@
 //! Tenants, tokens, access keys, administrators' tokens, quotas, rate limits, profiles and
 //! access control are cached by each server process. Every write to them bumps a counter row
 //! (`control_version`) by trigger, in the same transaction, and sends `NOTIFY scim_control`; a
-//! listening connection on its own thread moves [`Backend::data_version`](scim_store::Backend::data_version)
+//! listening connection on its own thread moves [`Backend::data_version`]
 //! on each notification, and `data_version` also reads the counter row itself (one indexed
 //! single-row `SELECT`) whenever the listener is down, so a change is seen within one poll
 //! whatever happens to the listener (`watch`).
