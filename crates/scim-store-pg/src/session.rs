@@ -1,0 +1,310 @@
+//! [`Session`]: one job's transaction, the view that implements the contract's [`Reader`] and
+//! [`Writer`].
+//!
+//! The methods it forwards to live beside their tables (`tenants.rs`, `resources.rs`, ...); this
+//! file only opens and ends the transaction, runs statements, and says which methods make up the
+//! contract.
+
+use std::cell::{RefCell, RefMut};
+use std::collections::HashMap;
+
+use postgres::types::{FromSql, ToSql};
+use postgres::{IsolationLevel, Row, Statement, Transaction};
+use scim_schema::ResourceKind;
+use scim_store::contract::{Exported, Reader, Writer};
+use scim_store::{
+    AccessControlAttribute, AccessKeyRecord, AdminAction, AdminTokenRecord, AuditEntry, AuditFilter, Error, Keys,
+    Membership, MembershipKey, NewAudit, Page, Query, RateLimit, Stored, Tenant, TenantKey, TokenRecord,
+};
+use serde_json::{Map, Value};
+
+use crate::error::db;
+use crate::pool::Conn;
+
+/// Statement parameters.
+pub(crate) type Params<'p> = [&'p (dyn ToSql + Sync)];
+
+/// One job's transaction on a pooled connection.
+///
+/// Reader methods take `&self`, and the `postgres` client needs `&mut` for every statement, so
+/// the transaction sits in a `RefCell`; a job that re-enters the session from inside an
+/// export callback gets an error, never a panic.
+pub(crate) struct Session<'a> {
+    tx: RefCell<Transaction<'a>>,
+    statements: RefCell<&'a mut HashMap<&'static str, Statement>>,
+    /// The quota shards this transaction has locked: `(tenant, kind, shard)`, with shard `-1`
+    /// for "every shard of that tenant and kind".
+    shards: RefCell<Vec<(i64, i16, i16)>>,
+}
+
+impl<'a> Session<'a> {
+    /// Opens a `REPEATABLE READ READ ONLY` transaction (one snapshot) when `read_only`, else a
+    /// `READ COMMITTED` one.
+    pub(crate) fn begin(conn: &'a mut Conn, read_only: bool) -> Result<Session<'a>, Error> {
+        let Conn { client, statements } = conn;
+        let level = if read_only { IsolationLevel::RepeatableRead } else { IsolationLevel::ReadCommitted };
+        let tx = client.build_transaction().isolation_level(level).read_only(read_only).start().map_err(db)?;
+        Ok(Session { tx: RefCell::new(tx), statements: RefCell::new(statements), shards: RefCell::new(Vec::new()) })
+    }
+
+    /// Commits (`keep`) or rolls back; `Ok` once the commit is durable.
+    pub(crate) fn finish(self, keep: bool) -> Result<(), Error> {
+        let tx = self.tx.into_inner();
+        if keep { tx.commit() } else { tx.rollback() }.map_err(db)
+    }
+
+    /// The transaction, for one statement.
+    pub(crate) fn tx(&self) -> Result<RefMut<'_, Transaction<'a>>, Error> {
+        self.tx.try_borrow_mut().map_err(|_| Error::Backend("the session was used from inside its own callback".into()))
+    }
+
+    /// `sql` prepared once per connection.
+    fn prepared(&self, sql: &'static str) -> Result<Statement, Error> {
+        let mut cache = self
+            .statements
+            .try_borrow_mut()
+            .map_err(|_| Error::Backend("the session was used from inside its own callback".into()))?;
+        if let Some(statement) = cache.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.tx()?.prepare(sql).map_err(db)?;
+        cache.insert(sql, statement.clone());
+        Ok(statement)
+    }
+
+    /// The quota shards of `tenant` and `kind` this transaction holds.
+    pub(crate) fn shards_used(&self, tenant: TenantKey, kind: i16) -> Vec<i16> {
+        self.shards.borrow().iter().filter(|(t, k, _)| *t == tenant.0 && *k == kind).map(|(_, _, s)| *s).collect()
+    }
+
+    /// Whether this transaction holds every quota shard of `tenant` and `kind`.
+    pub(crate) fn holds_every_shard(&self, tenant: TenantKey, kind: i16) -> bool {
+        self.shards_used(tenant, kind).contains(&-1)
+    }
+
+    /// Notes that this transaction holds `shard` of `tenant` and `kind`.
+    pub(crate) fn note_shard(&self, tenant: TenantKey, kind: i16, shard: i16) {
+        self.shards.borrow_mut().push((tenant.0, kind, shard));
+    }
+
+    /// Notes that this transaction holds every shard of `tenant` and `kind`.
+    pub(crate) fn note_every_shard(&self, tenant: TenantKey, kind: i16) {
+        self.note_shard(tenant, kind, -1);
+    }
+
+    /// Every row of `sql`.
+    pub(crate) fn rows(&self, sql: &'static str, params: &Params<'_>) -> Result<Vec<Row>, Error> {
+        let statement = self.prepared(sql)?;
+        self.tx()?.query(&statement, params).map_err(db)
+    }
+
+    /// The one row of `sql`, if any.
+    pub(crate) fn row(&self, sql: &'static str, params: &Params<'_>) -> Result<Option<Row>, Error> {
+        let statement = self.prepared(sql)?;
+        self.tx()?.query_opt(&statement, params).map_err(db)
+    }
+
+    /// Runs `sql`; returns how many rows it changed.
+    pub(crate) fn exec(&self, sql: &'static str, params: &Params<'_>) -> Result<u64, Error> {
+        let statement = self.prepared(sql)?;
+        self.tx()?.execute(&statement, params).map_err(db)
+    }
+}
+
+/// Column `i` of `row`.
+pub(crate) fn col<'r, T: FromSql<'r>>(row: &'r Row, i: usize) -> Result<T, Error> {
+    row.try_get(i).map_err(db)
+}
+
+/// A count or size as a statement parameter.
+pub(crate) fn int(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A statement's row count as the contract's `usize`.
+pub(crate) fn count(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+impl Reader for Session<'_> {
+    fn tenants(&self) -> Result<Vec<Tenant>, Error> {
+        Session::tenants(self)
+    }
+    fn tenant(&self, id: &str) -> Result<Option<Tenant>, Error> {
+        Session::tenant(self, id)
+    }
+    fn tokens(&self, tenant_id: &str) -> Result<Vec<TokenRecord>, Error> {
+        Session::tokens(self, tenant_id)
+    }
+    fn all_tokens(&self) -> Result<Vec<TokenRecord>, Error> {
+        Session::all_tokens(self)
+    }
+    fn access_keys(&self, tenant_id: &str) -> Result<Vec<AccessKeyRecord>, Error> {
+        Session::access_keys(self, tenant_id)
+    }
+    fn all_access_keys(&self) -> Result<Vec<AccessKeyRecord>, Error> {
+        Session::all_access_keys(self)
+    }
+    fn admin_tokens(&self) -> Result<Vec<AdminTokenRecord>, Error> {
+        Session::admin_tokens(self)
+    }
+    fn admin_audit(&self, before: Option<i64>, limit: usize) -> Result<Vec<(i64, AdminAction)>, Error> {
+        Session::admin_audit(self, before, limit)
+    }
+    fn access_control(&self, tenant: TenantKey) -> Result<Vec<AccessControlAttribute>, Error> {
+        Session::access_control(self, tenant)
+    }
+    fn audit(&self, tenant: TenantKey, after: Option<i64>, limit: usize) -> Result<Vec<AuditEntry>, Error> {
+        Session::audit(self, tenant, after, limit)
+    }
+    fn audit_filtered(&self, tenant: TenantKey, filter: &AuditFilter) -> Result<Vec<AuditEntry>, Error> {
+        Session::audit_filtered(self, tenant, filter)
+    }
+    fn audit_overflow(&self, max_rows: u64) -> Result<Vec<(TenantKey, i64)>, Error> {
+        Session::audit_overflow(self, max_rows)
+    }
+    fn get(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<Option<Stored>, Error> {
+        Session::get(self, tenant, kind, id, false)
+    }
+    fn exists(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<bool, Error> {
+        Ok(Session::seq_of(self, tenant, kind, id)?.is_some())
+    }
+    fn list(&self, tenant: TenantKey, kind: ResourceKind, query: &Query) -> Result<Page, Error> {
+        crate::query::list(&mut *self.tx()?, tenant, kind, query)
+    }
+    fn membership_key(
+        &self,
+        tenant: TenantKey,
+        group_id: &str,
+        member_id: &str,
+    ) -> Result<Option<MembershipKey>, Error> {
+        Session::membership_key(self, tenant, group_id, member_id)
+    }
+    fn membership(&self, tenant: TenantKey, key: MembershipKey) -> Result<Option<(String, String)>, Error> {
+        Session::membership(self, tenant, key)
+    }
+    fn member_ids(&self, tenant: TenantKey, group_id: &str) -> Result<Vec<String>, Error> {
+        Session::member_ids(self, tenant, group_id)
+    }
+    fn members(
+        &self,
+        tenant: TenantKey,
+        group_ids: &[&str],
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Vec<Membership>>, Error> {
+        Session::members(self, tenant, group_ids, after, limit)
+    }
+    fn groups_of(&self, tenant: TenantKey, member_ids: &[&str]) -> Result<Vec<Vec<Membership>>, Error> {
+        Session::groups_of(self, tenant, member_ids)
+    }
+    fn export_resources(
+        &self,
+        tenant: TenantKey,
+        each: &mut dyn FnMut(Exported) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        Session::export_resources(self, tenant, each)
+    }
+    fn export_members(
+        &self,
+        tenant: TenantKey,
+        each: &mut dyn FnMut(&str, &str) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        Session::export_members(self, tenant, each)
+    }
+}
+
+impl Writer for Session<'_> {
+    fn create_tenant(&mut self, name: Option<&str>, profile: &str) -> Result<Tenant, Error> {
+        Session::create_tenant(self, name, profile)
+    }
+    fn delete_tenant(&mut self, id: &str) -> Result<(), Error> {
+        Session::delete_tenant(self, id)
+    }
+    fn set_profile(&mut self, id: &str, profile: &str) -> Result<(), Error> {
+        Session::set_profile(self, id, profile)
+    }
+    fn set_rate_limit(&mut self, id: &str, limit: Option<RateLimit>) -> Result<(), Error> {
+        Session::set_rate_limit(self, id, limit)
+    }
+    fn set_quota(&mut self, id: &str, max_users: i64, max_groups: i64) -> Result<(), Error> {
+        Session::set_quota(self, id, max_users, max_groups)
+    }
+    fn add_token(&mut self, record: &TokenRecord) -> Result<(), Error> {
+        Session::add_token(self, record)
+    }
+    fn delete_token(&mut self, tenant_id: &str, token_id: &str) -> Result<(), Error> {
+        Session::delete_token(self, tenant_id, token_id)
+    }
+    fn add_access_key(&mut self, record: &AccessKeyRecord) -> Result<(), Error> {
+        Session::add_access_key(self, record)
+    }
+    fn delete_access_key(&mut self, tenant_id: &str, key_id: &str) -> Result<(), Error> {
+        Session::delete_access_key(self, tenant_id, key_id)
+    }
+    fn add_admin_token(&mut self, record: &AdminTokenRecord) -> Result<(), Error> {
+        Session::add_admin_token(self, record)
+    }
+    fn delete_admin_token(&mut self, id: &str) -> Result<(), Error> {
+        Session::delete_admin_token(self, id)
+    }
+    fn record_admin_action(&mut self, entry: &AdminAction) -> Result<(), Error> {
+        Session::record_admin_action(self, entry)
+    }
+    fn set_access_control(&mut self, tenant: TenantKey, attributes: &[AccessControlAttribute]) -> Result<(), Error> {
+        Session::set_access_control(self, tenant, attributes)
+    }
+    fn record_audit(&mut self, tenant: TenantKey, entry: &NewAudit) -> Result<(), Error> {
+        Session::record_audit(self, tenant, entry)
+    }
+    fn prune_audit(&mut self, cutoff: i64, budget: usize, overflowing: &[(TenantKey, i64)]) -> Result<usize, Error> {
+        Session::prune_audit(self, cutoff, budget, overflowing)
+    }
+    fn insert(
+        &mut self,
+        tenant: TenantKey,
+        kind: ResourceKind,
+        keys: &Keys,
+        attrs: &Map<String, Value>,
+        now: i64,
+    ) -> Result<Stored, Error> {
+        Session::insert(self, tenant, kind, keys, attrs, now)
+    }
+    fn replace(
+        &mut self,
+        tenant: TenantKey,
+        kind: ResourceKind,
+        id: &str,
+        keys: &Keys,
+        attrs: &Map<String, Value>,
+        now: i64,
+    ) -> Result<Stored, Error> {
+        Session::replace(self, tenant, kind, id, keys, attrs, now)
+    }
+    fn touch(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<(), Error> {
+        Session::touch(self, tenant, kind, id, now)
+    }
+    fn delete(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<(), Error> {
+        Session::delete(self, tenant, kind, id)
+    }
+    /// `SELECT … FOR UPDATE`: the row stays locked until the job's transaction ends, so a
+    /// concurrent read-modify-write of the same resource, in any process, waits for this one.
+    fn get_for_update(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<Option<Stored>, Error> {
+        Session::get(self, tenant, kind, id, true)
+    }
+    fn add_members(&mut self, tenant: TenantKey, group_id: &str, ids: &[String], nested: bool) -> Result<usize, Error> {
+        Session::add_members(self, tenant, group_id, ids, nested)
+    }
+    fn remove_members(&mut self, tenant: TenantKey, group_id: &str, ids: &[String]) -> Result<usize, Error> {
+        Session::remove_members(self, tenant, group_id, ids)
+    }
+    fn import_tenant(&mut self, tenant: &Tenant) -> Result<TenantKey, Error> {
+        Session::import_tenant(self, tenant)
+    }
+    fn import_resource(&mut self, tenant: TenantKey, resource: &Exported) -> Result<i64, Error> {
+        Session::import_resource(self, tenant, resource)
+    }
+    fn import_member(&mut self, group: i64, member: i64) -> Result<(), Error> {
+        Session::import_member(self, group, member)
+    }
+}
