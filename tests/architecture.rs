@@ -13,7 +13,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("scim-store", &["scim-filter", "scim-schema"]),
     ("scim-store-pg", &["scim-filter", "scim-schema", "scim-store"]),
     ("scim-auth", &[]),
-    ("scim-server", &["scim-filter", "scim-schema", "scim-store", "scim-auth"]),
+    ("scim-server", &["scim-filter", "scim-schema", "scim-store", "scim-store-pg", "scim-auth"]),
     // The load generator speaks to the server over HTTP only, never through its crates.
     ("scim-bench", &["scim-schema"]),
     // The identity provider's side: a client and a sync tool, never the server's crates.

@@ -48,7 +48,8 @@ USAGE:
     scim-server help | --help | --version
 
 ENVIRONMENT:
-    SCIM_DB          database file            (default ./data/scim.db)
+    SCIM_DB          database: a file (SQLite) or a postgres:// or postgresql:// URL
+                                              (default ./data/scim.db)
     SCIM_LISTEN      address to listen on     (default 127.0.0.1:8080)
     SCIM_PUBLIC_URL  URL clients use          (default http://<listen address>)
     SCIM_DURABILITY  full or normal           (default full)
@@ -66,7 +67,8 @@ ENVIRONMENT:
     SCIM_MAX_CONNECTIONS open connections at most       (default 1024)
     SCIM_MAX_HEADER_BYTES request line and headers      (default 16384)
     SCIM_DRAIN_DELAY     seconds /readyz says 503 before stopping (default 0)
-    SCIM_KEY_FILE    the token signing keys   (default <database file>.key)
+    SCIM_KEY_FILE    the token signing keys   (default <database file>.key; required
+                                              with a PostgreSQL --db)
     SCIM_AWS_REGIONS regions the AWS APIs answer in, comma-separated
                                               (default us-east-1)
 ";
@@ -182,9 +184,14 @@ impl Args {
         self.flags.iter().any(|f| f == name)
     }
 
-    /// The database path.
-    pub fn db(&self) -> PathBuf {
-        PathBuf::from(self.get("db", "SCIM_DB").unwrap_or_else(|| "./data/scim.db".into()))
+    /// The database `--db` (or `SCIM_DB`) names: a PostgreSQL URL, else an SQLite file.
+    pub fn db(&self) -> Database {
+        let text = self.get("db", "SCIM_DB").unwrap_or_else(|| "./data/scim.db".into());
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Database::Postgres(text)
+        } else {
+            Database::File(PathBuf::from(text))
+        }
     }
 
     /// The listen address.
@@ -293,10 +300,21 @@ impl Args {
         }
     }
 
-    /// The key file: `--key-file`, else `SCIM_KEY_FILE`, else `<database file>.key` beside it.
-    pub fn key_file(&self) -> PathBuf {
-        self.get("key-file", "SCIM_KEY_FILE")
-            .map_or_else(|| scim_auth::keyring::default_path(&self.db()), PathBuf::from)
+    /// The key file: `--key-file`, else `SCIM_KEY_FILE`, else `<database file>.key` beside an
+    /// SQLite file. A PostgreSQL database has no file to sit beside, and its replicas must
+    /// share one key file, so it must be named.
+    pub fn key_file(&self) -> Result<PathBuf, CliError> {
+        if let Some(path) = self.get("key-file", "SCIM_KEY_FILE") {
+            return Ok(PathBuf::from(path));
+        }
+        match self.db() {
+            Database::File(path) => Ok(scim_auth::keyring::default_path(&path)),
+            Database::Postgres(_) => Err(CliError::Usage(
+                "a PostgreSQL --db needs --key-file PATH (or SCIM_KEY_FILE): every replica signs and \
+                 verifies tokens with the same keys"
+                    .into(),
+            )),
+        }
     }
 
     /// The option `name`, which the command requires.
@@ -309,13 +327,29 @@ impl Args {
     }
 }
 
-/// Opens the database, creating its folder (`0700`) when needed.
+/// Where the data lives: `--db`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// An SQLite file, for one server process on one host.
+    File(PathBuf),
+    /// A PostgreSQL URL (libpq form), for any number of server processes.
+    Postgres(String),
+}
+
+/// Opens the database: a PostgreSQL URL through `scim-store-pg`, else the SQLite file, creating
+/// its folder (`0700`) when needed.
 ///
-/// A signing key still inside an older database moves to the key file first (added to the keys
-/// already there, if any), so whichever command opens the database first after an upgrade, no
-/// token breaks.
+/// A signing key still inside an older SQLite database moves to the key file first (added to the
+/// keys already there, if any), so whichever command opens the database first after an upgrade,
+/// no token breaks.
 pub fn open(args: &Args) -> Result<Store, CliError> {
-    let path = args.db();
+    let path = match args.db() {
+        Database::File(path) => path,
+        Database::Postgres(url) => {
+            args.key_file()?;
+            return Ok(Store::new(scim_store_pg::connect(&url, &args.store_options()?)?));
+        }
+    };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         let mut dir = std::fs::DirBuilder::new();
         dir.recursive(true);
@@ -323,7 +357,7 @@ pub fn open(args: &Args) -> Result<Store, CliError> {
         std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
         dir.create(parent).map_err(|e| CliError::Failed(format!("cannot create {}: {e}", parent.display())))?;
     }
-    let key_file = args.key_file();
+    let key_file = args.key_file()?;
     let mut export = |secret: &[u8]| -> Result<(), String> {
         let now = now_secs();
         let mut keyring = scim_auth::Keyring::load(&key_file)
@@ -339,7 +373,7 @@ pub fn open(args: &Args) -> Result<Store, CliError> {
 
 /// The signing keys from the key file, which is created with one fresh key if missing.
 pub fn keyring(args: &Args) -> Result<scim_auth::Keyring, CliError> {
-    Ok(scim_auth::Keyring::load_or_create(&args.key_file(), now_secs())?)
+    Ok(scim_auth::Keyring::load_or_create(&args.key_file()?, now_secs())?)
 }
 
 /// A signer over the key file's keys.
@@ -726,10 +760,11 @@ pub fn key(args: &Args) -> Result<(), CliError> {
     let mut keyring = keyring(args)?;
     let now = now_secs();
     let kid = keyring.rotate(now, grace)?.kid.clone();
-    keyring.save(&args.key_file())?;
+    let key_file = args.key_file()?;
+    keyring.save(&key_file)?;
     record(&store, "RotateKey", None, Some(&kid))?;
     let until = format_datetime(now.saturating_add(grace).saturating_mul(1000));
-    println!("Key {kid} now signs new tokens (key file {}).", args.key_file().display());
+    println!("Key {kid} now signs new tokens (key file {}).", key_file.display());
     println!("Tokens signed with older keys work until {until}; issue new ones before then.");
     println!("A running server on this key file picks the new key up within a second.");
     Ok(())
@@ -744,10 +779,12 @@ fn create_private(path: &std::path::Path) -> Result<std::fs::File, CliError> {
     options.open(path).map_err(|e| CliError::Failed(format!("cannot create {}: {e}", path.display())))
 }
 
-/// The database, which must exist already (`backup` and `export` never create one).
+/// The database, which must exist already (`backup` and `export` never create an SQLite file).
 fn open_existing(args: &Args) -> Result<Store, CliError> {
-    if !args.db().exists() {
-        return Err(CliError::Failed(format!("no database at {}", args.db().display())));
+    if let Database::File(path) = args.db()
+        && !path.exists()
+    {
+        return Err(CliError::Failed(format!("no database at {}", path.display())));
     }
     open(args)
 }
@@ -755,14 +792,17 @@ fn open_existing(args: &Args) -> Result<Store, CliError> {
 /// `backup --out FILE`: a consistent copy of the database, taken online.
 pub fn backup(args: &Args) -> Result<(), CliError> {
     let out = PathBuf::from(args.required("out", "FILE")?);
+    let Database::File(db) = args.db() else {
+        return Err(CliError::Usage(
+            "backup copies an SQLite file; back up PostgreSQL with its own tools (pg_dump, a standby, \
+             continuous archiving): docs/DEPLOY.md"
+                .into(),
+        ));
+    };
     let store = open_existing(args)?;
-    scim_store::backup(&args.db(), &out)?;
+    scim_store::backup(&db, &out)?;
     record(&store, "Backup", None, Some(&out.display().to_string()))?;
-    println!(
-        "Backed up {} to {} (it holds no signing key: keep the key file apart).",
-        args.db().display(),
-        out.display()
-    );
+    println!("Backed up {} to {} (it holds no signing key: keep the key file apart).", db.display(), out.display());
     Ok(())
 }
 
@@ -871,9 +911,12 @@ mod tests {
             assert_eq!(duration_secs(bad), None, "{bad}");
         }
         if std::env::var("SCIM_KEY_FILE").is_err() {
-            assert_eq!(parse("serve --db /srv/scim.db").unwrap().key_file(), PathBuf::from("/srv/scim.db.key"));
+            assert_eq!(
+                parse("serve --db /srv/scim.db").unwrap().key_file().unwrap(),
+                PathBuf::from("/srv/scim.db.key")
+            );
         }
-        assert_eq!(parse("serve --key-file /k").unwrap().key_file(), PathBuf::from("/k"));
+        assert_eq!(parse("serve --key-file /k").unwrap().key_file().unwrap(), PathBuf::from("/k"));
     }
 
     #[test]

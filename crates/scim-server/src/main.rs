@@ -142,7 +142,7 @@ async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError>
     let public_url = args.get("public-url", "SCIM_PUBLIC_URL").unwrap_or_else(|| format!("{scheme}://{local}"));
     let keyring = cli::keyring(args)?;
     let mut state =
-        app::State::new(Arc::clone(&store), public_url, cli::admin_secret(args)?, args.key_file(), &keyring)?;
+        app::State::new(Arc::clone(&store), public_url, cli::admin_secret(args)?, args.key_file()?, &keyring)?;
     state.aws_regions = cli::aws_regions(args);
     let state = Arc::new(state);
     let metrics_task = match args.get("metrics-listen", "SCIM_METRICS_LISTEN") {

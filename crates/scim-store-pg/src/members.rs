@@ -7,7 +7,7 @@
 use scim_schema::ResourceKind;
 use scim_store::{Error, Membership, MembershipKey, TenantKey};
 
-use crate::resources::{code, kind_of, legacy};
+use crate::resources::{code, kind_of};
 use crate::session::{Session, col, count, int};
 
 impl Session<'_> {
@@ -50,14 +50,27 @@ impl Session<'_> {
         rows.iter().map(|row| col(row, 0)).collect()
     }
 
-    /// Up to `limit` direct members of each group, after the member `after` (an id the tenant
-    /// does not have lists nothing, as in the SQLite store): one statement, each group's page an
-    /// index range scan of `members` from the cursor.
+    /// Up to `limit` direct members of each group, skipping the first `offset`: one statement,
+    /// each group's page an index range scan of `members`.
+    /// How many direct members the group has: an index-only count of its `members` rows.
+    pub(crate) fn member_count(&self, tenant: TenantKey, group_id: &str) -> Result<u64, Error> {
+        let row = self.row(
+            "SELECT COUNT(*) FROM resources g JOIN members m ON m.group_seq = g.seq
+              WHERE g.id = $2 AND g.tenant = $1 AND g.kind = 1",
+            &[&tenant.0, &group_id],
+        )?;
+        let count: i64 = match row {
+            Some(row) => col(&row, 0)?,
+            None => 0,
+        };
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     pub(crate) fn members(
         &self,
         tenant: TenantKey,
         group_ids: &[&str],
-        after: Option<&str>,
+        offset: usize,
         limit: usize,
     ) -> Result<Vec<Vec<Membership>>, Error> {
         let mut out = vec![Vec::new(); group_ids.len()];
@@ -65,22 +78,17 @@ impl Session<'_> {
             return Ok(out);
         }
         let rows = self.rows(
-            "WITH cursor AS (
-                 SELECT CASE WHEN $3::text IS NULL THEN 0
-                             ELSE (SELECT seq FROM resources WHERE id = $3 AND tenant = $1) END AS seq
-             )
-             SELECT q.ord, p.id, p.kind, COALESCE(p.attrs->>'displayName', p.attrs->>'userName')
+            "SELECT q.ord, p.id, p.kind, COALESCE(p.attrs->>'displayName', p.attrs->>'userName')
                FROM unnest($2::text[]) WITH ORDINALITY AS q(id, ord)
                JOIN resources g ON g.id = q.id AND g.tenant = $1 AND g.kind = 1
-               CROSS JOIN cursor
                CROSS JOIN LATERAL (
                    SELECT u.id, u.kind, u.attrs, m.member_seq FROM members m
                      JOIN resources u ON u.seq = m.member_seq
-                    WHERE m.group_seq = g.seq AND m.member_seq > cursor.seq
-                    ORDER BY m.member_seq LIMIT $4
+                    WHERE m.group_seq = g.seq
+                    ORDER BY m.member_seq OFFSET $3 LIMIT $4
                ) p
               ORDER BY q.ord, p.member_seq",
-            &[&tenant.0, &group_ids, &after, &int(limit)],
+            &[&tenant.0, &group_ids, &int(offset), &int(limit)],
         )?;
         for row in &rows {
             let ord: i64 = col(row, 0)?;
@@ -88,7 +96,7 @@ impl Session<'_> {
             if let Some(slot) = slot {
                 slot.push(Membership {
                     id: col(row, 1)?,
-                    kind: legacy(kind_of(col(row, 2)?)),
+                    kind: kind_of(col(row, 2)?),
                     display: col(row, 3)?,
                     direct: true,
                 });
@@ -124,7 +132,7 @@ impl Session<'_> {
             if let Some(slot) = usize::try_from(ord - 1).ok().and_then(|i| out.get_mut(i)) {
                 slot.push(Membership {
                     id: col(row, 1)?,
-                    kind: legacy(ResourceKind::Group),
+                    kind: ResourceKind::Group,
                     direct: col(row, 2)?,
                     display: col(row, 3)?,
                 });

@@ -58,9 +58,6 @@ pub(crate) fn list(
                    (SELECT u.seq FROM resources u WHERE u.id = {} AND u.tenant = {t} AND u.kind = 0))",
                 clause.bind(user.clone())
             ),
-            Condition::AttrEq { .. } => {
-                return Err(Error::Backend("attribute conditions are not translated for PostgreSQL yet".into()));
-            }
         };
         clause.sql.push_str(" AND ");
         clause.sql.push_str(&sql);

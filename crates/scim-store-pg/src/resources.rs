@@ -44,14 +44,6 @@ pub(crate) fn kind_of(code: i16) -> ResourceKind {
     if code == 1 { ResourceKind::Group } else { ResourceKind::User }
 }
 
-/// The store's own kind type, which some of its errors and rows still carry.
-pub(crate) fn legacy(kind: ResourceKind) -> scim_store::Kind {
-    match kind {
-        ResourceKind::User => scim_store::Kind::User,
-        ResourceKind::Group => scim_store::Kind::Group,
-    }
-}
-
 /// How many rows of `tenant_counts` hold each tenant's count of each kind (the `tenant_counted`
 /// trigger makes them).
 pub(crate) const SHARDS: i64 = 16;
@@ -162,7 +154,7 @@ impl Session<'_> {
         )?;
         let max: i64 = max.map(|row| col(&row, 0)).transpose()?.ok_or(Error::NotFound)?;
         if held >= max {
-            return Err(Error::Quota(legacy(kind)));
+            return Err(Error::Quota(kind));
         }
         self.exec(
             "UPDATE tenant_counts SET n = n + 1 WHERE tenant = $1 AND kind = $2 AND shard = 0",

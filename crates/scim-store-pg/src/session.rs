@@ -190,10 +190,13 @@ impl Reader for Session<'_> {
         &self,
         tenant: TenantKey,
         group_ids: &[&str],
-        after: Option<&str>,
+        offset: usize,
         limit: usize,
     ) -> Result<Vec<Vec<Membership>>, Error> {
-        Session::members(self, tenant, group_ids, after, limit)
+        Session::members(self, tenant, group_ids, offset, limit)
+    }
+    fn member_count(&self, tenant: TenantKey, group_id: &str) -> Result<u64, Error> {
+        Session::member_count(self, tenant, group_id)
     }
     fn groups_of(&self, tenant: TenantKey, member_ids: &[&str]) -> Result<Vec<Vec<Membership>>, Error> {
         Session::groups_of(self, tenant, member_ids)

@@ -66,10 +66,6 @@ pub enum Error {
     },
     /// An import names a tenant id the database already has; nothing was imported.
     TenantExists(String),
-    /// The database cannot be reached or is restarting; the request may be retried shortly.
-    Unavailable(String),
-    /// Any other failure of a database server backend.
-    Backend(String),
 }
 
 /// Which uniqueness rule refused a write; every rule is scoped to one tenant.
@@ -110,8 +106,6 @@ impl fmt::Display for Error {
             Error::Io(why) => f.write_str(why),
             Error::Import { line, reason } => write!(f, "line {line} of the import: {reason}"),
             Error::TenantExists(id) => write!(f, "tenant {id} already exists in this database"),
-            Error::Unavailable(why) => write!(f, "the database is unavailable: {why}"),
-            Error::Backend(why) => write!(f, "database: {why}"),
         }
     }
 }

@@ -200,7 +200,10 @@ pub(crate) fn import(w: &mut dyn Writer, input: &mut dyn BufRead) -> Result<(Str
             }),
             Some("resource") => {
                 let resource = resource_of(&line)?;
-                let seq = w.import_resource(key, &resource).map_err(|e| line.bad(e.to_string()))?;
+                let seq = w.import_resource(key, &resource).map_err(|e| match e {
+                    Error::Import { reason, .. } => line.bad(reason),
+                    other => line.bad(other.to_string()),
+                })?;
                 match resource.kind {
                     ResourceKind::User => moved.users += 1,
                     ResourceKind::Group => moved.groups += 1,
@@ -390,7 +393,8 @@ impl Db<'_> {
             .query_row([&resource.id], |r| r.get(0))
             .optional()?;
         if taken.is_some() {
-            return Err(Error::Io(format!("resource id {:?} is already used in this database", resource.id)));
+            let reason = format!("resource id {:?} is already used in this database", resource.id);
+            return Err(Error::Import { line: 0, reason });
         }
         let attrs = serde_json::to_string(&resource.attrs).map_err(|e| Error::Io(e.to_string()))?;
         self.conn()
