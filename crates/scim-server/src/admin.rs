@@ -22,9 +22,10 @@ use scim_schema::{ProfileName, ResourceKind};
 use scim_store::{AccessControlAttribute, AuditFilter, Kind, Query, Stored, Tenant, TokenRecord};
 use serde_json::{Map, Value, json};
 
-use crate::app::{State, blocking, blocking_read};
 use crate::error::ApiError;
 use crate::http::{self, Body, Target};
+use crate::lanes::{blocking, blocking_read};
+use crate::state::State;
 
 /// How many days before expiry a token is flagged, as AWS's console banner does.
 pub const EXPIRY_WARNING_DAYS: i64 = 90;
@@ -320,14 +321,14 @@ async fn serve(
     }
 }
 
-/// Runs store reads off the async threads (`app::blocking_read`).
+/// Runs store reads off the async threads (`lanes::blocking_read`).
 async fn read<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, AdminError> + Send + 'static,
 ) -> Result<T, AdminError> {
     blocking_read(move || Ok(work())).await?
 }
 
-/// Runs store writes off the async threads (`app::blocking`).
+/// Runs store writes off the async threads (`lanes::blocking`).
 async fn write<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, AdminError> + Send + 'static,
 ) -> Result<T, AdminError> {
@@ -514,7 +515,7 @@ async fn list_access_keys(state: &Arc<State>, id: &str) -> Result<Value, AdminEr
 
 /// The region the AWS APIs are shown in: the first the server answers in.
 fn region(state: &State) -> &str {
-    state.aws_regions.first().map_or(crate::aws::DEFAULT_REGION, String::as_str)
+    state.aws_regions.first().map_or(crate::state::DEFAULT_REGION, String::as_str)
 }
 
 /// Makes an access key of tenant `id`; its secret is returned once.

@@ -23,35 +23,18 @@ use hyper::{Request, Response, StatusCode};
 use scim_auth::sigv4;
 use serde_json::{Map, Value, json};
 
-use crate::app::{State, TenantEntry, audit_rejection};
 use crate::error::ApiError;
 use crate::http::Body;
+use crate::refusals::audit_rejection;
+use crate::state::{State, TenantEntry};
 
 /// The header that names the operation.
 pub const TARGET_HEADER: &str = "x-amz-target";
-
-/// The region the AWS APIs answer in unless `--aws-regions` says otherwise.
-pub const DEFAULT_REGION: &str = "us-east-1";
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
 /// The largest request body accepted, as for SCIM.
 const MAX_BODY: usize = scim_schema::discovery::MAX_PAYLOAD_BYTES;
-
-/// What the server keeps in memory of an access key.
-#[derive(Clone)]
-pub struct KeyEntry {
-    /// The tenant the key opens.
-    pub tenant_id: String,
-    /// The secret, for SigV4 verification.
-    pub secret: String,
-}
-
-impl std::fmt::Debug for KeyEntry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyEntry").field("tenant_id", &self.tenant_id).finish_non_exhaustive()
-    }
-}
 
 /// A tenant's `IdentityStoreId`: `d-` and the first 10 characters of its id.
 pub fn identity_store_id(tenant_id: &str) -> String {
@@ -98,11 +81,11 @@ pub fn key_json(record: &scim_store::AccessKeyRecord, region: &str) -> Value {
     })
 }
 
-/// The regions of `--aws-regions` (comma-separated), else [`DEFAULT_REGION`].
+/// The regions of `--aws-regions` (comma-separated), else [`DEFAULT_REGION`](crate::state::DEFAULT_REGION).
 pub fn regions(list: Option<&str>) -> Vec<String> {
     let regions: Vec<String> =
         list.unwrap_or("").split(',').map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned).collect();
-    if regions.is_empty() { vec![DEFAULT_REGION.to_owned()] } else { regions }
+    if regions.is_empty() { vec![crate::state::DEFAULT_REGION.to_owned()] } else { regions }
 }
 
 /// The two services on this endpoint.
@@ -261,7 +244,15 @@ pub async fn handle(
         Err(error) => {
             let response = error_response(&error, request_id);
             let reason = error.reason();
-            audit_rejection(&state, tenant, request_id, call.action, None, &response, Some(&reason));
+            audit_rejection(
+                &state.store,
+                tenant.key,
+                request_id,
+                call.action,
+                None,
+                response.status().as_u16(),
+                Some(&reason),
+            );
             (response, tenant_id, Some(reason))
         }
     }

@@ -13,7 +13,7 @@ use hyper::{Method, Response, StatusCode};
 use scim_schema::{ErrorKind, ResourceKind, discovery};
 use serde_json::{Map, Value, json};
 
-use crate::app::Ctx;
+use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::http::{Body, Target};
 use crate::scim;

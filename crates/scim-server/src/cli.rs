@@ -582,7 +582,8 @@ pub fn access_key(args: &Args) -> Result<(), CliError> {
             let store = open(args)?;
             let record = crate::aws::mint_key::<CliError>(&store, &tenant_id)?;
             let regions = aws_regions(args);
-            let out = crate::aws::key_json(&record, regions.first().map_or(crate::aws::DEFAULT_REGION, String::as_str));
+            let out =
+                crate::aws::key_json(&record, regions.first().map_or(crate::state::DEFAULT_REGION, String::as_str));
             if args.flag("json") {
                 println!("{out}");
             } else {

@@ -11,9 +11,9 @@ use std::sync::atomic::Ordering;
 use hyper::{Method, Response, StatusCode};
 use serde_json::json;
 
-use crate::app::State;
 use crate::error::ApiError;
 use crate::http::{Body, Writer};
+use crate::state::State;
 
 /// The answer to `/healthz` or `/readyz` (`ready` says which), or the error of another method.
 pub async fn check(
@@ -30,7 +30,7 @@ pub async fn check(
     }
     let draining = state.draining.load(Ordering::SeqCst);
     let store = Arc::clone(&state.store);
-    let store_answers = crate::app::blocking_read(move || Ok(store.data_version().is_ok())).await.unwrap_or(false);
+    let store_answers = crate::lanes::blocking_read(move || Ok(store.data_version().is_ok())).await.unwrap_or(false);
     let (status, body) = readiness(draining, store_answers);
     Ok(writer.json(status, &body))
 }

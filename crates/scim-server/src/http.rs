@@ -16,6 +16,14 @@ use crate::error::ApiError;
 /// The body type of every response.
 pub type Body = Full<Bytes>;
 
+/// What the scan of a request's head found that hyper does not show the handler
+/// (found by the edge, read by the router).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Head {
+    /// The head carried both `Content-Length` and `Transfer-Encoding`.
+    pub length_and_coding: bool,
+}
+
 /// A request's decoded path and query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {

@@ -14,9 +14,10 @@ use scim_schema::{ErrorKind, ResourceKind, discovery, resource, time};
 use scim_store::{Keys, Kind, Membership, NewAudit, Query, Sort, Stored, TenantKey, Writer};
 use serde_json::{Map, Value, json};
 
-use crate::app::{Ctx, blocking, blocking_read};
+use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::http::{Body, Target};
+use crate::lanes::{blocking, blocking_read};
 
 const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
