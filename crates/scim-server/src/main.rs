@@ -32,6 +32,7 @@ mod lanes;
 mod metrics;
 mod ratelimit;
 mod refusals;
+mod reply;
 mod router;
 mod scim;
 mod state;

@@ -19,6 +19,7 @@ use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::http::{self, Body, Head, Target};
 use crate::refusals::audit_rejection;
+use crate::reply::Reply;
 use crate::scim;
 use crate::state::State;
 
@@ -68,7 +69,7 @@ async fn pipeline(
     let default_profile = ProfileName::IdentityCenter.profile();
     let fail = |profile: &Profile, error: ApiError| {
         let writer = http::Writer { request_id, scim_content_type: profile.scim_content_type };
-        (writer.error(profile, &error), Some(error.reason()))
+        (writer.render(writer.error(profile, &error)), Some(error.reason()))
     };
     // Requests that two readers could take two ways are taken no way, before anything else.
     let ambiguity = if head.length_and_coding {
@@ -89,8 +90,8 @@ async fn pipeline(
     };
     if let Some(ready) = probe {
         let writer = http::Writer { request_id, scim_content_type: false };
-        return match crate::health::check(&state, request.method(), ready, writer).await {
-            Ok(response) => (response, String::new(), None),
+        return match crate::health::check(&state, request.method(), ready).await {
+            Ok(reply) => (writer.render(reply), String::new(), None),
             Err(error) => {
                 let (response, reason) = fail(default_profile, error);
                 (response, String::new(), reason)
@@ -100,8 +101,9 @@ async fn pipeline(
     // The administrator's side, never a tenant's: its own credential, its own error bodies.
     match target.segments.first().map(String::as_str) {
         Some("admin") if target.segments.get(1).is_some_and(|v| v == "v1") => {
-            let (response, reason) = crate::admin::handle(state, request, &target, request_id).await;
-            return (response, String::new(), reason);
+            let (reply, reason) = crate::admin::handle(state, request, &target).await;
+            let writer = http::Writer { request_id, scim_content_type: false };
+            return (writer.render(reply), String::new(), reason);
         }
         Some("console") => return (crate::console::serve(request.method(), &target, request_id), String::new(), None),
         None if request.headers().contains_key(crate::aws::TARGET_HEADER) => {
@@ -166,9 +168,9 @@ async fn pipeline(
         Err(e) => Err(e),
     };
     match outcome {
-        Ok(response) => (response, tenant_id, None),
+        Ok(reply) => (ctx.writer().render(reply), tenant_id, None),
         Err(error) => {
-            let response = ctx.writer().error(tenant.profile, &error);
+            let response = ctx.writer().render(ctx.writer().error(tenant.profile, &error));
             let reason = error.reason();
             let action = scim::action(&method, &ctx.target);
             let resource_id = ctx.target.segments.get(4).cloned();
@@ -238,7 +240,7 @@ async fn read_body(request: Request<Incoming>) -> Result<Option<Value>, ApiError
 }
 
 /// The router: endpoint by path and method.
-async fn route(ctx: &Ctx, method: &Method, body: Option<Value>) -> Result<Response<Body>, ApiError> {
+async fn route(ctx: &Ctx, method: &Method, body: Option<Value>) -> Result<Reply, ApiError> {
     let rest: Vec<&str> = ctx.target.segments[3..].iter().map(String::as_str).collect();
     let profile = ctx.profile();
     let need_body = || {
@@ -288,37 +290,37 @@ async fn route(ctx: &Ctx, method: &Method, body: Option<Value>) -> Result<Respon
         },
         // Defined by RFC 7644 but meaningless for a provisioning endpoint: nobody signs in here.
         ["Me", ..] if profile.extended_endpoints => Err(ApiError::NotImplemented),
-        ["ServiceProviderConfig"] => discovery_get(ctx, method, discovery::service_provider_config(profile)),
+        ["ServiceProviderConfig"] => discovery_get(method, discovery::service_provider_config(profile)),
         ["Schemas"] => {
             let docs: Vec<Value> =
                 discovery::schemas().iter().map(|s| discovery::schema_document(profile, s, &ctx.base)).collect();
-            discovery_get(ctx, method, scim::list_response(docs))
+            discovery_get(method, scim::list_response(docs))
         }
         ["Schemas", urn] => {
             let schema = discovery::schemas()
                 .into_iter()
                 .find(|s| s.id.eq_ignore_ascii_case(urn))
                 .ok_or(ApiError::NoEndpoint)?;
-            discovery_get(ctx, method, discovery::schema_document(profile, schema, &ctx.base))
+            discovery_get(method, discovery::schema_document(profile, schema, &ctx.base))
         }
         ["ResourceTypes"] => {
             let docs = [ResourceKind::User, ResourceKind::Group].map(|k| discovery::resource_type(k, &ctx.base));
-            discovery_get(ctx, method, scim::list_response(docs.to_vec()))
+            discovery_get(method, scim::list_response(docs.to_vec()))
         }
         ["ResourceTypes", name] => {
             let kind = [ResourceKind::User, ResourceKind::Group]
                 .into_iter()
                 .find(|k| k.name().eq_ignore_ascii_case(name))
                 .ok_or(ApiError::NoEndpoint)?;
-            discovery_get(ctx, method, discovery::resource_type(kind, &ctx.base))
+            discovery_get(method, discovery::resource_type(kind, &ctx.base))
         }
         _ => Err(ApiError::NoEndpoint),
     }
 }
 
-fn discovery_get(ctx: &Ctx, method: &Method, document: Value) -> Result<Response<Body>, ApiError> {
+fn discovery_get(method: &Method, document: Value) -> Result<Reply, ApiError> {
     if *method != Method::GET {
         return Err(ApiError::MethodNotAllowed("GET"));
     }
-    Ok(ctx.writer().json(StatusCode::OK, &document))
+    Ok(Reply::json(StatusCode::OK, document))
 }
