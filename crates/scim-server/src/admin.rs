@@ -22,7 +22,7 @@ use scim_schema::{ProfileName, ResourceKind};
 use scim_store::{AccessControlAttribute, AuditFilter, Kind, Query, Stored, Tenant, TokenRecord};
 use serde_json::{Map, Value, json};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Thing, missing};
 use crate::http::{self, Target};
 use crate::lanes::{blocking, blocking_read};
 use crate::reply::Reply;
@@ -80,23 +80,10 @@ impl From<ApiError> for AdminError {
     }
 }
 
+/// Through the one table in `error.rs`, under the rfc profile.
 impl From<scim_store::Error> for AdminError {
     fn from(e: scim_store::Error) -> AdminError {
-        match e {
-            scim_store::Error::NotFound => AdminError::not_found("tenant"),
-            scim_store::Error::TokenLimit => AdminError {
-                status: StatusCode::CONFLICT,
-                scim_type: Some("tooMany"),
-                detail: "The tenant already has two access tokens; delete one before generating another.".into(),
-            },
-            scim_store::Error::AccessKeyLimit => AdminError {
-                status: StatusCode::CONFLICT,
-                scim_type: Some("tooMany"),
-                detail: "The tenant already has two access keys; delete one before creating another.".into(),
-            },
-            scim_store::Error::Filter(e) => AdminError::bad("invalidFilter", e.detail),
-            other => ApiError::from(other).into(),
-        }
+        ApiError::from(e).into()
     }
 }
 
@@ -264,7 +251,7 @@ async fn serve(
         (["tenants", id], &Method::PATCH) => ok(update_tenant(&state, id, body.unwrap_or(Value::Null)).await?),
         (["tenants", id], &Method::DELETE) => {
             let (store, id) = (Arc::clone(&state.store), (*id).to_owned());
-            write(move || Ok(store.delete_tenant(&id)?)).await?;
+            write(move || Ok(store.delete_tenant(&id).map_err(missing(Thing::Tenant))?)).await?;
             reload(&state).await;
             Ok(no_content())
         }
@@ -278,7 +265,7 @@ async fn serve(
         (["tenants", _, "tokens"], _) => wrong_method("GET, POST"),
         (["tenants", id, "tokens", token_id], &Method::DELETE) => {
             let (store, id, token_id) = (Arc::clone(&state.store), (*id).to_owned(), (*token_id).to_owned());
-            write(move || Ok(store.delete_token(&id, &token_id)?)).await.map_err(not_found("token"))?;
+            write(move || Ok(store.delete_token(&id, &token_id).map_err(missing(Thing::Token))?)).await?;
             reload(&state).await;
             Ok(no_content())
         }
@@ -290,7 +277,7 @@ async fn serve(
         (["tenants", _, "access-keys"], _) => wrong_method("GET, POST"),
         (["tenants", id, "access-keys", key_id], &Method::DELETE) => {
             let (store, id, key_id) = (Arc::clone(&state.store), (*id).to_owned(), (*key_id).to_owned());
-            write(move || Ok(store.delete_access_key(&id, &key_id)?)).await.map_err(not_found("access key"))?;
+            write(move || Ok(store.delete_access_key(&id, &key_id).map_err(missing(Thing::AccessKey))?)).await?;
             reload(&state).await;
             Ok(no_content())
         }
@@ -324,11 +311,6 @@ async fn write<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, AdminError> + Send + 'static,
 ) -> Result<T, AdminError> {
     blocking(move || Ok(work())).await?
-}
-
-/// Maps a 404 to "no such `what`".
-fn not_found(what: &'static str) -> impl Fn(AdminError) -> AdminError {
-    move |e| if e.status == StatusCode::NOT_FOUND { AdminError::not_found(what) } else { e }
 }
 
 /// Reads a JSON body (or nothing) of at most [`MAX_BODY`] bytes.
@@ -380,7 +362,7 @@ fn tenant_json(state: &State, t: &Tenant) -> Value {
 
 async fn load_tenant(state: &Arc<State>, id: &str) -> Result<Tenant, AdminError> {
     let (store, id) = (Arc::clone(&state.store), id.to_owned());
-    read(move || Ok(store.tenant(&id)?)).await?.ok_or_else(|| AdminError::not_found("tenant"))
+    read(move || Ok(store.tenant(&id)?)).await?.ok_or_else(|| ApiError::NoSuch(Thing::Tenant).into())
 }
 
 async fn list_tenants(state: &Arc<State>) -> Result<Value, AdminError> {
@@ -434,7 +416,7 @@ async fn update_tenant(state: &Arc<State>, id: &str, body: Value) -> Result<Valu
     let profile = profile_of(&body)?;
     let (store, tenant_id) = (Arc::clone(&state.store), id.to_owned());
     if let Some(profile) = profile {
-        write(move || Ok(store.set_profile(&tenant_id, profile.as_str())?)).await?;
+        write(move || Ok(store.set_profile(&tenant_id, profile.as_str()).map_err(missing(Thing::Tenant))?)).await?;
         reload(state).await;
     }
     Ok(tenant_json(state, &load_tenant(state, id).await?))

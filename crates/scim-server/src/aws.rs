@@ -56,7 +56,7 @@ pub fn owner_account_id(tenant_id: &str) -> String {
 /// tenant); the one place keys are made, for the command line and the admin API alike.
 pub fn mint_key<E>(store: &scim_store::Store, tenant_id: &str) -> Result<scim_store::AccessKeyRecord, E>
 where
-    E: From<scim_store::Error> + From<scim_auth::Error>,
+    E: From<ApiError> + From<scim_auth::Error>,
 {
     let key = sigv4::AccessKey::generate()?;
     let record = scim_store::AccessKeyRecord {
@@ -65,7 +65,7 @@ where
         secret: key.secret,
         created: scim_schema::time::now_millis() / 1000,
     };
-    store.add_access_key(&record)?;
+    store.add_access_key(&record).map_err(crate::error::missing(crate::error::Thing::Tenant))?;
     Ok(record)
 }
 

@@ -15,7 +15,7 @@ use scim_store::{Keys, Kind, Membership, NewAudit, Query, Sort, Stored, TenantKe
 use serde_json::{Map, Value, json};
 
 use crate::context::Ctx;
-use crate::error::ApiError;
+use crate::error::{ApiError, found};
 use crate::http::Target;
 use crate::lanes::{blocking, blocking_read};
 use crate::reply::Reply;
@@ -26,14 +26,6 @@ pub(crate) fn store_kind(kind: ResourceKind) -> Kind {
     match kind {
         ResourceKind::User => Kind::User,
         ResourceKind::Group => Kind::Group,
-    }
-}
-
-/// Maps the store's `NotFound` to the resource's 404.
-fn found(kind: ResourceKind) -> impl Fn(scim_store::Error) -> ApiError {
-    move |e| match e {
-        scim_store::Error::NotFound => ApiError::NotFound(kind),
-        other => other.into(),
     }
 }
 
