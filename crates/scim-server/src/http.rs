@@ -158,7 +158,8 @@ pub struct Writer<'a> {
 
 impl Writer<'_> {
     /// Renders `reply` to the bytes sent: its status, the content type, the request id, the
-    /// reply's own headers, and its body serialised.
+    /// reply's own headers (one naming the content type replaces the writer's in place, as the
+    /// AWS APIs' does), and its body serialised.
     pub fn render(&self, reply: Reply) -> Response<Body> {
         let bytes = match &reply.body {
             ReplyBody::Json(value) => Bytes::from(serde_json::to_vec(value).unwrap_or_default()),

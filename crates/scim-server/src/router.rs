@@ -107,7 +107,10 @@ async fn pipeline(
         }
         Some("console") => return (crate::console::serve(request.method(), &target, request_id), String::new(), None),
         None if request.headers().contains_key(crate::aws::TARGET_HEADER) => {
-            return crate::aws::handle(state, request, request_id).await;
+            let (reply, tenant, reason) = crate::aws::handle(state, request, request_id).await;
+            // The AWS APIs' replies name their own content type, which replaces the writer's.
+            let writer = http::Writer { request_id, scim_content_type: false };
+            return (writer.render(reply), tenant, reason);
         }
         _ => {}
     }
