@@ -71,7 +71,7 @@ fn the_architecture_map_names_every_crate() {
 
 /// The workspace root.
 fn root() -> std::path::PathBuf {
-    std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).to_path_buf()
+    std::fs::canonicalize(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).unwrap()
 }
 
 /// Every `.rs` file under `dir`, recursively, sorted.
@@ -261,4 +261,69 @@ fn modules_import_one_way() {
         }
     }
     assert!(problems.is_empty(), "the module graph must be acyclic:\n{}", problems.join("\n"));
+}
+
+/// The `` `spans` `` of a Markdown text.
+fn code_spans(text: &str) -> Vec<&str> {
+    text.split('`').skip(1).step_by(2).collect()
+}
+
+/// The text of the `### `name`` section of the map, up to the next heading.
+fn section<'a>(map: &'a str, name: &str) -> &'a str {
+    let heading = format!("### `{name}`");
+    let Some(start) = map.find(&heading) else { return "" };
+    let rest = &map[start + heading.len()..];
+    let end = rest.find("\n#").unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// Whether `spans` name module `module` (`aws::identity_store`): as itself, with a prefix
+/// (`scim_schema::render`), or through one of its items (`lanes::blocking`).
+fn names_module(spans: &[&str], module: &str) -> bool {
+    spans.iter().any(|s| *s == module || s.ends_with(&format!("::{module}")) || s.starts_with(&format!("{module}::")))
+}
+
+#[test]
+fn the_architecture_map_names_every_module_and_test_file() {
+    let root = root();
+    let map = std::fs::read_to_string(root.join("docs/ARCHITECTURE.md")).unwrap();
+    let everywhere = code_spans(&map);
+    let mut missing = Vec::new();
+    for (name, dir) in crates() {
+        let spans = code_spans(section(&map, &name));
+        let src = dir.join("src");
+        for file in rust_files(&src) {
+            let Some(module) = module_path(file.strip_prefix(&src).unwrap()) else { continue };
+            if !names_module(&spans, &module) {
+                let path = file.strip_prefix(&root).unwrap().display().to_string();
+                missing.push(format!("`{module}` in the `### `{name}`` section ({path})"));
+            }
+        }
+        // A crate's own tests (`crates/x/tests/y.rs`) are named in its section as `tests/y.rs`.
+        let tests = dir.join("tests");
+        for file in rust_files(&tests) {
+            let relative = format!("tests/{}", file.strip_prefix(&tests).unwrap().display());
+            if !spans.contains(&relative.as_str()) {
+                missing.push(format!("`{relative}` in the `### `{name}`` section"));
+            }
+        }
+    }
+    // The workspace's end-to-end tests: `tests/x.rs` as `x.rs` (or `tests/x.rs`), anything deeper
+    // by its path (`tests/support/mod.rs`).
+    let tests = root.join("tests");
+    for file in rust_files(&tests) {
+        let relative = file.strip_prefix(&tests).unwrap().display().to_string();
+        let full = format!("tests/{relative}");
+        let named =
+            everywhere.contains(&full.as_str()) || (!relative.contains('/') && everywhere.contains(&relative.as_str()));
+        if !named {
+            missing
+                .push(format!("`{}` in the Testing paragraph", if relative.contains('/') { &full } else { &relative }));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/ARCHITECTURE.md does not name these files; add each where shown, with a few words on its job:\n  {}",
+        missing.join("\n  ")
+    );
 }
