@@ -94,7 +94,7 @@ pub fn audit_rejection(
     status: u16,
     reason: Option<&str>,
 ) {
-    let entry = scim_store::NewAudit {
+    let entry = NewAudit {
         at: scim_schema::time::now_millis(),
         request_id: request_id.to_owned(),
         action,
