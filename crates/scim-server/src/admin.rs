@@ -14,7 +14,7 @@ use std::sync::Arc;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Request, StatusCode};
 use scim_schema::abac::{self, AccessControl};
 use scim_schema::render::{self, Memberships};
 use scim_schema::time::format_datetime;
@@ -22,9 +22,11 @@ use scim_schema::{ProfileName, ResourceKind};
 use scim_store::{AccessControlAttribute, AuditFilter, Query, Stored, Tenant, TokenRecord};
 use serde_json::{Map, Value, json};
 
-use crate::app::{State, blocking, blocking_read};
-use crate::error::ApiError;
-use crate::http::{self, Body, Target};
+use crate::error::{ApiError, Thing, missing};
+use crate::http::{self, Target};
+use crate::lanes::{blocking, blocking_read};
+use crate::reply::Reply;
+use crate::state::State;
 
 /// How many days before expiry a token is flagged, as AWS's console banner does.
 pub const EXPIRY_WARNING_DAYS: i64 = 90;
@@ -78,23 +80,10 @@ impl From<ApiError> for AdminError {
     }
 }
 
+/// Through the one table in `error.rs`, under the rfc profile.
 impl From<scim_store::Error> for AdminError {
     fn from(e: scim_store::Error) -> AdminError {
-        match e {
-            scim_store::Error::NotFound => AdminError::not_found("tenant"),
-            scim_store::Error::TokenLimit => AdminError {
-                status: StatusCode::CONFLICT,
-                scim_type: Some("tooMany"),
-                detail: "The tenant already has two access tokens; delete one before generating another.".into(),
-            },
-            scim_store::Error::AccessKeyLimit => AdminError {
-                status: StatusCode::CONFLICT,
-                scim_type: Some("tooMany"),
-                detail: "The tenant already has two access keys; delete one before creating another.".into(),
-            },
-            scim_store::Error::Filter(e) => AdminError::bad("invalidFilter", e.detail),
-            other => ApiError::from(other).into(),
-        }
+        ApiError::from(e).into()
     }
 }
 
@@ -104,21 +93,17 @@ impl From<scim_auth::Error> for AdminError {
     }
 }
 
-/// Writes admin responses: JSON, never cached, with the request id.
-fn respond(request_id: &str, status: StatusCode, value: &Value) -> Response<Body> {
-    let mut response = http::Writer { request_id, scim_content_type: false }.json(status, value);
-    response.headers_mut().insert(hyper::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+/// An admin reply: JSON, never cached.
+fn respond(status: StatusCode, value: Value) -> Reply {
+    Reply::json(status, value).with_header(hyper::header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
 }
 
-fn no_content(request_id: &str) -> Response<Body> {
-    let mut response = http::Writer { request_id, scim_content_type: false }.empty(StatusCode::NO_CONTENT);
-    response.headers_mut().insert(hyper::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+fn no_content() -> Reply {
+    Reply::empty(StatusCode::NO_CONTENT).with_header(hyper::header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
 }
 
-/// The rfc-style error body of `error`.
-pub fn error_response(request_id: &str, error: &AdminError) -> Response<Body> {
+/// The rfc-style error reply of `error`.
+fn error_reply(error: &AdminError) -> Reply {
     let mut body = json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
         "status": error.status.as_u16().to_string(),
@@ -127,11 +112,11 @@ pub fn error_response(request_id: &str, error: &AdminError) -> Response<Body> {
     if let (Some(scim_type), Some(object)) = (error.scim_type, body.as_object_mut()) {
         object.insert("scimType".into(), Value::String(scim_type.to_owned()));
     }
-    let mut response = respond(request_id, error.status, &body);
+    let reply = respond(error.status, body);
     if error.status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(hyper::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return reply.with_header(hyper::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
-    response
+    reply
 }
 
 /// Compares two byte strings in time independent of where they differ.
@@ -181,26 +166,21 @@ async fn authenticate(state: &Arc<State>, request: &Request<Incoming>) -> Result
 /// The admin trail's name of the start-up secret (`--admin-token-file`, `SCIM_ADMIN_TOKEN`).
 pub const STARTUP_SECRET: &str = "startup-secret";
 
-/// Answers a request under `/admin/v1`; returns the response and the reason of a failure.
+/// Answers a request under `/admin/v1`; returns the reply and the reason of a failure.
 ///
 /// Every authenticated request that may change something (any method but `GET` and `HEAD`) is
 /// written to the admin trail with the credential used and the status answered; reads and
 /// unauthenticated requests are not.
-pub async fn handle(
-    state: Arc<State>,
-    request: Request<Incoming>,
-    target: &Target,
-    request_id: &str,
-) -> (Response<Body>, Option<String>) {
+pub async fn handle(state: Arc<State>, request: Request<Incoming>, target: &Target) -> (Reply, Option<String>) {
     let actor = match authenticate(&state, &request).await {
         Ok(actor) => actor,
-        Err(error) => return (error_response(request_id, &error), Some(error.reason())),
+        Err(error) => return (error_reply(&error), Some(error.reason())),
     };
     let method = request.method().clone();
     let mut created = None;
-    let (response, failure) = match serve(Arc::clone(&state), request, target, request_id, &mut created).await {
-        Ok(response) => (response, None),
-        Err(error) => (error_response(request_id, &error), Some(error)),
+    let (reply, failure) = match serve(Arc::clone(&state), request, target, &mut created).await {
+        Ok(reply) => (reply, None),
+        Err(error) => (error_reply(&error), Some(error)),
     };
     if !matches!(method, Method::GET | Method::HEAD) {
         let rest: Vec<&str> = target.segments.iter().skip(2).map(String::as_str).collect();
@@ -216,7 +196,7 @@ pub async fn handle(
             action: action.to_owned(),
             tenant_id,
             target: object,
-            status: response.status().as_u16(),
+            status: reply.status.as_u16(),
             detail: failure.as_ref().map(|e| e.detail.clone()),
         };
         let store = Arc::clone(&state.store);
@@ -224,7 +204,7 @@ pub async fn handle(
             tracing::error!(error = ?e, "could not write the admin trail");
         }
     }
-    (response, failure.map(|e| e.reason()))
+    (reply, failure.map(|e| e.reason()))
 }
 
 /// The admin trail's name of a changing request, with the tenant and object its path names.
@@ -249,13 +229,12 @@ async fn serve(
     state: Arc<State>,
     request: Request<Incoming>,
     target: &Target,
-    request_id: &str,
     created: &mut Option<String>,
-) -> Result<Response<Body>, AdminError> {
+) -> Result<Reply, AdminError> {
     let method = request.method().clone();
     let body = read_body(request).await?;
     let rest: Vec<&str> = target.segments.iter().skip(2).map(String::as_str).collect();
-    let ok = |value: Value| Ok(respond(request_id, StatusCode::OK, &value));
+    let ok = |value: Value| Ok(respond(StatusCode::OK, value));
     let wrong_method = |allow: &'static str| Err(AdminError::from(ApiError::MethodNotAllowed(allow)));
     match (rest.as_slice(), &method) {
         (["audit"], &Method::GET) => ok(admin_trail(&state, target).await?),
@@ -265,42 +244,42 @@ async fn serve(
         (["tenants"], &Method::POST) => {
             let tenant = create_tenant(&state, body.unwrap_or(Value::Null)).await?;
             *created = tenant["tenant_id"].as_str().map(str::to_owned);
-            Ok(respond(request_id, StatusCode::CREATED, &tenant))
+            Ok(respond(StatusCode::CREATED, tenant))
         }
         (["tenants"], _) => wrong_method("GET, POST"),
         (["tenants", id], &Method::GET) => ok(tenant_json(&state, &load_tenant(&state, id).await?)),
         (["tenants", id], &Method::PATCH) => ok(update_tenant(&state, id, body.unwrap_or(Value::Null)).await?),
         (["tenants", id], &Method::DELETE) => {
             let (store, id) = (Arc::clone(&state.store), (*id).to_owned());
-            write(move || Ok(store.delete_tenant(&id)?)).await?;
+            write(move || Ok(store.delete_tenant(&id).map_err(missing(Thing::Tenant))?)).await?;
             reload(&state).await;
-            Ok(no_content(request_id))
+            Ok(no_content())
         }
         (["tenants", _], _) => wrong_method("GET, PATCH, DELETE"),
         (["tenants", id, "tokens"], &Method::GET) => ok(list_tokens(&state, id).await?),
         (["tenants", id, "tokens"], &Method::POST) => {
             let token = create_token(&state, id).await?;
             *created = token["token_id"].as_str().map(str::to_owned);
-            Ok(respond(request_id, StatusCode::CREATED, &token))
+            Ok(respond(StatusCode::CREATED, token))
         }
         (["tenants", _, "tokens"], _) => wrong_method("GET, POST"),
         (["tenants", id, "tokens", token_id], &Method::DELETE) => {
             let (store, id, token_id) = (Arc::clone(&state.store), (*id).to_owned(), (*token_id).to_owned());
-            write(move || Ok(store.delete_token(&id, &token_id)?)).await.map_err(not_found("token"))?;
+            write(move || Ok(store.delete_token(&id, &token_id).map_err(missing(Thing::Token))?)).await?;
             reload(&state).await;
-            Ok(no_content(request_id))
+            Ok(no_content())
         }
         (["tenants", _, "tokens", _], _) => wrong_method("DELETE"),
         (["tenants", id, "access-keys"], &Method::GET) => ok(list_access_keys(&state, id).await?),
         (["tenants", id, "access-keys"], &Method::POST) => {
-            Ok(respond(request_id, StatusCode::CREATED, &create_access_key(&state, id).await?))
+            Ok(respond(StatusCode::CREATED, create_access_key(&state, id).await?))
         }
         (["tenants", _, "access-keys"], _) => wrong_method("GET, POST"),
         (["tenants", id, "access-keys", key_id], &Method::DELETE) => {
             let (store, id, key_id) = (Arc::clone(&state.store), (*id).to_owned(), (*key_id).to_owned());
-            write(move || Ok(store.delete_access_key(&id, &key_id)?)).await.map_err(not_found("access key"))?;
+            write(move || Ok(store.delete_access_key(&id, &key_id).map_err(missing(Thing::AccessKey))?)).await?;
             reload(&state).await;
-            Ok(no_content(request_id))
+            Ok(no_content())
         }
         (["tenants", _, "access-keys", _], _) => wrong_method("DELETE"),
         (["tenants", id, "users"], &Method::GET) => ok(list(&state, id, ResourceKind::User, target).await?),
@@ -320,23 +299,18 @@ async fn serve(
     }
 }
 
-/// Runs store reads off the async threads (`app::blocking_read`).
+/// Runs store reads off the async threads (`lanes::blocking_read`).
 async fn read<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, AdminError> + Send + 'static,
 ) -> Result<T, AdminError> {
     blocking_read(move || Ok(work())).await?
 }
 
-/// Runs store writes off the async threads (`app::blocking`).
+/// Runs store writes off the async threads (`lanes::blocking`).
 async fn write<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, AdminError> + Send + 'static,
 ) -> Result<T, AdminError> {
     blocking(move || Ok(work())).await?
-}
-
-/// Maps a 404 to "no such `what`".
-fn not_found(what: &'static str) -> impl Fn(AdminError) -> AdminError {
-    move |e| if e.status == StatusCode::NOT_FOUND { AdminError::not_found(what) } else { e }
 }
 
 /// Reads a JSON body (or nothing) of at most [`MAX_BODY`] bytes.
@@ -388,7 +362,7 @@ fn tenant_json(state: &State, t: &Tenant) -> Value {
 
 async fn load_tenant(state: &Arc<State>, id: &str) -> Result<Tenant, AdminError> {
     let (store, id) = (Arc::clone(&state.store), id.to_owned());
-    read(move || Ok(store.tenant(&id)?)).await?.ok_or_else(|| AdminError::not_found("tenant"))
+    read(move || Ok(store.tenant(&id)?)).await?.ok_or_else(|| ApiError::NoSuch(Thing::Tenant).into())
 }
 
 async fn list_tenants(state: &Arc<State>) -> Result<Value, AdminError> {
@@ -442,7 +416,7 @@ async fn update_tenant(state: &Arc<State>, id: &str, body: Value) -> Result<Valu
     let profile = profile_of(&body)?;
     let (store, tenant_id) = (Arc::clone(&state.store), id.to_owned());
     if let Some(profile) = profile {
-        write(move || Ok(store.set_profile(&tenant_id, profile.as_str())?)).await?;
+        write(move || Ok(store.set_profile(&tenant_id, profile.as_str()).map_err(missing(Thing::Tenant))?)).await?;
         reload(state).await;
     }
     Ok(tenant_json(state, &load_tenant(state, id).await?))
@@ -514,7 +488,7 @@ async fn list_access_keys(state: &Arc<State>, id: &str) -> Result<Value, AdminEr
 
 /// The region the AWS APIs are shown in: the first the server answers in.
 fn region(state: &State) -> &str {
-    state.aws_regions.first().map_or(crate::aws::DEFAULT_REGION, String::as_str)
+    state.aws_regions.first().map_or(crate::state::DEFAULT_REGION, String::as_str)
 }
 
 /// Makes an access key of tenant `id`; its secret is returned once.

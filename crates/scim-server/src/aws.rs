@@ -16,42 +16,25 @@ pub mod sso_admin;
 
 use std::sync::Arc;
 
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::HeaderValue;
-use hyper::{Request, Response, StatusCode};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Request, StatusCode};
 use scim_auth::sigv4;
 use serde_json::{Map, Value, json};
 
-use crate::app::{State, TenantEntry, audit_rejection};
 use crate::error::ApiError;
-use crate::http::Body;
+use crate::refusals::audit_rejection;
+use crate::reply::Reply;
+use crate::state::{State, TenantEntry};
 
 /// The header that names the operation.
 pub const TARGET_HEADER: &str = "x-amz-target";
-
-/// The region the AWS APIs answer in unless `--aws-regions` says otherwise.
-pub const DEFAULT_REGION: &str = "us-east-1";
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
 /// The largest request body accepted, as for SCIM.
 const MAX_BODY: usize = scim_schema::discovery::MAX_PAYLOAD_BYTES;
-
-/// What the server keeps in memory of an access key.
-#[derive(Clone)]
-pub struct KeyEntry {
-    /// The tenant the key opens.
-    pub tenant_id: String,
-    /// The secret, for SigV4 verification.
-    pub secret: String,
-}
-
-impl std::fmt::Debug for KeyEntry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyEntry").field("tenant_id", &self.tenant_id).finish_non_exhaustive()
-    }
-}
 
 /// A tenant's `IdentityStoreId`: `d-` and the first 10 characters of its id.
 pub fn identity_store_id(tenant_id: &str) -> String {
@@ -73,7 +56,7 @@ pub fn owner_account_id(tenant_id: &str) -> String {
 /// tenant); the one place keys are made, for the command line and the admin API alike.
 pub fn mint_key<E>(store: &scim_store::Store, tenant_id: &str) -> Result<scim_store::AccessKeyRecord, E>
 where
-    E: From<scim_store::Error> + From<scim_auth::Error>,
+    E: From<ApiError> + From<scim_auth::Error>,
 {
     let key = sigv4::AccessKey::generate()?;
     let record = scim_store::AccessKeyRecord {
@@ -82,7 +65,7 @@ where
         secret: key.secret,
         created: scim_schema::time::now_millis() / 1000,
     };
-    store.add_access_key(&record)?;
+    store.add_access_key(&record).map_err(crate::error::missing(crate::error::Thing::Tenant))?;
     Ok(record)
 }
 
@@ -98,11 +81,11 @@ pub fn key_json(record: &scim_store::AccessKeyRecord, region: &str) -> Value {
     })
 }
 
-/// The regions of `--aws-regions` (comma-separated), else [`DEFAULT_REGION`].
+/// The regions of `--aws-regions` (comma-separated), else [`DEFAULT_REGION`](crate::state::DEFAULT_REGION).
 pub fn regions(list: Option<&str>) -> Vec<String> {
     let regions: Vec<String> =
         list.unwrap_or("").split(',').map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned).collect();
-    if regions.is_empty() { vec![DEFAULT_REGION.to_owned()] } else { regions }
+    if regions.is_empty() { vec![crate::state::DEFAULT_REGION.to_owned()] } else { regions }
 }
 
 /// The two services on this endpoint.
@@ -191,49 +174,49 @@ pub fn missing(name: &str) -> ApiError {
     ))
 }
 
-/// Answers one AWS API request: the response, the tenant it opened (empty if none), and the
+/// Answers one AWS API request: the reply, the tenant it opened (empty if none), and the
 /// specific reason of a failure.
 pub async fn handle(
     state: Arc<State>,
     request: Request<Incoming>,
     request_id: &str,
-) -> (Response<Body>, String, Option<String>) {
-    let fail = |error: ApiError| (error_response(&error, request_id), Some(error.reason()));
+) -> (Reply, String, Option<String>) {
+    let fail = |error: ApiError| (error_reply(&error, request_id), Some(error.reason()));
     let target =
         request.headers().get(TARGET_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().trim().to_owned();
     let Some((service, operation)) =
         target.split_once('.').and_then(|(prefix, op)| Some((Service::from_prefix(prefix)?, op.to_owned())))
     else {
-        let (response, reason) = fail(ApiError::UnknownOperation(target));
-        return (response, String::new(), reason);
+        let (reply, reason) = fail(ApiError::UnknownOperation(target));
+        return (reply, String::new(), reason);
     };
     if request.method() != hyper::Method::POST {
-        let (response, reason) = fail(ApiError::MethodNotAllowed("POST"));
-        return (response, String::new(), reason);
+        let (reply, reason) = fail(ApiError::MethodNotAllowed("POST"));
+        return (reply, String::new(), reason);
     }
     let (parts, body) = request.into_parts();
     let bytes = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
-            let (response, reason) = fail(ApiError::PayloadTooLarge);
-            return (response, String::new(), reason);
+            let (reply, reason) = fail(ApiError::PayloadTooLarge);
+            return (reply, String::new(), reason);
         }
     };
     let tenant_id = match authenticate(&state, &parts, &bytes, service) {
         Ok(tenant_id) => tenant_id,
         Err(error) => {
-            let (response, reason) = fail(error);
-            return (response, String::new(), reason);
+            let (reply, reason) = fail(error);
+            return (reply, String::new(), reason);
         }
     };
     let Some(tenant) = state.tenant(&tenant_id) else {
-        let (response, reason) = fail(ApiError::AccessDenied("the access key's tenant is gone".into()));
-        return (response, tenant_id, reason);
+        let (reply, reason) = fail(ApiError::AccessDenied("the access key's tenant is gone".into()));
+        return (reply, tenant_id, reason);
     };
     if let Err(error) = state.limiter.admit(tenant.key, tenant.rate_limit) {
         // Logged, not audited, as for SCIM.
-        let (response, reason) = fail(error);
-        return (response, tenant_id, reason);
+        let (reply, reason) = fail(error);
+        return (reply, tenant_id, reason);
     }
     let input = if bytes.iter().all(u8::is_ascii_whitespace) {
         Ok(Map::new())
@@ -257,12 +240,20 @@ pub async fn handle(
         (Ok(_), Service::SsoAdmin) => sso_admin::dispatch(&call, &operation).await,
     };
     match outcome {
-        Ok(output) => (respond(StatusCode::OK, &output, request_id), tenant_id, None),
+        Ok(output) => (respond(StatusCode::OK, output), tenant_id, None),
         Err(error) => {
-            let response = error_response(&error, request_id);
+            let reply = error_reply(&error, request_id);
             let reason = error.reason();
-            audit_rejection(&state, tenant, request_id, call.action, None, &response, Some(&reason));
-            (response, tenant_id, Some(reason))
+            audit_rejection(
+                &state.store,
+                tenant.key,
+                request_id,
+                call.action,
+                None,
+                reply.status.as_u16(),
+                Some(&reason),
+            );
+            (reply, tenant_id, Some(reason))
         }
     }
 }
@@ -319,20 +310,12 @@ fn authenticate(
 }
 
 /// A JSON 1.1 response.
-fn respond(status: StatusCode, value: &Value, request_id: &str) -> Response<Body> {
-    let bytes = serde_json::to_vec(value).unwrap_or_default();
-    let mut response = Response::new(Full::new(Bytes::from(bytes)));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-    if let Ok(id) = HeaderValue::from_str(request_id) {
-        headers.insert("x-amzn-RequestId", id);
-    }
-    response
+fn respond(status: StatusCode, value: Value) -> Reply {
+    Reply::json(status, value).with_header(hyper::header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))
 }
 
 /// The JSON 1.1 error body of `error`: `__type`, `message`, `RequestId` and modelled fields.
-fn error_response(error: &ApiError, request_id: &str) -> Response<Body> {
+fn error_reply(error: &ApiError, request_id: &str) -> Reply {
     let rendered = error.render_aws();
     let mut body = json!({"__type": rendered.code, "message": rendered.message, "RequestId": request_id});
     if let Some(object) = body.as_object_mut() {
@@ -340,14 +323,14 @@ fn error_response(error: &ApiError, request_id: &str) -> Response<Body> {
             object.insert(name.to_owned(), value);
         }
     }
-    let mut response = respond(rendered.status, &body, request_id);
+    let mut reply = respond(rendered.status, body);
     if let Ok(code) = HeaderValue::from_str(rendered.code) {
-        response.headers_mut().insert("x-amzn-ErrorType", code);
+        reply = reply.with_header(HeaderName::from_static("x-amzn-errortype"), code);
     }
     if let ApiError::TooManyRequests { retry_after } = error {
-        response.headers_mut().insert(hyper::header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        reply = reply.with_header(hyper::header::RETRY_AFTER, HeaderValue::from(*retry_after));
     }
-    response
+    reply
 }
 
 #[cfg(test)]
@@ -367,12 +350,15 @@ mod tests {
     #[test]
     fn errors_carry_type_message_and_modelled_fields() {
         let error = ApiError::ResourceNotFound { resource_type: "USER", id: "u1".into() };
-        let response = error_response(&error, "r1");
+        let writer = crate::http::Writer { request_id: "r1", scim_content_type: false };
+        let response = writer.render(error_reply(&error, "r1"));
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let names: Vec<&str> = response.headers().keys().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["content-type", "x-amzn-requestid", "x-amzn-errortype"]);
         assert_eq!(response.headers()["content-type"], CONTENT_TYPE);
         assert_eq!(response.headers()["x-amzn-RequestId"], "r1");
-        let throttled = error_response(&ApiError::TooManyRequests { retry_after: 2 }, "r2");
-        assert_eq!(throttled.headers()["retry-after"], "2");
+        let throttled = error_reply(&ApiError::TooManyRequests { retry_after: 2 }, "r2");
+        assert_eq!(throttled.headers.last().unwrap().1, "2");
         assert_eq!(ApiError::TooManyRequests { retry_after: 2 }.render_aws().fields[0].1, json!(2));
         assert_eq!(
             ApiError::Signature(scim_auth::Error::MissingSignature).render_aws().code,

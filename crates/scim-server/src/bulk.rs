@@ -2,20 +2,21 @@
 //!
 //! Each operation runs through the very handler its method and path would reach on its own, as
 //! its own transaction, so Bulk shares every rule, status and audit entry of the single
-//! endpoints. `bulkId:` references are resolved to the ids of resources created earlier in the
-//! request; an operation naming a `bulkId` whose POST has not run yet waits until it has, and
+//! endpoints; it reads each handler's typed [`Reply`] (status and JSON) as it is, never a
+//! rendered body. `bulkId:` references are resolved to the ids of resources created earlier in
+//! the request; an operation naming a `bulkId` whose POST has not run yet waits until it has, and
 //! one that can never be resolved fails with 409.
 //! Each operation draws its own token from the tenant's rate limit: a throttled operation fails
 //! alone with 429, so one Bulk request cannot do more than the same operations sent one by one.
 
-use http_body_util::BodyExt;
-use hyper::{Method, Response, StatusCode};
+use hyper::{Method, StatusCode};
 use scim_schema::{ErrorKind, ResourceKind, discovery};
 use serde_json::{Map, Value, json};
 
-use crate::app::Ctx;
+use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::http::{Body, Target};
+use crate::http::Target;
+use crate::reply::Reply;
 use crate::scim;
 
 const BULK_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
@@ -98,7 +99,7 @@ fn resolve(value: &mut Value, created: &Map<String, Value>) -> Option<String> {
 }
 
 /// `POST /Bulk`.
-pub async fn bulk(ctx: &Ctx, body: Value) -> Result<Response<Body>, ApiError> {
+pub async fn bulk(ctx: &Ctx, body: Value) -> Result<Reply, ApiError> {
     let (mut pending, fail_on_errors) = operations(&body)?;
     let mut created = Map::new();
     let mut results: Vec<(usize, Value)> = Vec::new();
@@ -133,14 +134,9 @@ pub async fn bulk(ctx: &Ctx, body: Value) -> Result<Response<Body>, ApiError> {
                 Ok(()) => run(ctx, op, &path).await,
                 Err(throttled) => Err(throttled),
             };
-            let (status, resource) = match outcome {
-                Ok(response) => response,
-                Err(error) => {
-                    let response = ctx.writer().error(ctx.profile(), &error);
-                    let status = response.status();
-                    (status, body_json(response).await)
-                }
-            };
+            let reply = outcome.unwrap_or_else(|error| ctx.writer().error(ctx.profile(), &error));
+            let status = reply.status;
+            let resource = reply.into_json();
             let mut entry = Map::new();
             entry.insert("method".into(), json!(op.method.as_str()));
             if let Some(bulk_id) = &op.bulk_id {
@@ -165,7 +161,7 @@ pub async fn bulk(ctx: &Ctx, body: Value) -> Result<Response<Body>, ApiError> {
             entry.insert("status".into(), json!(status.as_u16().to_string()));
             results.push((index, Value::Object(entry)));
             if fail_on_errors.is_some_and(|max| errors >= max) {
-                return Ok(respond(ctx, results));
+                return Ok(respond(results));
             }
         }
         if !progressed {
@@ -173,38 +169,31 @@ pub async fn bulk(ctx: &Ctx, body: Value) -> Result<Response<Body>, ApiError> {
             for (index, reference) in waiting {
                 let Some(op) = pending.get(index) else { continue };
                 let error = ApiError::BulkReference(reference);
-                let response = ctx.writer().error(ctx.profile(), &error);
+                let reply = ctx.writer().error(ctx.profile(), &error);
                 let mut entry = Map::new();
                 entry.insert("method".into(), json!(op.method.as_str()));
                 if let Some(bulk_id) = &op.bulk_id {
                     entry.insert("bulkId".into(), json!(bulk_id));
                 }
-                entry.insert("status".into(), json!(response.status().as_u16().to_string()));
-                entry.insert("response".into(), body_json(response).await);
+                entry.insert("status".into(), json!(reply.status.as_u16().to_string()));
+                entry.insert("response".into(), reply.into_json());
                 results.push((index, Value::Object(entry)));
             }
             break;
         }
         order = waiting;
     }
-    Ok(respond(ctx, results))
+    Ok(respond(results))
 }
 
-fn respond(ctx: &Ctx, mut results: Vec<(usize, Value)>) -> Response<Body> {
+fn respond(mut results: Vec<(usize, Value)>) -> Reply {
     results.sort_by_key(|(index, _)| *index);
     let operations: Vec<Value> = results.into_iter().map(|(_, v)| v).collect();
-    ctx.writer().json(StatusCode::OK, &json!({"schemas": [BULK_RESPONSE], "Operations": operations}))
-}
-
-async fn body_json(response: Response<Body>) -> Value {
-    match response.into_body().collect().await {
-        Ok(collected) => serde_json::from_slice(&collected.to_bytes()).unwrap_or(Value::Null),
-        Err(never) => match never {},
-    }
+    Reply::json(StatusCode::OK, json!({"schemas": [BULK_RESPONSE], "Operations": operations}))
 }
 
 /// Runs one operation through the endpoint its method and path name.
-async fn run(ctx: &Ctx, op: &Operation, path: &str) -> Result<(StatusCode, Value), ApiError> {
+async fn run(ctx: &Ctx, op: &Operation, path: &str) -> Result<Reply, ApiError> {
     let prefix: String = ctx.target.segments.get(..3).unwrap_or_default().iter().map(|s| format!("/{s}")).collect();
     let target = Target::parse(&format!("{prefix}{path}"), None);
     let sub = Ctx {
@@ -223,15 +212,13 @@ async fn run(ctx: &Ctx, op: &Operation, path: &str) -> Result<(StatusCode, Value
         _ => Err(ApiError::NoEndpoint),
     };
     let data = || op.data.clone().ok_or_else(|| invalid("this operation needs data"));
-    let response = match (&op.method, rest.as_slice()) {
-        (&Method::POST, [collection]) => scim::create(&sub, kind(collection)?, data()?).await?,
-        (&Method::PUT, [collection, id]) => scim::replace(&sub, kind(collection)?, (*id).to_owned(), data()?).await?,
-        (&Method::PATCH, [collection, id]) => scim::patch(&sub, kind(collection)?, (*id).to_owned(), data()?).await?,
-        (&Method::DELETE, [collection, id]) => scim::delete(&sub, kind(collection)?, (*id).to_owned()).await?,
-        _ => return Err(ApiError::NoEndpoint),
-    };
-    let status = response.status();
-    Ok((status, body_json(response).await))
+    match (&op.method, rest.as_slice()) {
+        (&Method::POST, [collection]) => scim::create(&sub, kind(collection)?, data()?).await,
+        (&Method::PUT, [collection, id]) => scim::replace(&sub, kind(collection)?, (*id).to_owned(), data()?).await,
+        (&Method::PATCH, [collection, id]) => scim::patch(&sub, kind(collection)?, (*id).to_owned(), data()?).await,
+        (&Method::DELETE, [collection, id]) => scim::delete(&sub, kind(collection)?, (*id).to_owned()).await,
+        _ => Err(ApiError::NoEndpoint),
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@ use scim_schema::time::format_datetime;
 use scim_store::{Durability, Options, RateLimit, Store};
 use serde_json::json;
 
+use crate::error::{ApiError, Thing, missing};
+
 /// The usage text, printed by `help` and on usage errors.
 pub const USAGE: &str = "\
 scim-server: a SCIM 2.0 service provider (AWS IAM Identity Center compatible)
@@ -82,18 +84,17 @@ pub enum CliError {
     Failed(String),
 }
 
+/// A failure of the typed errors the server answers with, told by its specific reason.
+impl From<ApiError> for CliError {
+    fn from(e: ApiError) -> CliError {
+        CliError::Failed(e.reason())
+    }
+}
+
+/// Through the one table in `error.rs`, as the server's own answers go.
 impl From<scim_store::Error> for CliError {
     fn from(e: scim_store::Error) -> CliError {
-        CliError::Failed(match e {
-            scim_store::Error::TokenLimit => {
-                "the tenant already has two tokens; delete one first (scim-server token list/delete)".into()
-            }
-            scim_store::Error::AccessKeyLimit => {
-                "the tenant already has two access keys; delete one first (scim-server access-key list/delete)".into()
-            }
-            scim_store::Error::NotFound => "no such tenant, token or access key".into(),
-            other => other.to_string(),
-        })
+        ApiError::from(e).into()
     }
 }
 
@@ -494,7 +495,7 @@ pub fn tenant(args: &Args) -> Result<(), CliError> {
         Some("delete") => {
             let id = args.positional.get(2).ok_or_else(|| CliError::Usage("tenant delete needs TENANT_ID".into()))?;
             let store = open(args)?;
-            store.delete_tenant(id)?;
+            store.delete_tenant(id).map_err(missing(Thing::Tenant))?;
             record(&store, "DeleteTenant", Some(id), None)?;
             println!("Tenant {id} deleted with all its users, groups and tokens.");
             Ok(())
@@ -546,14 +547,16 @@ fn limit(args: &Args) -> Result<(), CliError> {
     let store = open(args)?;
     let tenant = store.tenant(id)?.ok_or_else(|| CliError::Failed(format!("no tenant {id}")))?;
     if args.flag("off") {
-        store.set_rate_limit(id, None)?;
+        store.set_rate_limit(id, None).map_err(missing(Thing::Tenant))?;
     } else if let Some(per_second) = rate {
         // Without --burst, one second's worth of requests may arrive at once.
         let burst = burst.unwrap_or_else(|| per_second.ceil().clamp(1.0, f64::from(u32::MAX)) as u32);
-        store.set_rate_limit(id, Some(RateLimit { per_second, burst }))?;
+        store.set_rate_limit(id, Some(RateLimit { per_second, burst })).map_err(missing(Thing::Tenant))?;
     }
     if max_users.is_some() || max_groups.is_some() {
-        store.set_quota(id, max_users.unwrap_or(tenant.max_users), max_groups.unwrap_or(tenant.max_groups))?;
+        store
+            .set_quota(id, max_users.unwrap_or(tenant.max_users), max_groups.unwrap_or(tenant.max_groups))
+            .map_err(missing(Thing::Tenant))?;
     }
     record(&store, "LimitTenant", Some(id), None)?;
     let tenant = store.tenant(id)?.ok_or_else(|| CliError::Failed(format!("no tenant {id}")))?;
@@ -594,7 +597,7 @@ pub fn token(args: &Args) -> Result<(), CliError> {
             let tenant_id = args.tenant()?;
             let id = args.positional.get(2).ok_or_else(|| CliError::Usage("token delete needs TOKEN_ID".into()))?;
             let store = open(args)?;
-            store.delete_token(&tenant_id, id)?;
+            store.delete_token(&tenant_id, id).map_err(missing(Thing::Token))?;
             record(&store, "DeleteToken", Some(&tenant_id), Some(id))?;
             println!("Token {id} deleted; it stops working within a second.");
             Ok(())
@@ -616,7 +619,8 @@ pub fn access_key(args: &Args) -> Result<(), CliError> {
             let store = open(args)?;
             let record = crate::aws::mint_key::<CliError>(&store, &tenant_id)?;
             let regions = aws_regions(args);
-            let out = crate::aws::key_json(&record, regions.first().map_or(crate::aws::DEFAULT_REGION, String::as_str));
+            let out =
+                crate::aws::key_json(&record, regions.first().map_or(crate::state::DEFAULT_REGION, String::as_str));
             if args.flag("json") {
                 println!("{out}");
             } else {
@@ -646,7 +650,7 @@ pub fn access_key(args: &Args) -> Result<(), CliError> {
         Some("delete") => {
             let tenant_id = args.tenant()?;
             let id = args.positional.get(2).ok_or_else(|| CliError::Usage("access-key delete needs KEY_ID".into()))?;
-            open(args)?.delete_access_key(&tenant_id, id)?;
+            open(args)?.delete_access_key(&tenant_id, id).map_err(missing(Thing::AccessKey))?;
             println!("Access key {id} deleted; it stops working within a second.");
             Ok(())
         }
@@ -721,7 +725,7 @@ pub fn admin(args: &Args) -> Result<(), CliError> {
             let id =
                 args.positional.get(3).ok_or_else(|| CliError::Usage("admin token delete needs TOKEN_ID".into()))?;
             let store = open(args)?;
-            store.delete_admin_token(id)?;
+            store.delete_admin_token(id).map_err(missing(Thing::Token))?;
             record(&store, "DeleteAdminToken", None, Some(id))?;
             println!("Admin token {id} deleted; it stops working within a second.");
             Ok(())
@@ -868,7 +872,7 @@ mod tests {
         let a = parse("token delete abc --tenant t1 --db=/tmp/x.db --json").unwrap();
         assert_eq!(a.positional, ["token", "delete", "abc"]);
         assert_eq!(a.tenant().unwrap(), "t1");
-        assert_eq!(a.db(), PathBuf::from("/tmp/x.db"));
+        assert_eq!(a.db(), Database::File(PathBuf::from("/tmp/x.db")));
         assert!(a.flag("json"));
         assert!(matches!(parse("serve --bogus"), Err(CliError::Usage(_))));
         assert!(matches!(parse("serve --db"), Err(CliError::Usage(_))));

@@ -29,9 +29,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::app::State;
 use crate::error::ApiError;
+use crate::http::Head;
 use crate::metrics::Closed;
+use crate::state::State;
 
 /// The edge's limits (`--header-timeout`, `--idle-timeout`, `--max-connections`,
 /// `--max-header-bytes`).
@@ -63,13 +64,6 @@ impl Default for Limits {
 /// answer, so the cap stays below that.
 pub const HEADER_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=65_536;
 
-/// What the scan of a request's head found that hyper does not show the handler.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Head {
-    /// The head carried both `Content-Length` and `Transfer-Encoding`.
-    pub length_and_coding: bool,
-}
-
 /// Serves one accepted connection (plain or TLS) until it ends, times out or the server stops.
 pub async fn serve<IO>(io: IO, state: Arc<State>, limits: Limits, graceful: Watcher)
 where
@@ -82,7 +76,7 @@ where
         let busy = Busy::begin(&service_activity);
         let state = Arc::clone(&service_state);
         async move {
-            let response = crate::app::serve(state, request, busy.head).await;
+            let response = crate::router::serve(state, request, busy.head).await;
             drop(busy);
             response
         }

@@ -81,6 +81,60 @@ pub enum ApiError {
     AlreadyExists(String),
     /// An AWS API update names another revision than the stored one.
     RevisionMismatch,
+    /// A tenant, token, access key or resource the request names does not exist: the store's
+    /// `NotFound`, named by the caller where it knows what was looked up (see [`missing`]).
+    NoSuch(Thing),
+    /// The tenant already holds as many tokens or access keys as it may.
+    Limit(Limited),
+}
+
+/// What a [`ApiError::NoSuch`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Thing {
+    /// A tenant.
+    Tenant,
+    /// A tenant's or an administrator's token.
+    Token,
+    /// An access key of the AWS APIs.
+    AccessKey,
+    /// Something the caller did not name: the table's answer to a bare store `NotFound`.
+    Resource,
+}
+
+impl Thing {
+    fn name(self) -> &'static str {
+        match self {
+            Thing::Tenant => "tenant",
+            Thing::Token => "token",
+            Thing::AccessKey => "access key",
+            Thing::Resource => "resource",
+        }
+    }
+}
+
+/// What a [`ApiError::Limit`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limited {
+    /// A tenant's tokens (expired ones count).
+    Tokens,
+    /// A tenant's access keys.
+    AccessKeys,
+}
+
+/// Names the store's `NotFound` as `thing`; every other store error goes through the table.
+pub fn missing(thing: Thing) -> impl Fn(scim_store::Error) -> ApiError {
+    move |e| match e {
+        scim_store::Error::NotFound => ApiError::NoSuch(thing),
+        other => other.into(),
+    }
+}
+
+/// Names the store's `NotFound` as the resource of `kind` (its profile's 404 text).
+pub fn found(kind: ResourceKind) -> impl Fn(scim_store::Error) -> ApiError {
+    move |e| match e {
+        scim_store::Error::NotFound => ApiError::NotFound(kind),
+        other => other.into(),
+    }
 }
 
 /// An error ready for the wire.
@@ -127,6 +181,9 @@ impl ApiError {
             ApiError::ResourceNotFound { resource_type, id } => format!("{resource_type} {id:?} not found"),
             ApiError::AlreadyExists(what) => format!("{what} already exists"),
             ApiError::RevisionMismatch => "Revision names another version".into(),
+            ApiError::NoSuch(thing) => format!("no such {}", thing.name()),
+            ApiError::Limit(Limited::Tokens) => "the tenant already has two tokens".into(),
+            ApiError::Limit(Limited::AccessKeys) => "the tenant already has two access keys".into(),
         }
     }
 
@@ -202,6 +259,18 @@ impl ApiError {
                 StatusCode::PRECONDITION_FAILED,
                 Some("invalidVers"),
                 "Failed to update. Resource changed on the server.".into(),
+            ),
+            NoSuch(Thing::Resource) => (StatusCode::NOT_FOUND, None, "Specified resource does not exist.".into()),
+            NoSuch(thing) => (StatusCode::NOT_FOUND, None, format!("No such {}.", thing.name())),
+            Limit(Limited::Tokens) => (
+                StatusCode::CONFLICT,
+                Some("tooMany"),
+                "The tenant already has two tokens; delete one before generating another.".into(),
+            ),
+            Limit(Limited::AccessKeys) => (
+                StatusCode::CONFLICT,
+                Some("tooMany"),
+                "The tenant already has two access keys; delete one before creating another.".into(),
             ),
         };
         if !hide {
@@ -342,6 +411,17 @@ impl ApiError {
                 message: "The service is busy; retry the request later.".into(),
                 fields: vec![("RetryAfterSeconds", json!(retry_after))],
             },
+            NoSuch(thing) => AwsRendered {
+                status: bad,
+                code: "ResourceNotFoundException",
+                message: format!("No such {}.", thing.name()),
+                fields: Vec::new(),
+            },
+            Limit(_) => plain(
+                bad,
+                "ServiceQuotaExceededException",
+                "The tenant holds its maximum number of tokens or access keys.".into(),
+            ),
             Internal(_) => AwsRendered {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
                 code: "InternalServerException",
@@ -383,9 +463,20 @@ impl From<scim_filter::Error> for ApiError {
     }
 }
 
+/// The table's store column: every store error becomes a typed [`ApiError`] here, and nowhere
+/// else (the admin API and the command line convert through it). A bare `NotFound` is the
+/// profile's 404, never a 500: a caller that knows what it looked up names it with [`missing`] or
+/// [`found`].
 impl From<scim_store::Error> for ApiError {
     fn from(e: scim_store::Error) -> ApiError {
         match e {
+            scim_store::Error::NotFound => ApiError::NoSuch(Thing::Resource),
+            scim_store::Error::TokenLimit => ApiError::Limit(Limited::Tokens),
+            scim_store::Error::AccessKeyLimit => ApiError::Limit(Limited::AccessKeys),
+            scim_store::Error::TenantExists(id) => ApiError::AlreadyExists(format!("tenant {id}")),
+            e @ scim_store::Error::Import { .. } => {
+                ApiError::Schema(scim_schema::Error::new(scim_schema::ErrorKind::InvalidValue, e.to_string()))
+            }
             scim_store::Error::Conflict(unique) => ApiError::Conflict(unique),
             scim_store::Error::NoSuchMember(id) => ApiError::NoSuchMember(id),
             scim_store::Error::Filter(e) => ApiError::Schema(e),
@@ -444,5 +535,88 @@ mod tests {
         let e = ApiError::Schema(scim_schema::Error::new(ErrorKind::InvalidFilter, "bad"));
         let r = e.render(rfc);
         assert_eq!((r.scim_type, r.detail.as_str()), (Some("invalidFilter"), "bad"));
+    }
+
+    /// Every store error, as the table sees it: status under each profile and the AWS column.
+    fn store_errors() -> Vec<scim_store::Error> {
+        use scim_store::Error as E;
+        vec![
+            E::Conflict(Unique::Name),
+            E::NotFound,
+            E::NoSuchMember("u1".into()),
+            E::MemberCycle("g1".into()),
+            E::TokenLimit,
+            E::AccessKeyLimit,
+            E::Quota(ResourceKind::User),
+            E::Quota(ResourceKind::Group),
+            E::TooNew { found: 9, supported: 8 },
+            E::Closed,
+            E::Nested,
+            E::Random("no entropy".into()),
+            E::Filter(scim_schema::Error::new(ErrorKind::InvalidFilter, "bad")),
+            E::Sqlite(rusqlite::Error::InvalidQuery),
+            E::KeyExport("read-only".into()),
+            E::Io("disk full".into()),
+            E::Import { line: 3, reason: "not a tenant export".into() },
+            E::TenantExists("t1".into()),
+        ]
+    }
+
+    #[test]
+    fn every_store_error_maps_to_its_row_in_both_profiles() {
+        let expected = [
+            (StatusCode::CONFLICT, Some("uniqueness")),
+            (StatusCode::NOT_FOUND, None),
+            (StatusCode::BAD_REQUEST, Some("invalidValue")),
+            (StatusCode::BAD_REQUEST, Some("invalidValue")),
+            (StatusCode::CONFLICT, Some("tooMany")),
+            (StatusCode::CONFLICT, Some("tooMany")),
+            (StatusCode::BAD_REQUEST, Some("tooMany")),
+            (StatusCode::BAD_REQUEST, Some("tooMany")),
+            (StatusCode::INTERNAL_SERVER_ERROR, None),
+            (StatusCode::INTERNAL_SERVER_ERROR, None),
+            (StatusCode::INTERNAL_SERVER_ERROR, None),
+            (StatusCode::INTERNAL_SERVER_ERROR, None),
+            (StatusCode::BAD_REQUEST, Some("invalidFilter")),
+            (StatusCode::INTERNAL_SERVER_ERROR, None),
+            (StatusCode::INTERNAL_SERVER_ERROR, None),
+            (StatusCode::INTERNAL_SERVER_ERROR, None),
+            (StatusCode::BAD_REQUEST, Some("invalidValue")),
+            (StatusCode::CONFLICT, Some("uniqueness")),
+        ];
+        let errors = store_errors();
+        assert_eq!(errors.len(), expected.len());
+        for (store_error, (status, scim_type)) in errors.into_iter().zip(expected) {
+            let shown = format!("{store_error:?}");
+            let error = ApiError::from(store_error);
+            let rfc = error.render(ProfileName::Rfc.profile());
+            assert_eq!((rfc.status, rfc.scim_type), (status, scim_type), "{shown}");
+            let ic = error.render(ProfileName::IdentityCenter.profile());
+            assert_eq!(ic.status, status, "{shown}");
+            assert!(!error.reason().is_empty(), "{shown}");
+            // The AWS column answers the same class: a client error stays one, a 500 stays a 500.
+            let aws = error.render_aws();
+            assert_eq!(aws.status.is_server_error(), status.is_server_error(), "{shown}");
+        }
+    }
+
+    #[test]
+    fn a_bare_not_found_is_the_profiles_404_and_a_named_one_says_what() {
+        for profile in [ProfileName::IdentityCenter.profile(), ProfileName::Rfc.profile()] {
+            let bare = ApiError::from(scim_store::Error::NotFound).render(profile);
+            assert_eq!(
+                (bare.status, bare.detail.as_str()),
+                (StatusCode::NOT_FOUND, "Specified resource does not exist.")
+            );
+            let user = found(ResourceKind::User)(scim_store::Error::NotFound).render(profile);
+            assert_eq!((user.status, user.detail.as_str()), (StatusCode::NOT_FOUND, "Specified user does not exist."));
+        }
+        let token = missing(Thing::Token)(scim_store::Error::NotFound);
+        assert_eq!(token.render(ProfileName::Rfc.profile()).detail, "No such token.");
+        assert_eq!(token.reason(), "no such token");
+        // Naming the missing thing leaves every other error to the table.
+        let other = missing(Thing::Tenant)(scim_store::Error::TokenLimit);
+        assert!(matches!(other, ApiError::Limit(Limited::Tokens)), "{other:?}");
+        assert_eq!(other.reason(), "the tenant already has two tokens");
     }
 }

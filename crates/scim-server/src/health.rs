@@ -8,31 +8,26 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use hyper::{Method, Response, StatusCode};
+use hyper::{Method, StatusCode};
 use serde_json::json;
 
-use crate::app::State;
 use crate::error::ApiError;
-use crate::http::{Body, Writer};
+use crate::reply::Reply;
+use crate::state::State;
 
 /// The answer to `/healthz` or `/readyz` (`ready` says which), or the error of another method.
-pub async fn check(
-    state: &Arc<State>,
-    method: &Method,
-    ready: bool,
-    writer: Writer<'_>,
-) -> Result<Response<Body>, ApiError> {
+pub async fn check(state: &Arc<State>, method: &Method, ready: bool) -> Result<Reply, ApiError> {
     if *method != Method::GET && *method != Method::HEAD {
         return Err(ApiError::MethodNotAllowed("GET, HEAD"));
     }
     if !ready {
-        return Ok(writer.json(StatusCode::OK, &json!({"status": "ok"})));
+        return Ok(Reply::json(StatusCode::OK, json!({"status": "ok"})));
     }
     let draining = state.draining.load(Ordering::SeqCst);
     let store = Arc::clone(&state.store);
-    let store_answers = crate::app::blocking_read(move || Ok(store.data_version().is_ok())).await.unwrap_or(false);
+    let store_answers = crate::lanes::blocking_read(move || Ok(store.data_version().is_ok())).await.unwrap_or(false);
     let (status, body) = readiness(draining, store_answers);
-    Ok(writer.json(status, &body))
+    Ok(Reply::json(status, body))
 }
 
 /// The readiness verdict from the server's two conditions.

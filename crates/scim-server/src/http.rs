@@ -12,9 +12,18 @@ use hyper::{Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::reply::{Reply, ReplyBody};
 
 /// The body type of every response.
 pub type Body = Full<Bytes>;
+
+/// What the scan of a request's head found that hyper does not show the handler
+/// (found by the edge, read by the router).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Head {
+    /// The head carried both `Content-Length` and `Transfer-Encoding`.
+    pub length_and_coding: bool,
+}
 
 /// A request's decoded path and query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,46 +157,44 @@ pub struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    /// A response with `status` and no body (still typed as JSON, as AWS does).
-    pub fn empty(&self, status: StatusCode) -> Response<Body> {
-        self.build(status, Bytes::new())
-    }
-
-    /// A JSON response.
-    pub fn json(&self, status: StatusCode, value: &Value) -> Response<Body> {
-        let bytes = serde_json::to_vec(value).unwrap_or_default();
-        self.build(status, Bytes::from(bytes))
-    }
-
-    fn build(&self, status: StatusCode, body: Bytes) -> Response<Body> {
-        let mut response = Response::new(Full::new(body));
-        *response.status_mut() = status;
+    /// Renders `reply` to the bytes sent: its status, the content type, the request id, the
+    /// reply's own headers (one naming the content type replaces the writer's in place, as the
+    /// AWS APIs' does), and its body serialised.
+    pub fn render(&self, reply: Reply) -> Response<Body> {
+        let bytes = match &reply.body {
+            ReplyBody::Json(value) => Bytes::from(serde_json::to_vec(value).unwrap_or_default()),
+            ReplyBody::Empty => Bytes::new(),
+        };
+        let mut response = Response::new(Full::new(bytes));
+        *response.status_mut() = reply.status;
         let headers = response.headers_mut();
         let content_type = if self.scim_content_type { "application/scim+json" } else { "application/json" };
         headers.insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         if let Ok(id) = HeaderValue::from_str(self.request_id) {
             headers.insert("x-amzn-RequestId", id);
         }
+        for (name, value) in reply.headers {
+            headers.insert(name, value);
+        }
         response
     }
 
-    /// The error body of `error` under `profile`, with any headers the status calls for.
-    pub fn error(&self, profile: &scim_schema::Profile, error: &ApiError) -> Response<Body> {
+    /// The reply of `error` under `profile`: its body, and any headers the status calls for.
+    pub fn error(&self, profile: &scim_schema::Profile, error: &ApiError) -> Reply {
         let (status, body) = self.error_body(profile, error);
-        let mut response = self.json(status, &body);
+        let reply = Reply::json(status, body);
         match error {
             ApiError::MethodNotAllowed(allow) => {
-                response.headers_mut().insert(hyper::header::ALLOW, HeaderValue::from_static(allow));
+                reply.with_header(hyper::header::ALLOW, HeaderValue::from_static(allow))
             }
             ApiError::Unauthorized(_) => {
-                response.headers_mut().insert(hyper::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                reply.with_header(hyper::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
             }
             ApiError::TooManyRequests { retry_after } | ApiError::Unavailable { retry_after, .. } => {
-                response.headers_mut().insert(hyper::header::RETRY_AFTER, HeaderValue::from(*retry_after));
+                reply.with_header(hyper::header::RETRY_AFTER, HeaderValue::from(*retry_after))
             }
-            _ => {}
+            _ => reply,
         }
-        response
     }
 
     /// The same error as a whole HTTP/1.1 message that closes the connection: what the edge
@@ -355,5 +362,37 @@ mod tests {
         }
         h.insert("content-type", HeaderValue::from_static("text/plain"));
         assert!(check_content_type(&h).is_err());
+    }
+
+    #[test]
+    fn a_reply_is_rendered_once_with_the_request_id_and_content_type() {
+        let writer = Writer { request_id: "r1", scim_content_type: true };
+        let reply = Reply::json(StatusCode::CREATED, json!({"id": "u1"}))
+            .with_header(hyper::header::LOCATION, HeaderValue::from_static("http://x/Users/u1"));
+        let response = writer.render(reply);
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let headers: Vec<(&str, &str)> =
+            response.headers().iter().map(|(n, v)| (n.as_str(), v.to_str().unwrap())).collect();
+        assert_eq!(
+            headers,
+            [("content-type", "application/scim+json"), ("x-amzn-requestid", "r1"), ("location", "http://x/Users/u1")]
+        );
+        let body = http_body_util::BodyExt::collect(response.into_body());
+        let bytes = tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(body).unwrap().to_bytes();
+        assert_eq!(&bytes[..], br#"{"id":"u1"}"#);
+        let empty = Writer { request_id: "r2", scim_content_type: false }.render(Reply::empty(StatusCode::NO_CONTENT));
+        assert_eq!(empty.headers()[hyper::header::CONTENT_TYPE], "application/json");
+    }
+
+    #[test]
+    fn an_error_reply_carries_the_headers_its_status_calls_for() {
+        let writer = Writer { request_id: "r1", scim_content_type: false };
+        let rfc = scim_schema::ProfileName::Rfc.profile();
+        let reply = writer.error(rfc, &ApiError::MethodNotAllowed("GET, POST"));
+        assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(reply.headers, [(hyper::header::ALLOW, HeaderValue::from_static("GET, POST"))]);
+        let reply = writer.error(rfc, &ApiError::Unavailable { retry_after: 2, queue: "q" });
+        assert_eq!(reply.headers, [(hyper::header::RETRY_AFTER, HeaderValue::from(2u64))]);
+        assert_eq!(reply.into_json()["status"], "503");
     }
 }

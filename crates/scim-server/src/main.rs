@@ -14,26 +14,32 @@
 //! (`error.rs`). The decision a reader may question: every store call is a blocking call moved
 //! off the async threads, rather than an async database driver. SQLite is in-process and fast;
 //! what must not happen is a slow fsync stalling the executor, and two small fixed sets of
-//! threads (`app::blocking` for writes, `app::blocking_read` for reads) plus a single
+//! threads (`lanes::blocking` for writes, `lanes::blocking_read` for reads) plus a single
 //! group-committing writer thread in the store give exactly that.
 
 mod admin;
-mod app;
 mod aws;
 mod bulk;
 mod cli;
 mod console;
+mod context;
 mod cursor;
 mod edge;
 mod error;
 mod health;
 mod http;
+mod lanes;
 mod metrics;
 mod ratelimit;
+mod refusals;
+mod reply;
+mod router;
 mod scim;
+mod state;
 mod tls;
 mod tokens;
 mod upkeep;
+mod watch;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -142,7 +148,7 @@ async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError>
     let public_url = args.get("public-url", "SCIM_PUBLIC_URL").unwrap_or_else(|| format!("{scheme}://{local}"));
     let keyring = cli::keyring(args)?;
     let mut state =
-        app::State::new(Arc::clone(&store), public_url, cli::admin_secret(args)?, args.key_file()?, &keyring)?;
+        state::State::new(Arc::clone(&store), public_url, cli::admin_secret(args)?, args.key_file()?, &keyring)?;
     state.aws_regions = cli::aws_regions(args);
     let state = Arc::new(state);
     let metrics_task = match args.get("metrics-listen", "SCIM_METRICS_LISTEN") {
@@ -161,7 +167,7 @@ async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError>
     // Scripts and tests read this line to learn the port (with --listen 127.0.0.1:0).
     println!("scim-server listening on {scheme}://{local}");
     tracing::info!(%local, public_url = %state.public_url, ?limits, "listening");
-    let watcher = tokio::spawn(app::watch(Arc::clone(&state)));
+    let watcher = tokio::spawn(watch::watch(Arc::clone(&state)));
     let upkeep = tokio::spawn(upkeep::run(Arc::clone(&state), args.retention()?));
     let reloader = certificate.map(|certificate| tokio::spawn(tls::reload_on_hangup(certificate)));
     let graceful = GracefulShutdown::new();

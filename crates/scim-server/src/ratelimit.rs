@@ -2,7 +2,7 @@
 //! `Retry-After` once the bucket is empty.
 //!
 //! A tenant's limit (requests per second and burst) is set from the command line and stored
-//! with the tenant; it reaches the server with the tenant cache (`app::TenantEntry`), reloaded
+//! with the tenant; it reaches the server with the tenant cache (`state::TenantEntry`), reloaded
 //! within a second of any change. The buckets themselves live only in memory: a restart refills
 //! them, which errs on the side of the client.
 //!

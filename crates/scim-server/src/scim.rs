@@ -6,7 +6,7 @@
 //! concurrent PATCHes of one resource cannot lose each other's change.
 
 use hyper::header::HeaderValue;
-use hyper::{Method, Response, StatusCode};
+use hyper::{Method, StatusCode};
 use scim_schema::patch::{self, MemberChange};
 use scim_schema::query::{self, Clause};
 use scim_schema::render::{self, Memberships, Projection};
@@ -14,19 +14,13 @@ use scim_schema::{ErrorKind, ResourceKind, discovery, resource, time};
 use scim_store::{Keys, Membership, NewAudit, Query, Sort, Stored, TenantKey, Writer};
 use serde_json::{Map, Value, json};
 
-use crate::app::{Ctx, blocking, blocking_read};
-use crate::error::ApiError;
-use crate::http::{Body, Target};
+use crate::context::Ctx;
+use crate::error::{ApiError, found};
+use crate::http::Target;
+use crate::lanes::{blocking, blocking_read};
+use crate::reply::Reply;
 
 const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-
-/// Maps the store's `NotFound` to the resource's 404.
-fn found(kind: ResourceKind) -> impl Fn(scim_store::Error) -> ApiError {
-    move |e| match e {
-        scim_store::Error::NotFound => ApiError::NotFound(kind),
-        other => other.into(),
-    }
-}
 
 /// The AWS operation name of a request, for the audit log (`CreateUser`, `ListGroups`, ...).
 pub fn action(method: &Method, target: &Target) -> String {
@@ -109,23 +103,22 @@ impl Ctx {
         kind: ResourceKind,
         stored: Stored,
         memberships: Memberships,
-    ) -> Result<Response<Body>, ApiError> {
+    ) -> Result<Reply, ApiError> {
         let (version, location) = (stored.version, self.location(kind, &stored.id));
         let body = self.render(kind, stored, memberships, &self.projection()?);
-        let mut response = self.writer().json(status, &body);
-        let headers = response.headers_mut();
+        let mut reply = Reply::json(status, body);
         if self.profile().etags
             && let Ok(tag) = HeaderValue::from_str(&render::etag(version))
         {
-            headers.insert(hyper::header::ETAG, tag);
+            reply = reply.with_header(hyper::header::ETAG, tag);
         }
         if status == StatusCode::CREATED
             && self.profile().meta_location
             && let Ok(location) = HeaderValue::from_str(&location)
         {
-            headers.insert(hyper::header::LOCATION, location);
+            reply = reply.with_header(hyper::header::LOCATION, location);
         }
-        Ok(response)
+        Ok(reply)
     }
 
     /// The `If-Match` precondition of a write, where the profile honours ETags; a malformed one
@@ -226,7 +219,7 @@ fn apply_members(
 }
 
 /// `POST /Users`, `POST /Groups`.
-pub async fn create(ctx: &Ctx, kind: ResourceKind, body: Value) -> Result<Response<Body>, ApiError> {
+pub async fn create(ctx: &Ctx, kind: ResourceKind, body: Value) -> Result<Reply, ApiError> {
     let profile = ctx.profile();
     let parsed = resource::parse(profile, kind, &body)?;
     let keys = keys(kind, &parsed);
@@ -248,7 +241,7 @@ pub async fn create(ctx: &Ctx, kind: ResourceKind, body: Value) -> Result<Respon
 }
 
 /// `GET /Users/{id}`, `GET /Groups/{id}`.
-pub async fn get(ctx: &Ctx, kind: ResourceKind, id: String) -> Result<Response<Body>, ApiError> {
+pub async fn get(ctx: &Ctx, kind: ResourceKind, id: String) -> Result<Reply, ApiError> {
     let (tenant, store, with_members) = (ctx.tenant.key, ctx.state.store.clone(), ctx.profile().return_memberships);
     let if_none_match = match ctx.if_none_match.as_deref() {
         Some(value) if ctx.profile().etags => Some(crate::http::entity_tags(value)?),
@@ -268,11 +261,11 @@ pub async fn get(ctx: &Ctx, kind: ResourceKind, id: String) -> Result<Response<B
     if let Some(tags) = if_none_match
         && tags.iter().any(|t| t == "*" || etag_matches(t, stored.version))
     {
-        let mut response = ctx.writer().empty(StatusCode::NOT_MODIFIED);
+        let mut reply = Reply::empty(StatusCode::NOT_MODIFIED);
         if let Ok(tag) = HeaderValue::from_str(&render::etag(stored.version)) {
-            response.headers_mut().insert(hyper::header::ETAG, tag);
+            reply = reply.with_header(hyper::header::ETAG, tag);
         }
-        return Ok(response);
+        return Ok(reply);
     }
     ctx.respond(StatusCode::OK, kind, stored, ctx.memberships(kind, ids))
 }
@@ -452,7 +445,7 @@ fn page_size(profile: &scim_schema::Profile, count: Option<&str>) -> Result<usiz
 }
 
 /// `GET /Users`, `GET /Groups`, and their `POST .search`.
-pub async fn list(ctx: &Ctx, kind: ResourceKind, params: ListParams) -> Result<Response<Body>, ApiError> {
+pub async fn list(ctx: &Ctx, kind: ResourceKind, params: ListParams) -> Result<Reply, ApiError> {
     let profile = ctx.profile();
     let Shape { count, projection, sort, filter } = params.shape(profile)?;
     let canonical = filter.as_ref().map(ToString::to_string).unwrap_or_default();
@@ -501,7 +494,7 @@ pub async fn list(ctx: &Ctx, kind: ResourceKind, params: ListParams) -> Result<R
     }
     out.insert("schemas".into(), json!([LIST_RESPONSE]));
     out.insert("Resources".into(), Value::Array(resources));
-    Ok(ctx.writer().json(StatusCode::OK, &Value::Object(out)))
+    Ok(Reply::json(StatusCode::OK, Value::Object(out)))
 }
 
 /// Runs a list query and renders its page (with each resource's memberships where the profile
@@ -565,7 +558,7 @@ struct Fetched {
 /// `POST /.search` (RFC 7644 section 3.4.3): Users, then Groups, as one list, each sorted by
 /// `sortBy` when given. A filter naming an attribute only one resource type has matches
 /// nothing of the other.
-pub async fn search_all(ctx: &Ctx, params: ListParams) -> Result<Response<Body>, ApiError> {
+pub async fn search_all(ctx: &Ctx, params: ListParams) -> Result<Reply, ApiError> {
     if params.cursor.is_some() {
         return Err(bad_query("cursor paging is per resource type; search /Users or /Groups"));
     }
@@ -605,7 +598,7 @@ pub async fn search_all(ctx: &Ctx, params: ListParams) -> Result<Response<Body>,
         "schemas": [LIST_RESPONSE],
         "Resources": resources,
     });
-    Ok(ctx.writer().json(StatusCode::OK, &body))
+    Ok(Reply::json(StatusCode::OK, body))
 }
 
 /// The memberships a response about `id` shows under the profile, read after a write.
@@ -633,7 +626,7 @@ fn listed_memberships(
 }
 
 /// `PUT /Users/{id}`, `PUT /Groups/{id}`.
-pub async fn replace(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> Result<Response<Body>, ApiError> {
+pub async fn replace(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> Result<Reply, ApiError> {
     let profile = ctx.profile();
     let parsed = resource::parse(profile, kind, &body)?;
     let keys = keys(kind, &parsed);
@@ -659,7 +652,7 @@ pub async fn replace(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> 
 }
 
 /// `PATCH /Users/{id}`, `PATCH /Groups/{id}`.
-pub async fn patch(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> Result<Response<Body>, ApiError> {
+pub async fn patch(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> Result<Reply, ApiError> {
     let profile = ctx.profile();
     let expected = ctx.precondition()?;
     let (tenant, audit, store) = (ctx.tenant.key, ctx.audit(&Method::PATCH), ctx.state.store.clone());
@@ -684,14 +677,14 @@ pub async fn patch(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> Re
     })
     .await?;
     if kind == ResourceKind::Group && profile.group_patch_no_content {
-        return Ok(ctx.writer().empty(StatusCode::NO_CONTENT));
+        return Ok(Reply::empty(StatusCode::NO_CONTENT));
     }
     let memberships = memberships_of(ctx, kind, &stored.id).await?;
     ctx.respond(StatusCode::OK, kind, stored, memberships)
 }
 
 /// `DELETE /Users/{id}`, `DELETE /Groups/{id}`.
-pub async fn delete(ctx: &Ctx, kind: ResourceKind, id: String) -> Result<Response<Body>, ApiError> {
+pub async fn delete(ctx: &Ctx, kind: ResourceKind, id: String) -> Result<Reply, ApiError> {
     let expected = ctx.precondition()?;
     let (tenant, audit, store) = (ctx.tenant.key, ctx.audit(&Method::DELETE), ctx.state.store.clone());
     blocking(move || {
@@ -705,7 +698,7 @@ pub async fn delete(ctx: &Ctx, kind: ResourceKind, id: String) -> Result<Respons
         })
     })
     .await?;
-    Ok(ctx.writer().empty(StatusCode::NO_CONTENT))
+    Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
 
 #[cfg(test)]

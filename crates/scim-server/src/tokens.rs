@@ -5,11 +5,13 @@
 use scim_auth::{Issued, Signer};
 use scim_store::{Store, TokenRecord};
 
+use crate::error::{ApiError, Thing, missing};
+
 /// Signs a token for `tenant_id` with the current key of `signer`, valid `ttl_secs` from now, and
 /// records its id (the store refuses a third token of a tenant, atomically on its writer).
 pub fn mint<E>(store: &Store, signer: &Signer, tenant_id: &str, ttl_secs: i64) -> Result<(Issued, TokenRecord), E>
 where
-    E: From<scim_store::Error> + From<scim_auth::Error>,
+    E: From<ApiError> + From<scim_auth::Error>,
 {
     let now = scim_schema::time::now_millis() / 1000;
     let issued = signer.issue(tenant_id, now, ttl_secs)?;
@@ -19,6 +21,6 @@ where
         created: issued.created,
         expires: issued.expires,
     };
-    store.add_token(&record)?;
+    store.add_token(&record).map_err(missing(Thing::Tenant))?;
     Ok((issued, record))
 }

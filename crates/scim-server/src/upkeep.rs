@@ -1,21 +1,14 @@
-//! Housekeeping that keeps the audit log bounded: refused unauthenticated requests counted and
-//! sampled instead of recorded one by one, and the retention policy applied.
-//!
-//! Anyone who knows a tenant id (it is in the endpoint URL) can send requests without a token.
-//! Recording each would let them grow the database at will, so only the first refusal of a
-//! tenant in each window of [`FLUSH_EVERY`] is recorded as it happens (operators see the first
-//! failure at once); the others only bump a counter in memory, one per tenant, which becomes one
-//! audit row at the window's end ("N requests refused since …", with the latest reason and
-//! request id as the sample): at most two rows per tenant per window, whatever the flood.
-//! The same task removes audit rows older or more numerous than the [`Retention`] allows.
+//! Housekeeping that keeps the audit log bounded: every [`FLUSH_EVERY`] the refusals counted in
+//! `refusals` become audit rows, and audit rows older or more numerous than the [`Retention`]
+//! allows are removed.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
-use scim_store::{NewAudit, Retention, TenantKey};
+use scim_store::Retention;
 
-use crate::app::{State, blocking};
+use crate::lanes::blocking;
+use crate::state::State;
 
 /// How often counted refusals are written to the audit log.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(10);
@@ -25,74 +18,6 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// The most rows one pruning job removes, so it never holds the writer for long.
 const PRUNE_BUDGET: usize = 5_000;
-
-/// Unauthenticated refusals of each tenant since the last flush.
-#[derive(Debug, Default)]
-pub struct Refusals {
-    tenants: Mutex<HashMap<TenantKey, Tally>>,
-}
-
-/// One tenant's refusals since the last flush.
-#[derive(Debug)]
-struct Tally {
-    count: u64,
-    since: i64,
-    request_id: String,
-    reason: String,
-}
-
-impl Refusals {
-    /// Counts one refused request of `tenant`, keeping it as the sample; returns whether it is
-    /// the first of its window, to be recorded on its own at once.
-    ///
-    /// Memory stays bounded: one entry per known tenant, the reason cut to the audit log's length.
-    pub fn note(&self, tenant: TenantKey, request_id: &str, reason: &str) -> bool {
-        let now = scim_schema::time::now_millis();
-        let mut tenants = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut first = false;
-        let tally = tenants.entry(tenant).or_insert_with(|| {
-            first = true;
-            Tally { count: 0, since: now, request_id: String::new(), reason: String::new() }
-        });
-        if first {
-            return true;
-        }
-        if tally.count == 0 {
-            tally.since = now;
-        }
-        tally.count += 1;
-        tally.request_id.clear();
-        tally.request_id.push_str(request_id);
-        tally.reason = reason.chars().take(scim_store::MAX_FIELD_CHARS).collect();
-        false
-    }
-
-    /// Ends the window: takes the counted refusals as audit rows, one per tenant that had any.
-    fn drain(&self) -> Vec<(TenantKey, NewAudit)> {
-        let tenants = std::mem::take(&mut *self.tenants.lock().unwrap_or_else(PoisonError::into_inner));
-        let at = scim_schema::time::now_millis();
-        tenants
-            .into_iter()
-            .filter(|(_, tally)| tally.count > 0)
-            .map(|(tenant, tally)| {
-                let since = scim_schema::time::format_error_timestamp(tally.since);
-                let detail = format!(
-                    "{} request(s) refused without a valid token since {since} UTC; the latest: {}",
-                    tally.count, tally.reason
-                );
-                let entry = NewAudit {
-                    at,
-                    request_id: tally.request_id,
-                    action: "Unauthenticated".into(),
-                    resource_id: None,
-                    status: 401,
-                    detail: Some(detail),
-                };
-                (tenant, entry)
-            })
-            .collect()
-    }
-}
 
 /// Writes counted refusals every [`FLUSH_EVERY`] and applies `retention`; runs forever.
 pub async fn run(state: Arc<State>, retention: Retention) {
@@ -154,36 +79,5 @@ async fn prune(state: &Arc<State>, retention: Retention) -> usize {
             tracing::warn!(reason = %e.reason(), "applying the audit retention failed");
             0
         }
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refusals_become_one_row_per_tenant() {
-        let refusals = Refusals::default();
-        assert!(refusals.note(TenantKey(1), "req-first", "no bearer token"));
-        for i in 0..1000 {
-            assert!(!refusals.note(TenantKey(1), &format!("req-{i}"), &"x".repeat(10_000)));
-        }
-        assert!(refusals.note(TenantKey(2), "req-a", "no bearer token"));
-        assert!(!refusals.note(TenantKey(2), "req-b", "no bearer token"));
-        // Tenant 3 had only its first refusal, recorded at once: nothing is left to write.
-        assert!(refusals.note(TenantKey(3), "req-c", "no bearer token"));
-        let mut rows = refusals.drain();
-        rows.sort_by_key(|(t, _)| t.0);
-        assert_eq!(rows.len(), 2);
-        let (_, a) = &rows[0];
-        assert_eq!((a.status, a.request_id.as_str(), a.action.as_str()), (401, "req-999", "Unauthenticated"));
-        let detail = a.detail.as_deref().unwrap();
-        assert!(detail.starts_with("1000 request(s) refused"), "{detail}");
-        assert!(detail.len() < 2 * scim_store::MAX_FIELD_CHARS, "{}", detail.len());
-        assert!(rows[1].1.detail.as_deref().unwrap().ends_with("the latest: no bearer token"));
-        assert!(refusals.drain().is_empty());
-        // A new window starts with a refusal recorded at once again.
-        assert!(refusals.note(TenantKey(1), "req-next", "no bearer token"));
     }
 }

@@ -11,8 +11,8 @@ use scim_store::{Condition, MembershipKey, Query, Stored, TenantKey};
 use serde_json::{Map, Value, json};
 
 use super::{Call, identity_store_id, missing, string_in};
-use crate::app::{blocking, blocking_read};
 use crate::error::ApiError;
+use crate::lanes::{blocking, blocking_read};
 use crate::scim::{audited, keys};
 
 /// The User attributes the API and SCIM share, by their SCIM names.

@@ -7,8 +7,8 @@ use scim_store::AccessControlAttribute;
 use serde_json::{Value, json};
 
 use super::{Call, identity_store_id, instance_arn, missing, owner_account_id};
-use crate::app::{blocking, blocking_read};
 use crate::error::ApiError;
+use crate::lanes::{blocking, blocking_read};
 
 /// Runs operation `op` of the SSO Admin API.
 pub async fn dispatch(call: &Call, op: &str) -> Result<Value, ApiError> {
@@ -45,7 +45,7 @@ async fn instance(call: &Call) -> Result<Value, ApiError> {
         resource_type: "IDENTITY_STORE",
         id: identity_store_id(&call.tenant_id),
     })?;
-    let region = call.state.aws_regions.first().map_or(super::DEFAULT_REGION, String::as_str);
+    let region = call.state.aws_regions.first().map_or(crate::state::DEFAULT_REGION, String::as_str);
     let mut out = json!({
         "InstanceArn": instance_arn(&tenant.id),
         "IdentityStoreId": identity_store_id(&tenant.id),

@@ -1,0 +1,44 @@
+//! The request context: one authenticated SCIM request as the handlers see it.
+
+use std::sync::Arc;
+
+use scim_schema::Profile;
+
+use crate::http::{self, Target};
+use crate::state::{State, TenantEntry};
+
+/// One request as the handlers see it.
+#[derive(Debug)]
+pub struct Ctx {
+    /// Shared state.
+    pub state: Arc<State>,
+    /// The tenant.
+    pub tenant: TenantEntry,
+    /// The request id.
+    pub request_id: String,
+    /// The decoded target.
+    pub target: Target,
+    /// The SCIM base URL of the tenant.
+    pub base: String,
+    /// The `If-Match` header, if any.
+    pub if_match: Option<String>,
+    /// The `If-None-Match` header, if any.
+    pub if_none_match: Option<String>,
+}
+
+impl Ctx {
+    /// The tenant's profile.
+    pub fn profile(&self) -> &'static Profile {
+        self.tenant.profile
+    }
+
+    /// The tenant's public id, the first segment of its endpoint's path.
+    pub fn tenant_id(&self) -> &str {
+        self.target.segments.first().map(String::as_str).unwrap_or_default()
+    }
+
+    /// The writer of this request's responses.
+    pub fn writer(&self) -> http::Writer<'_> {
+        http::Writer { request_id: &self.request_id, scim_content_type: self.profile().scim_content_type }
+    }
+}
