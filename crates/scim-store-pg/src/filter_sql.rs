@@ -154,6 +154,9 @@ pub(crate) struct Fold {
     /// A `Σ` that Rust lowercases to the final `ς`: preceded by a cased letter and not followed
     /// by one, case-ignorable characters skipped on either side.
     final_sigma: String,
+    /// Any character beyond ASCII that lowercases to something else: a string without one
+    /// folds by ASCII's rules alone, so it never pays for `translate`.
+    changing: String,
 }
 
 /// The folding tables, made once from this build's Rust.
@@ -164,25 +167,38 @@ pub(crate) fn fold_tables() -> &'static Fold {
         // Cased letters that are not case-ignorable, and case-ignorable characters, as Rust's
         // final-sigma rule sees them: `cΣ` ends in `ς` exactly when `c` is the first, `AcΣ` when
         // `c` is either.
-        let (mut cased, mut ignorable) = (Vec::new(), Vec::new());
+        let (mut cased, mut ignorable, mut changing) = (Vec::new(), Vec::new(), Vec::new());
+        let mut probe = String::new();
+        let mut sigma_after = |prefix: &str, c: char| {
+            probe.clear();
+            probe.push_str(prefix);
+            probe.push(c);
+            probe.push('Σ');
+            probe.to_lowercase().ends_with('ς')
+        };
         for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
             let mut lower = c.to_lowercase();
+            // `İ`, the one character that lowercases to two, is replaced before `translate`.
             if let (Some(l), None) = (lower.next(), lower.next())
                 && l != c
             {
                 from.push(c);
                 to.push(l);
             }
-            let sigma_after = |prefix: &str| format!("{prefix}{c}Σ").to_lowercase().ends_with('ς');
-            if sigma_after("") {
-                cased.push(c);
-            } else if sigma_after("A") {
-                ignorable.push(c);
+            if !c.is_ascii() && !c.to_lowercase().eq([c]) {
+                changing.push(c);
+            }
+            if sigma_after("A", c) {
+                if sigma_after("", c) {
+                    cased.push(c);
+                } else {
+                    ignorable.push(c);
+                }
             }
         }
         let (cased, ignorable) = (bracket(&cased), bracket(&ignorable));
         let final_sigma = format!("(?<={cased}{ignorable}*)Σ(?!{ignorable}*{cased})");
-        Fold { from, to, final_sigma }
+        Fold { from, to, final_sigma, changing: bracket(&changing) }
     })
 }
 
@@ -340,17 +356,15 @@ impl Translator<'_> {
         self.once(format!("path {owned:?}"), || Param::Path(owned.clone()))
     }
 
-    /// `x` folded as Rust's `str::to_lowercase` folds it (see [`Fold`]).
+    /// `x` folded as Rust's `str::to_lowercase` folds it (see [`Fold`] and `scim_fold` in
+    /// `schema_list.sql`).
     fn fold(&mut self, x: &str) -> String {
         let tables = fold_tables();
         let from = self.once("fold from".into(), || Param::Text(tables.from.clone()));
         let to = self.once("fold to".into(), || Param::Text(tables.to.clone()));
         let sigma = self.once("fold sigma".into(), || Param::Text(tables.final_sigma.clone()));
-        format!(
-            "((CASE WHEN octet_length({x}) = char_length({x}) THEN lower({x} COLLATE \"C\") \
-             ELSE translate(replace(CASE WHEN strpos({x}, 'Σ') > 0 THEN regexp_replace({x}, {sigma}, 'ς', 'g') \
-             ELSE {x} END, 'İ', 'i̇'), {from}, {to}) END) COLLATE \"C\")"
-        )
+        let changing = self.once("fold changing".into(), || Param::Text(tables.changing.clone()));
+        format!("(scim_fold({x}, {from}, {to}, {sigma}, {changing}) COLLATE \"C\")")
     }
 
     /// A fresh alias for a subquery's table.
