@@ -91,7 +91,7 @@ pub(crate) fn translate(
     params: &mut Params,
 ) -> Result<String, Error> {
     eval::validate(kind, filter)?;
-    let mut translator = Translator { tenant, kind, params, bound: HashMap::new(), aliases: 0 };
+    let mut translator = Translator { tenant, kind, params, bound: HashMap::new(), aliases: 0, top: true };
     translator.filter(&Scope::Resource, filter, 0)
 }
 
@@ -104,7 +104,7 @@ pub(crate) fn sort_key(
     path: &AttrPath,
     params: &mut Params,
 ) -> Result<String, Error> {
-    let mut translator = Translator { tenant, kind, params, bound: HashMap::new(), aliases: 0 };
+    let mut translator = Translator { tenant, kind, params, bound: HashMap::new(), aliases: 0, top: true };
     let (leaf, values) = translator.resource_leaf(path)?;
     let typed = |t: &mut Translator<'_>, scalar: &Scalar| match (leaf.kind, &scalar.json) {
         (Type::Boolean, Some(json)) => {
@@ -328,6 +328,10 @@ struct Translator<'p> {
     bound: HashMap<String, String>,
     /// Subquery aliases handed out so far.
     aliases: usize,
+    /// Whether the node being translated is a conjunct of the whole predicate (not under `or`,
+    /// `not` or a value path), where a membership walk may start the statement (see
+    /// [`Translator::memberships`]).
+    top: bool,
 }
 
 impl Translator<'_> {
@@ -393,21 +397,30 @@ impl Translator<'_> {
         if depth > MAX_NESTING {
             return Err(invalid(format!("the filter is nested more than {MAX_NESTING} levels deep")));
         }
-        match filter {
+        let top = self.top;
+        let sql = match filter {
             Filter::And(..) | Filter::Or(..) => {
                 let is_or = matches!(filter, Filter::Or(..));
                 let parts = filter
                     .operands()
                     .into_iter()
-                    .map(|operand| self.filter(scope, operand, depth + 1))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(balanced(parts, if is_or { "OR" } else { "AND" }))
+                    .map(|operand| {
+                        self.top = top && !is_or;
+                        self.filter(scope, operand, depth + 1)
+                    })
+                    .collect::<Result<Vec<_>, _>>();
+                parts.map(|parts| balanced(parts, if is_or { "OR" } else { "AND" }))
             }
-            Filter::Not(inner) => Ok(format!("NOT ({})", self.filter(scope, inner, depth + 1)?)),
+            Filter::Not(inner) => {
+                self.top = false;
+                self.filter(scope, inner, depth + 1).map(|inner| format!("NOT ({inner})"))
+            }
             Filter::Present(path) => self.present(scope, path),
             Filter::Compare { path, op, value } => self.compare(scope, path, *op, value),
             Filter::ValuePath { attr, filter } => self.value_path(scope, attr, filter, depth),
-        }
+        };
+        self.top = top;
+        sql
     }
 
     /// The rows of the array at `path` of `r.attrs`, as `alias(value, i)`; none when it is not
@@ -455,8 +468,10 @@ impl Translator<'_> {
         if container.is_none() && def.name == self.membership_name() {
             let o = self.alias("o");
             let scope = Scope::Element { def, at: Element::Membership(o.clone()) };
-            let inner = self.filter(&scope, inner, depth + 1)?;
-            return Ok(self.memberships(&o, &inner));
+            let top = std::mem::replace(&mut self.top, false);
+            let inner = self.filter(&scope, inner, depth + 1);
+            self.top = top;
+            return Ok(self.memberships(&o, &inner?));
         }
         if def.returned == Returned::Never {
             return Ok("FALSE".to_owned());
@@ -478,24 +493,29 @@ impl Translator<'_> {
     /// other resource's row as `o`: for a Group its direct members, for a User every group
     /// holding it, directly or through nested groups. A condition `o.id = $n` starts either
     /// walk with a lookup of the id index.
+    ///
+    /// As a conjunct of the whole predicate the walk runs once and its rows are looked up by
+    /// `seq` (`r.seq = ANY (ARRAY(...))`), however many rows the planner guesses a recursive
+    /// walk yields; elsewhere it is a hashed `r.seq IN (...)`, probed once per row.
     fn memberships(&mut self, o: &str, condition: &str) -> String {
         let tenant = self.bind(Param::Int(self.tenant.0));
         let m = self.alias("m");
-        match self.kind {
+        let walk = match self.kind {
             ResourceKind::Group => format!(
-                "r.seq IN (SELECT {m}.group_seq FROM members {m} JOIN resources {o} ON {o}.seq = {m}.member_seq \
-                 WHERE {o}.tenant = {tenant} AND {condition})"
+                "SELECT {m}.group_seq FROM members {m} JOIN resources {o} ON {o}.seq = {m}.member_seq \
+                 WHERE {o}.tenant = {tenant} AND {condition}"
             ),
             ResourceKind::User => {
                 let down = self.alias("d");
                 format!(
-                    "r.seq IN (WITH RECURSIVE {down}(seq) AS (SELECT {o}.seq FROM resources {o} \
+                    "WITH RECURSIVE {down}(seq) AS (SELECT {o}.seq FROM resources {o} \
                      WHERE {o}.tenant = {tenant} AND {o}.kind = 1 AND {condition} \
                      UNION SELECT {m}.member_seq FROM {down} JOIN members {m} ON {m}.group_seq = {down}.seq) \
-                     SELECT seq FROM {down})"
+                     SELECT seq FROM {down}"
                 )
             }
-        }
+        };
+        if self.top { format!("r.seq = ANY (ARRAY({walk}))") } else { format!("r.seq IN ({walk})") }
     }
 
     /// SQL true when the resource has any membership (a User's indirect groups need a direct one).
@@ -827,4 +847,195 @@ fn membership_refused(parent: &Attribute, sub: &Attribute) -> Error {
         "{}.{} cannot be filtered: only the value of a membership is stored, the rest is made when the server renders it",
         parent.name, sub.name
     ))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use scim_store::Query;
+
+    use super::*;
+    use crate::query::plan;
+    use crate::testdb::TestDb;
+
+    fn sql(kind: ResourceKind, filter: &str) -> (String, Params) {
+        let filter = scim_filter::parse_filter(filter).unwrap();
+        let mut params = Params::default();
+        let sql = translate(TenantKey(1), kind, &filter, &mut params).unwrap();
+        (sql, params)
+    }
+
+    /// `scim_fold` with the tables bound, on each of `texts`, in one statement.
+    fn fold_all(db: &mut TestDb, texts: &[String]) -> Vec<String> {
+        let t = fold_tables();
+        let rows = db
+            .client
+            .query(
+                "SELECT scim_fold(x, $2, $3, $4, $5) FROM unnest($1::text[]) WITH ORDINALITY AS u(x, i) ORDER BY i",
+                &[&texts, &t.from, &t.to, &t.final_sigma, &t.changing],
+            )
+            .unwrap();
+        rows.iter().map(|row| row.get(0)).collect()
+    }
+
+    #[test]
+    fn fold_is_rusts_lowercase_for_every_character_and_every_sigma() {
+        let Some(mut db) = TestDb::create("fold_is_rusts_lowercase") else { return };
+        // Every character but NUL, which PostgreSQL text cannot hold, alone and after a capital.
+        let chars: Vec<char> = (1..=u32::from(char::MAX)).filter_map(char::from_u32).collect();
+        for chunk in chars.chunks(200_000) {
+            let texts: Vec<String> = chunk.iter().flat_map(|c| [c.to_string(), format!("É{c}")]).collect();
+            let folded = fold_all(&mut db, &texts);
+            for (text, folded) in texts.iter().zip(folded) {
+                assert_eq!(folded, text.to_lowercase(), "{:?}", text.chars().map(u32::from).collect::<Vec<_>>());
+            }
+        }
+        // The final sigma in every context: letters, case-ignorable marks and punctuation,
+        // spaces, digits on either side, and the other characters that fold specially.
+        let pool = ['Σ', 'Σ', 'Α', 'a', 'ß', 'İ', '\'', '.', '\u{301}', 'ʰ', ' ', '1', 'ǅ', '🦀', 'É', 'x'];
+        let mut seed: u64 = 0x5eed;
+        let texts: Vec<String> = (0..20_000)
+            .map(|_| {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                let len = 1 + (seed >> 60) as usize % 8;
+                (0..len).map(|i| pool[(seed >> (i * 4 + 8)) as usize % pool.len()]).collect()
+            })
+            .collect();
+        for (text, folded) in texts.iter().zip(fold_all(&mut db, &texts)) {
+            assert_eq!(folded, text.to_lowercase(), "{text:?}");
+        }
+        // The database's own lower() is not it, whatever its collation: the reason for all this.
+        let lower: String = db.client.query_one("SELECT lower('ΟΔΟΣ İ' COLLATE \"C\")", &[]).unwrap().get(0);
+        assert_ne!(lower, "ΟΔΟΣ İ".to_lowercase());
+    }
+
+    #[test]
+    fn indexed_equalities_are_index_lookups() {
+        let Some(mut db) = TestDb::create("indexed_equalities_are_index_lookups") else { return };
+        // Directories of the size the indexes are for, in a database shared by tenants: tenant 1
+        // holds 30,000 users and 3,000 groups, tenant 2 (the one listed) 3,000 users and 300
+        // groups; every group has ten members.
+        db.client
+            .batch_execute(
+                "INSERT INTO resources (tenant, kind, id, name_key, external_id, created, modified, version, attrs)
+                 SELECT t, k, gen_random_uuid()::text, 'n' || i, 'n' || i, 1, 1, 1, '{}'
+                 FROM generate_series(1, 2) t, generate_series(0, 1) k, generate_series(1, 30000) i
+                 WHERE i <= 30000 / power(10, t - 1 + k)::int;
+                 ANALYZE resources;
+                 INSERT INTO members (group_seq, member_seq)
+                 SELECT g.seq, u.seq FROM resources g, generate_series(0, 9) j, resources u
+                 WHERE g.kind = 1 AND u.tenant = g.tenant AND u.kind = 0
+                   AND u.name_key = 'n' || ((substr(g.name_key, 2)::int * 10 + j) % (30000 / power(10, g.tenant - 1)::int) + 1);",
+            )
+            .unwrap();
+        db.client.batch_execute("ANALYZE").unwrap();
+        let t = TenantKey(2);
+        let mut explain = |kind, filter: &str| {
+            let query = Query { filter: Some(scim_filter::parse_filter(filter).unwrap()), ..Query::default() };
+            let lines = plan(&mut db.client, t, kind, &query).unwrap();
+            println!("{kind:?} {filter}\n  {}", lines.join("\n  "));
+            lines
+        };
+        use ResourceKind::{Group as G, User as U};
+        for (kind, filter, expected) in [
+            (U, r#"id eq "x""#, "Index Scan using resources_id_key on resources r"),
+            (U, r#"userName eq "X""#, "Index Scan using resources_name on resources r"),
+            (U, r#"USERNAME eq "X" and title pr"#, "Index Scan using resources_name on resources r"),
+            (U, r#"externalId eq "x""#, "using resources_external_id on resources r"),
+            (U, r#"groups.value eq "g""#, "Index Scan using resources_id_key on resources o"),
+            (G, r#"displayName eq "G""#, "Index Scan using resources_name on resources r"),
+            (G, r#"members.value eq "u""#, "Index Scan using resources_id_key on resources o"),
+            (G, r#"members eq "u""#, "Index Scan using resources_id_key on resources o"),
+            (G, r#"id eq "g" and members eq "u""#, "Index Scan using resources_id_key on resources r"),
+            (G, r#"members[value eq "u"]"#, "Index Scan using resources_id_key on resources o"),
+        ] {
+            let lines = explain(kind, filter);
+            // No step reads the resources or members tables whole.
+            assert!(lines.iter().all(|l| !l.contains("Seq Scan")), "{filter}: {lines:#?}");
+            assert!(lines.iter().any(|l| l.contains(expected)), "{filter}: {lines:#?}");
+        }
+        // The membership walks reach the other side by the members' indexes.
+        let lines = explain(U, r#"groups.value eq "g""#);
+        assert!(lines.iter().any(|l| l.contains("members_pkey")), "{lines:#?}");
+        let lines = explain(G, r#"members.value eq "u""#);
+        assert!(lines.iter().any(|l| l.contains("members_member")), "{lines:#?}");
+        // The rest reads rows in `seq` order through an index (`resources_list`, or the primary
+        // key when the planner expects a page of matches soon), stopping at the page's end.
+        for filter in [r#"title co "x""#, r#"emails[type eq "work"]"#, r#"userName co "x" or externalId ne "y""#] {
+            let lines = explain(U, filter);
+            assert!(lines.iter().all(|l| !l.contains("Seq Scan") && !l.contains("Sort")), "{filter}: {lines:#?}");
+        }
+    }
+
+    #[test]
+    fn shapes_of_the_sql() {
+        let (s, params) = sql(ResourceKind::User, r#"userName eq "ÉMILE" and title co "É""#);
+        assert!(s.contains("r.name_key = $") && s.contains("strpos((scim_fold((r.attrs #>> $"), "{s}");
+        assert!(!s.contains("LIKE") && !s.contains("ÉMILE") && !s.contains("lower("), "{s}");
+        assert!(params_hold(&params, &Param::Text("émile".into())), "{params:?}");
+        let (s, _) = sql(ResourceKind::User, r#"emails[type eq "work"] and emails.value ew "x""#);
+        assert_eq!(s.matches("jsonb_array_elements(").count(), 2, "{s}");
+        // A path is bound once however often it is used.
+        let (_, params) = sql(ResourceKind::User, r#"emails co "a" or emails co "b" or emails co "c""#);
+        assert_eq!(params.count(|p| matches!(p, Param::Path(_))), 2, "{params:?}");
+        assert_eq!(sql(ResourceKind::User, "password pr").0, "FALSE");
+        assert_eq!(sql(ResourceKind::User, "meta pr or id pr").0, "(TRUE OR TRUE)");
+        // A NUL in a literal is never bound: PostgreSQL text cannot hold one.
+        for (filter, expected) in [
+            (r#"title eq "a\u0000b""#, "FALSE"),
+            (r#"title co "\u0000""#, "FALSE"),
+            (r#"id ne "a\u0000""#, "TRUE"),
+            (r#"title ne "a\u0000""#, " IS NOT NULL"),
+            (r#"title gt "a\u0000b""#, " > $"),
+            (r#"title le "a\u0000b""#, " <= $"),
+        ] {
+            let (s, params) = sql(ResourceKind::User, filter);
+            assert!(s.contains(expected), "{filter}: {s}");
+            assert_eq!(params.count(|p| matches!(p, Param::Text(t) if t.contains('\0'))), 0, "{filter}");
+        }
+    }
+
+    fn params_hold(params: &Params, value: &Param) -> bool {
+        params.count(|p| p == value) > 0
+    }
+
+    #[test]
+    fn chains_become_balanced_trees() {
+        assert_eq!(balanced(vec!["a".into(), "b".into(), "c".into()], "OR"), "((a OR b) OR c)");
+        assert_eq!(balanced(Vec::new(), "AND"), "TRUE");
+        let tree = balanced((0..1000).map(|i| i.to_string()).collect(), "OR");
+        let mut depth: i32 = 0;
+        let deepest = tree
+            .chars()
+            .map(|c| {
+                depth += i32::from(c == '(') - i32::from(c == ')');
+                depth
+            })
+            .max();
+        assert_eq!(deepest, Some(10));
+    }
+
+    #[test]
+    fn refusals_are_invalid_filter() {
+        for (kind, filter) in [
+            (ResourceKind::User, r#"foo eq "x""#),
+            (ResourceKind::User, "meta.location pr"),
+            (ResourceKind::User, r#"groups.display eq "x""#),
+            (ResourceKind::Group, r#"members[type eq "User"]"#),
+            (ResourceKind::Group, "meta[location pr]"),
+        ] {
+            let parsed = scim_filter::parse_filter(filter).unwrap();
+            let err = translate(TenantKey(1), kind, &parsed, &mut Params::default()).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidFilter, "{filter}");
+        }
+        let deep =
+            (0..MAX_NESTING + 5).fold(Filter::Present(AttrPath::new("title")), |acc, _| Filter::Not(Box::new(acc)));
+        let err = translate(TenantKey(1), ResourceKind::User, &deep, &mut Params::default()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidFilter);
+    }
+
+    #[test]
+    fn brackets_are_ranges_of_escapes() {
+        assert_eq!(bracket(&['a', 'b', 'c', 'x', 'Σ']), r"[\U00000061-\U00000063\U00000078\U000003A3]");
+    }
 }

@@ -69,6 +69,12 @@ impl Params {
         placeholder
     }
 
+    /// How many bound values satisfy `test`.
+    #[cfg(test)]
+    pub(crate) fn count(&self, test: impl Fn(&Param) -> bool) -> usize {
+        self.0.iter().filter(|p| test(p)).count()
+    }
+
     /// `sql` with its placeholders renumbered `$1`, `$2`, ... in order of first use, and the
     /// values in that order.
     fn finish<'a>(&'a self, sql: &str) -> (String, Vec<&'a (dyn ToSql + Sync)>) {
