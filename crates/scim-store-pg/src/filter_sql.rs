@@ -19,16 +19,20 @@
 //! | `externalId` | the `external_id` column (index with tenant and kind) |
 //! | `meta.created`, `meta.lastModified` | the `created` and `modified` columns, as milliseconds |
 //! | `meta.resourceType`, `meta.version` | the kind's name, `W/"<version>"` |
-//! | `groups.value` (Users) | `members` rows walked down from the matching groups by a recursive `r.seq IN (WITH RECURSIVE ...)` |
-//! | `members.value`, `members` (Groups) | `members` rows: `r.seq IN (SELECT group_seq ...)` |
+//! | `groups.value` (Users) | `members` rows walked down from the matching groups by `WITH RECURSIVE` |
+//! | `members.value`, `members` (Groups) | `members` rows: `SELECT group_seq ...` |
 //! | a single-valued attribute | `r.attrs #>> $n::text[]`, the path bound |
 //! | a multi-valued attribute | `EXISTS (SELECT 1 FROM jsonb_array_elements(...) AS e(value) WHERE ...)` |
 //! | `attr[filter]` | one element (or the single object, or one membership) the whole inner filter holds for |
 //! | `password` and anything else never returned | never a value |
 //!
 //! Equalities on `id`, `userName`/`displayName`, `externalId`, `groups.value` and
-//! `members.value` are index lookups (the tests hold `EXPLAIN` to it); everything else reads
-//! the tenant's rows of the kind through `resources_list` and their jsonb.
+//! `members.value` are index lookups (the tests hold `EXPLAIN` to it). A membership walk that
+//! is a conjunct of the whole filter runs once, from the id index, and its rows are fetched by
+//! primary key (`r.seq = ANY (ARRAY(walk))`): the planner cannot estimate a recursive walk's
+//! size and would otherwise join it against every row of the tenant. Under `or` or `not` it is
+//! a hashed `r.seq IN (walk)`. Everything else reads the tenant's rows of the kind in `seq`
+//! order through an index, and their jsonb.
 //!
 //! # Semantics that differ in the SQL, not in the answers
 //!
@@ -965,6 +969,16 @@ mod tests {
             let lines = explain(U, filter);
             assert!(lines.iter().all(|l| !l.contains("Seq Scan") && !l.contains("Sort")), "{filter}: {lines:#?}");
         }
+        // So are the server's membership conditions, on a cursor page.
+        for (kind, condition) in
+            [(U, scim_store::Condition::MemberOf("g".into())), (G, scim_store::Condition::HasMember("u".into()))]
+        {
+            let query = Query { conditions: vec![condition], after: Some(1), ..Query::default() };
+            let lines = plan(&mut db.client, t, kind, &query).unwrap();
+            println!("{kind:?} {:?}\n  {}", query.conditions, lines.join("\n  "));
+            assert!(lines.iter().all(|l| !l.contains("Seq Scan")), "{lines:#?}");
+            assert!(lines.iter().any(|l| l.contains("Index Scan using resources_id_key on resources")), "{lines:#?}");
+        }
     }
 
     #[test]
@@ -978,6 +992,16 @@ mod tests {
         // A path is bound once however often it is used.
         let (_, params) = sql(ResourceKind::User, r#"emails co "a" or emails co "b" or emails co "c""#);
         assert_eq!(params.count(|p| matches!(p, Param::Path(_))), 2, "{params:?}");
+        // A membership walk at the top is looked up by seq; under `or` or `not`, probed.
+        for (kind, filter, expected) in [
+            (ResourceKind::User, r#"groups.value eq "g" and title pr"#, "r.seq = ANY (ARRAY(WITH RECURSIVE"),
+            (ResourceKind::User, r#"not (groups.value eq "g")"#, "r.seq IN (WITH RECURSIVE"),
+            (ResourceKind::Group, r#"members eq "u" or members eq "v""#, "r.seq IN (SELECT"),
+            (ResourceKind::Group, r#"members[value eq "u"]"#, "r.seq = ANY (ARRAY(SELECT"),
+        ] {
+            let (s, _) = sql(kind, filter);
+            assert!(s.starts_with(expected) || s.contains(&format!("({expected}")), "{filter}: {s}");
+        }
         assert_eq!(sql(ResourceKind::User, "password pr").0, "FALSE");
         assert_eq!(sql(ResourceKind::User, "meta pr or id pr").0, "(TRUE OR TRUE)");
         // A NUL in a literal is never bound: PostgreSQL text cannot hold one.
