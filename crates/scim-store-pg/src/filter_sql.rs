@@ -38,11 +38,13 @@
 //!
 //! - Folding (`caseExact: false`) is Rust's `str::to_lowercase`, never the database's
 //!   `lower()`, whose answer depends on the collation (`C` folds ASCII only, libc and ICU follow
-//!   their own tables). [`Fold`] carries Rust's tables into the statement as bound text: ASCII
-//!   strings go through `lower(... COLLATE "C")`, which is exactly ASCII folding, and the rest
-//!   through `translate` with every one-to-one mapping Rust knows, `replace` for `İ` (the one
-//!   letter that lowercases to two characters) and a regular expression for the final-sigma
-//!   rule, built from the character classes Rust's own lowercasing reveals.
+//!   their own tables). [`Fold`] carries Rust's tables into the statement as bound text, for
+//!   the `scim_fold` function of `schema_list.sql`: a string with no character beyond ASCII
+//!   that lowercases differently goes through `lower(... COLLATE "C")`, which is exactly
+//!   ASCII folding, and the rest through `translate` with every one-to-one mapping Rust knows,
+//!   `replace` for `İ` (the one letter that lowercases to two characters) and a regular
+//!   expression for the final-sigma rule, built from the character classes Rust's own
+//!   lowercasing reveals. A test compares it with `to_lowercase` on every character.
 //! - Order comparisons use `COLLATE "C"`: byte order of UTF-8, which is code-point order, as
 //!   Rust's `String` ordering; equality is byte equality under any deterministic collation, so
 //!   it keeps the indexes' collation. `co`, `sw` and `ew` are `strpos`, `starts_with` and
@@ -169,8 +171,8 @@ pub(crate) fn fold_tables() -> &'static Fold {
     TABLES.get_or_init(|| {
         let (mut from, mut to) = (String::new(), String::new());
         // Cased letters that are not case-ignorable, and case-ignorable characters, as Rust's
-        // final-sigma rule sees them: `cΣ` ends in `ς` exactly when `c` is the first, `AcΣ` when
-        // `c` is either.
+        // final-sigma rule sees them: `cΣ` lowercases to end in `ς` exactly when `c` is of the
+        // first kind, `AcΣ` when it is of either.
         let (mut cased, mut ignorable, mut changing) = (Vec::new(), Vec::new(), Vec::new());
         let mut probe = String::new();
         let mut sigma_after = |prefix: &str, c: char| {
