@@ -259,7 +259,13 @@ fn scalar(def: &Attribute, value: &Value) -> Result<Value> {
             Some(s) if crate::time::parse_datetime(s).is_some() => Ok(value.clone()),
             _ => Err(wrong()),
         },
-        Type::String | Type::Binary | Type::Reference(_) if value.is_string() => Ok(value.clone()),
+        // U+0000 is no character of any real attribute, and PostgreSQL text cannot hold it:
+        // refused on every backend, so both store the same values.
+        Type::String | Type::Binary | Type::Reference(_) => match value.as_str() {
+            Some(s) if s.contains('\0') => Err(Error::value(format!("{} must not contain U+0000", def.name))),
+            Some(_) => Ok(value.clone()),
+            None => Err(wrong()),
+        },
         _ => Err(wrong()),
     }
 }
@@ -287,7 +293,7 @@ pub fn members(profile: &Profile, value: &Value, lone: bool) -> Result<Vec<Membe
         let fields = item.as_object().ok_or_else(|| Error::value("a member must be an object"))?;
         let field = |name: &str| fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
         let id = match field("value") {
-            Some(Value::String(id)) if !id.trim().is_empty() => id.clone(),
+            Some(Value::String(id)) if !id.trim().is_empty() && !id.contains('\0') => id.clone(),
             _ => return Err(Error::value("a member needs a non-empty string value")),
         };
         let kind = match field("type") {
@@ -648,5 +654,19 @@ mod tests {
         let many: Vec<Value> = (0..101).map(|i| json!({"value": format!("u{i}")})).collect();
         assert_eq!(g(Value::Array(many)).unwrap_err().kind, ErrorKind::TooMany);
         assert!(parse(&IDENTITY_CENTER, ResourceKind::Group, &json!({"members": []})).is_err());
+    }
+
+    #[test]
+    fn no_text_holds_u0000() {
+        for body in [
+            json!({"userName": "a\u{0}b"}),
+            json!({"userName": "a", "emails": [{"value": "x\u{0}@example.com"}]}),
+            json!({"userName": "a", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "\u{0}"}}),
+        ] {
+            let err = parse(&crate::profile::RFC, ResourceKind::User, &body).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidValue, "{body}");
+        }
+        let group = json!({"displayName": "g", "members": [{"value": "u\u{0}"}]});
+        assert_eq!(parse(&crate::profile::RFC, ResourceKind::Group, &group).unwrap_err().kind, ErrorKind::InvalidValue);
     }
 }

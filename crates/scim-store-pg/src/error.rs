@@ -19,6 +19,10 @@ pub(crate) fn db(e: postgres::Error) -> Error {
             }
         } else if code == "23503" {
             return Error::NotFound;
+        } else if code == "22021" {
+            // A text value PostgreSQL cannot hold (U+0000): nothing stored can have it, and the
+            // schema layer refuses it in anything written, so only a lookup gets here.
+            return Error::NotFound;
         } else if is_transient(code) {
             return Error::Unavailable(failure.message().to_owned());
         }

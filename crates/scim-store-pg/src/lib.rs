@@ -52,11 +52,19 @@
 //! on each notification, and `data_version` also reads the counter row itself (one indexed
 //! single-row `SELECT`) whenever the listener is down, so a change is seen within one poll
 //! whatever happens to the listener (`watch`).
+//!
+//! # Listing
+//!
+//! Listing ([`query`]) answers every filter of the rfc profile in one SQL statement over the
+//! jsonb attributes ([`filter_sql`]), with the SQLite backend's meaning: both run the same
+//! agreement suite against the in-memory evaluator. The index and the case-folding function
+//! listing needs are in `schema_list.sql`, applied by the migrations.
 #![deny(missing_docs)]
 
 mod audit;
 mod credentials;
 mod error;
+mod filter_sql;
 mod members;
 mod migrations;
 mod pool;
@@ -69,6 +77,11 @@ mod tls;
 mod transfer;
 mod watch;
 
+#[cfg(test)]
+#[path = "../../scim-store/tests/agreement/mod.rs"]
+mod agreement;
+#[cfg(test)]
+mod testdb;
 #[cfg(test)]
 mod testkit;
 #[cfg(test)]
@@ -118,6 +131,8 @@ pub fn connect(url: &str, options: &Options) -> Result<Postgres, Error> {
     let pool = Pool::new(settings.clone(), options.readers.max(1) + WRITE_CONNECTIONS);
     pool.with(|conn| migrations::migrate(&mut conn.client))?;
     let watch = Watch::start(settings)?;
+    // Made once per process: the first filter that folds case should not pay for them.
+    filter_sql::fold_tables();
     tracing::debug!(%location, "opened the PostgreSQL store");
     Ok(Postgres { pool, watch, batches: AtomicU64::new(0), location })
 }

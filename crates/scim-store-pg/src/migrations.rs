@@ -13,7 +13,7 @@ use crate::error::db;
 use crate::schema;
 
 /// The DDL of each schema version, oldest first: entry `i` upgrades version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[schema::V1];
+const MIGRATIONS: &[&[&str]] = &[&[schema::V1, schema::LISTING]];
 
 /// The newest schema version this build knows and creates.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -33,8 +33,10 @@ pub(crate) fn migrate(client: &mut Client) -> Result<(), Error> {
     let Ok(from) = usize::try_from(found) else {
         return Err(Error::TooNew { found, supported: SCHEMA_VERSION });
     };
-    for (step, ddl) in MIGRATIONS.iter().enumerate().skip(from) {
-        tx.batch_execute(ddl).map_err(db)?;
+    for (step, parts) in MIGRATIONS.iter().enumerate().skip(from) {
+        for ddl in *parts {
+            tx.batch_execute(ddl).map_err(db)?;
+        }
         let to = i32::try_from(step + 1).unwrap_or(i32::MAX);
         tx.execute("UPDATE schema_version SET version = $1", &[&to]).map_err(db)?;
         tracing::info!(from = step, to, "migrated the PostgreSQL schema");

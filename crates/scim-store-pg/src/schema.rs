@@ -162,3 +162,7 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_tenant ON audit(tenant, seq);
 "#;
+
+/// What listing needs beyond the tables (the `scim_fold` function and the listing index), run
+/// after [`V1`] in the same step.
+pub(crate) const LISTING: &str = include_str!("schema_list.sql");
