@@ -147,10 +147,18 @@ async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError>
     // Without an explicit public URL, the address actually bound (which resolves port 0).
     let public_url = args.get("public-url", "SCIM_PUBLIC_URL").unwrap_or_else(|| format!("{scheme}://{local}"));
     let keyring = cli::keyring(args)?;
-    let mut state =
-        state::State::new(Arc::clone(&store), public_url, cli::admin_secret(args)?, args.key_file()?, &keyring)?;
-    state.aws_regions = cli::aws_regions(args);
-    let state = Arc::new(state);
+    let (admin_secret, key_file, regions) = (cli::admin_secret(args)?, args.key_file()?, cli::aws_regions(args));
+    // The first load of tenants and tokens reads the database: off the async threads, as every
+    // store call is (PostgreSQL's client refuses to block inside the runtime).
+    let loaded = Arc::clone(&store);
+    let state = tokio::task::spawn_blocking(move || {
+        state::State::new(loaded, public_url, admin_secret, key_file, &keyring).map(|mut state| {
+            state.aws_regions = regions;
+            Arc::new(state)
+        })
+    })
+    .await
+    .map_err(|e| CliError::Failed(format!("loading tenants and tokens failed: {e}")))??;
     let metrics_task = match args.get("metrics-listen", "SCIM_METRICS_LISTEN") {
         Some(address) => {
             let listener = TcpListener::bind(&address)
