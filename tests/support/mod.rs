@@ -1,18 +1,33 @@
 //! The end-to-end harness: the real `scim-server` binary on a loopback port with a temporary
 //! database, driven over HTTP/1.1 by a deliberately small client that sends bytes exactly as
 //! written (raw quotes and spaces in queries, `//` in paths), as real identity providers do.
+//!
+//! The backend is the environment's choice, not the test's: with `SCIM_TEST_POSTGRES` set to a
+//! PostgreSQL superuser's URL (as `cargo xtask test` does for its second pass), every [`Db`] is a
+//! fresh database on that server, dropped when the test ends; otherwise it is a file in the test's
+//! temporary directory. Tests pass a [`Db`] wherever `--db` goes and never look at which it is,
+//! except the few about SQLite's own file, which say so through [`sqlite_only`].
+//!
+//! For the replica tests: [`Server::replica`] starts another server process on the same database
+//! and key file, and [`private_postgres`] gives a test a PostgreSQL cluster of its own to restart
+//! or stop (`Cluster::ctl`) without disturbing the tests running beside it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 pub mod browser;
+/// The throwaway clusters of `cargo xtask test`, shared so both start PostgreSQL the same way.
+#[path = "../../xtask/src/postgres.rs"]
+pub mod pg;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_scim-server");
 
@@ -39,16 +54,193 @@ impl Drop for TempDir {
     }
 }
 
+/// The PostgreSQL superuser's URL the tests run on (`SCIM_TEST_POSTGRES`), or `None` on SQLite.
+pub fn postgres() -> Option<String> {
+    std::env::var("SCIM_TEST_POSTGRES").ok().filter(|url| !url.is_empty())
+}
+
+/// True, after saying why on standard error, when the tests run on PostgreSQL: a test about
+/// SQLite's own file (its bytes, its permissions, its copies) returns early then.
+pub fn sqlite_only(why: &str) -> bool {
+    let skip = postgres().is_some();
+    if skip {
+        eprintln!("sqlite-only, skipped on PostgreSQL: {why}");
+    }
+    skip
+}
+
+/// A private PostgreSQL cluster for a test that restarts or stops it (`Cluster::ctl`), from the
+/// same packaged server as the run's (`SCIM_TEST_PG_BIN`); `None` when the tests run on SQLite.
+/// It is removed when dropped; declare it before the servers and databases on it.
+pub fn private_postgres() -> Option<pg::Cluster> {
+    postgres()?;
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir =
+        std::env::temp_dir().join(format!("scim-e2e-pg-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+    let bin = pg::find_bin().expect("SCIM_TEST_POSTGRES is set, but no PostgreSQL server is installed");
+    Some(pg::Cluster::start(&bin, dir).unwrap_or_else(|why| panic!("cannot start a private PostgreSQL: {why}")))
+}
+
+/// A test's database: an SQLite file, or a PostgreSQL database made for the test (see the module
+/// comment), with the key file its commands use. Clones share the database, which is dropped
+/// with the last of them. `Command::arg(&db)` gives the value of `--db`.
+#[derive(Clone, Debug)]
+pub struct Db {
+    target: OsString,
+    key_file: PathBuf,
+    /// Whether `SCIM_KEY_FILE` names the key file; if not, it is the default beside the file.
+    explicit_key: bool,
+    postgres: Option<Arc<PgDatabase>>,
+}
+
+impl Db {
+    /// A fresh database for a test in `dir`, on the backend of the run, with the key file
+    /// `dir/scim.key` (passed as `SCIM_KEY_FILE` on both backends).
+    pub fn fresh(dir: &TempDir) -> Db {
+        match postgres() {
+            Some(admin) => Db::fresh_in(&admin, dir),
+            None => Db {
+                target: dir.0.join("scim.db").into_os_string(),
+                key_file: dir.0.join("scim.key"),
+                explicit_key: true,
+                postgres: None,
+            },
+        }
+    }
+
+    /// A fresh database on the PostgreSQL server whose superuser's URL is `admin` (a
+    /// [`private_postgres`] cluster's, say), with the key file `dir/scim.key`.
+    pub fn fresh_in(admin: &str, dir: &TempDir) -> Db {
+        let database = PgDatabase::create(admin);
+        Db {
+            target: database.url.clone().into(),
+            key_file: dir.0.join("scim.key"),
+            explicit_key: true,
+            postgres: Some(Arc::new(database)),
+        }
+    }
+
+    /// The SQLite file `path`, with its key file in the default place beside it (`<path>.key`,
+    /// not passed, so that place is what runs): for tests about SQLite's files.
+    pub fn sqlite(path: impl Into<PathBuf>) -> Db {
+        let path = path.into();
+        let mut key_file = path.clone().into_os_string();
+        key_file.push(".key");
+        Db { target: path.into_os_string(), key_file: key_file.into(), explicit_key: false, postgres: None }
+    }
+
+    /// The SQLite file; only for [`sqlite_only`] tests.
+    pub fn path(&self) -> &Path {
+        assert!(self.postgres.is_none(), "a PostgreSQL database has no file");
+        Path::new(&self.target)
+    }
+
+    /// The PostgreSQL database's URL, or `None` for an SQLite file.
+    pub fn url(&self) -> Option<&str> {
+        self.postgres.as_ref().map(|database| database.url.as_str())
+    }
+
+    /// The key file that the server and the commands on this database use.
+    pub fn key_file(&self) -> &Path {
+        &self.key_file
+    }
+
+    /// The database's size in bytes: the file and its write-ahead log, or PostgreSQL's
+    /// `pg_database_size`.
+    pub fn size_bytes(&self) -> u64 {
+        match &self.postgres {
+            Some(database) => pg::psql(&psql_bin(), &database.url, "SELECT pg_database_size(current_database())")
+                .unwrap_or_else(|why| panic!("{why}"))
+                .trim()
+                .parse()
+                .unwrap(),
+            None => ["", "-wal"]
+                .iter()
+                .filter_map(|suffix| {
+                    let mut name = self.target.clone();
+                    name.push(suffix);
+                    std::fs::metadata(name).ok()
+                })
+                .map(|m| m.len())
+                .sum(),
+        }
+    }
+
+    /// `command` with `--db` and the key file added.
+    pub fn command(&self, mut command: Command) -> Command {
+        command.arg("--db").arg(&self.target);
+        if self.explicit_key {
+            command.env("SCIM_KEY_FILE", &self.key_file);
+        } else {
+            command.env_remove("SCIM_KEY_FILE");
+        }
+        command
+    }
+}
+
+impl AsRef<OsStr> for Db {
+    fn as_ref(&self) -> &OsStr {
+        &self.target
+    }
+}
+
+/// A PostgreSQL database created for one test, dropped (connections and all) with the last
+/// [`Db`] on it.
+#[derive(Debug)]
+struct PgDatabase {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    fn create(admin: &str) -> PgDatabase {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+        let name = format!(
+            "scim_e2e_{}_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed),
+            now.as_micros() % 1_000_000_000
+        );
+        pg::psql(&psql_bin(), admin, &format!("CREATE DATABASE {name}"))
+            .unwrap_or_else(|why| panic!("cannot create a test database: {why}"));
+        PgDatabase { url: database_url(admin, &name), admin: admin.to_owned(), name }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        if let Err(why) = pg::psql(&psql_bin(), &self.admin, &sql) {
+            eprintln!("warning: cannot drop the test database {}: {why}", self.name);
+        }
+    }
+}
+
+/// The directory of `psql`: the run's PostgreSQL's, else the one on `PATH`.
+fn psql_bin() -> PathBuf {
+    pg::find_bin().unwrap_or_default()
+}
+
+/// `admin` (a libpq URL) with its database replaced by `name`, its parameters kept.
+fn database_url(admin: &str, name: &str) -> String {
+    let (base, query) = admin.split_once('?').map_or((admin, None), |(base, query)| (base, Some(query)));
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let path = base[authority..].find('/').map_or(base.len(), |i| authority + i);
+    let mut url = format!("{}/{name}", &base[..path]);
+    if let Some(query) = query {
+        url.push('?');
+        url.push_str(query);
+    }
+    url
+}
+
 /// Runs a `scim-server` command on `db`; returns (exit code, stdout, stderr).
-pub fn cli(db: &Path, words: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN)
-        .args(words)
-        .arg("--db")
-        .arg(db)
-        .env_remove("SCIM_PUBLIC_URL")
-        .env_remove("SCIM_LISTEN")
-        .output()
-        .unwrap();
+pub fn cli(db: &Db, words: &[&str]) -> (i32, String, String) {
+    let mut command = Command::new(BIN);
+    command.args(words);
+    let out = db.command(command).env_remove("SCIM_PUBLIC_URL").env_remove("SCIM_LISTEN").output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into(),
@@ -57,19 +249,19 @@ pub fn cli(db: &Path, words: &[&str]) -> (i32, String, String) {
 }
 
 /// Creates an identity-center tenant through the CLI; returns its `--json` object.
-pub fn create_tenant(db: &Path) -> Value {
+pub fn create_tenant(db: &Db) -> Value {
     create_tenant_with(db, "identity-center")
 }
 
 /// Creates a tenant of `profile` through the CLI; returns its `--json` object.
-pub fn create_tenant_with(db: &Path, profile: &str) -> Value {
+pub fn create_tenant_with(db: &Db, profile: &str) -> Value {
     let (code, out, err) = cli(db, &["tenant", "create", "--json", "--profile", profile]);
     assert_eq!(code, 0, "tenant create failed: {err}");
     serde_json::from_str(out.trim()).unwrap()
 }
 
 /// Creates an admin token through the CLI; returns it.
-pub fn admin_token(db: &Path) -> String {
+pub fn admin_token(db: &Db) -> String {
     let (code, out, err) = cli(db, &["admin", "token", "create", "--json"]);
     assert_eq!(code, 0, "admin token create failed: {err}");
     let created: Value = serde_json::from_str(out.trim()).unwrap();
@@ -78,8 +270,9 @@ pub fn admin_token(db: &Path) -> String {
 
 /// A running server with one tenant.
 pub struct Server {
-    pub dir: TempDir,
-    pub db: PathBuf,
+    /// The test's directory, shared with its replicas (the key file is in it).
+    pub dir: Arc<TempDir>,
+    pub db: Db,
     pub addr: String,
     pub tenant: String,
     pub token: String,
@@ -114,7 +307,13 @@ impl Server {
     /// `args` returns given the server's directory (for files such as certificates made there).
     pub fn prepared(profile: &str, args: impl FnOnce(&Path) -> Vec<String>) -> Server {
         let dir = TempDir::new();
-        let db = dir.0.join("scim.db");
+        let db = Db::fresh(&dir);
+        Server::prepared_on(dir, db, profile, args)
+    }
+
+    /// Like [`Server::prepared`], on `db` (made for `dir`): for a database on a
+    /// [`private_postgres`] cluster, say.
+    pub fn prepared_on(dir: TempDir, db: Db, profile: &str, args: impl FnOnce(&Path) -> Vec<String>) -> Server {
         let created = create_tenant_with(&db, profile);
         let (tenant, token) = (created["tenant_id"].as_str().unwrap(), created["token"].as_str().unwrap());
         let args = args(&dir.0);
@@ -122,11 +321,12 @@ impl Server {
     }
 
     /// A server started on `db` in `dir`, addressing `tenant` with `token`.
-    pub fn launched(dir: TempDir, db: PathBuf, tenant: &str, token: &str) -> Server {
+    pub fn launched(dir: TempDir, db: Db, tenant: &str, token: &str) -> Server {
         Server::launched_with(dir, db, tenant, token, Vec::new())
     }
 
-    fn launched_with(dir: TempDir, db: PathBuf, tenant: &str, token: &str, args: Vec<String>) -> Server {
+    fn launched_with(dir: TempDir, db: Db, tenant: &str, token: &str, args: Vec<String>) -> Server {
+        let dir = Arc::new(dir);
         let mut server = Server {
             db,
             addr: String::new(),
@@ -143,10 +343,31 @@ impl Server {
         server
     }
 
+    /// Another server process on the same database and key file, with the same words and
+    /// environment, addressing the same tenant: one more replica of one service (for PostgreSQL;
+    /// on SQLite it is a second process on one file). Its log is its own.
+    pub fn replica(&self) -> Server {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let mut replica = Server {
+            dir: self.dir.clone(),
+            db: self.db.clone(),
+            addr: String::new(),
+            tenant: self.tenant.clone(),
+            token: self.token.clone(),
+            child: None,
+            stderr: self.dir.0.join(format!("replica-{}.log", N.fetch_add(1, Ordering::Relaxed))),
+            env: self.env.clone(),
+            args: self.args.clone(),
+            metrics_addr: None,
+        };
+        replica.launch();
+        replica
+    }
+
     /// A server on a fresh database with no tenant at all (`tenant` and `token` are empty).
     pub fn start_empty() -> Server {
         let dir = TempDir::new();
-        let db = dir.0.join("scim.db");
+        let db = Db::fresh(&dir);
         let (code, _, err) = cli(&db, &["tenant", "list"]);
         assert_eq!(code, 0, "{err}");
         Server::launched(dir, db, "", "")
@@ -155,9 +376,11 @@ impl Server {
     /// Starts (or restarts) the process on the same database.
     pub fn launch(&mut self) {
         let log = std::fs::File::create(&self.stderr).unwrap();
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-            .arg(&self.db)
+        let mut command = Command::new(BIN);
+        command.args(["serve", "--listen", "127.0.0.1:0"]);
+        let mut child = self
+            .db
+            .command(command)
             .args(&self.args)
             .env("SCIM_LOG", "info")
             .env_remove("SCIM_PUBLIC_URL")
