@@ -19,7 +19,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -166,9 +166,32 @@ impl Db {
         }
     }
 
-    /// `command` with `--db` and the key file added.
+    /// On PostgreSQL, asserts (once per database) that the server made its tables there: a
+    /// `scim-server` that took the URL for a file name would otherwise pass every test on SQLite.
+    fn assert_used(&self) {
+        let Some(database) = &self.postgres else { return };
+        if database.used.load(Ordering::Relaxed) {
+            return;
+        }
+        let sql = "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')";
+        let tables: u64 =
+            pg::psql(&psql_bin(), &database.url, sql).unwrap_or_else(|why| panic!("{why}")).trim().parse().unwrap();
+        assert!(
+            tables > 0,
+            "SCIM_TEST_POSTGRES is set, but scim-server left the database {} empty: did it take the \
+             postgres:// URL for a file name?",
+            database.url
+        );
+        database.used.store(true, Ordering::Relaxed);
+    }
+
+    /// `command` with `--db` and the key file added; on PostgreSQL it runs in the test's
+    /// directory, where a server that misread the URL as a file name leaves its file.
     pub fn command(&self, mut command: Command) -> Command {
         command.arg("--db").arg(&self.target);
+        if let (Some(_), Some(dir)) = (&self.postgres, self.key_file.parent()) {
+            command.current_dir(dir);
+        }
         if self.explicit_key {
             command.env("SCIM_KEY_FILE", &self.key_file);
         } else {
@@ -191,6 +214,8 @@ struct PgDatabase {
     admin: String,
     name: String,
     url: String,
+    /// Whether the server was seen to make its tables here ([`Db::assert_used`]).
+    used: AtomicBool,
 }
 
 impl PgDatabase {
@@ -205,7 +230,7 @@ impl PgDatabase {
         );
         pg::psql(&psql_bin(), admin, &format!("CREATE DATABASE {name}"))
             .unwrap_or_else(|why| panic!("cannot create a test database: {why}"));
-        PgDatabase { url: database_url(admin, &name), admin: admin.to_owned(), name }
+        PgDatabase { url: database_url(admin, &name), admin: admin.to_owned(), name, used: AtomicBool::new(false) }
     }
 }
 
@@ -241,6 +266,9 @@ pub fn cli(db: &Db, words: &[&str]) -> (i32, String, String) {
     let mut command = Command::new(BIN);
     command.args(words);
     let out = db.command(command).env_remove("SCIM_PUBLIC_URL").env_remove("SCIM_LISTEN").output().unwrap();
+    if out.status.success() && words.first() != Some(&"help") {
+        db.assert_used();
+    }
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into(),
@@ -391,6 +419,8 @@ impl Server {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        // Held before anything can fail, so that a failed start still kills the process on drop.
+        self.child = Some(child);
         let mut stdout = BufReader::new(stdout);
         let mut line = String::new();
         // The metrics line, if any, comes before the one that says the server listens.
@@ -402,7 +432,7 @@ impl Server {
         let addr = line.trim().rsplit("://").next().unwrap_or_default().to_owned();
         assert!(addr.starts_with("127.0.0.1:"), "unexpected first line {line:?}; log: {}", self.log());
         self.addr = addr;
-        self.child = Some(child);
+        self.db.assert_used();
     }
 
     /// The server's resident memory in KiB (Linux), while it runs.
