@@ -71,13 +71,16 @@ pub fn sqlite_only(why: &str) -> bool {
 
 /// A private PostgreSQL cluster for a test that restarts or stops it (`Cluster::ctl`), from the
 /// same packaged server as the run's (`SCIM_TEST_PG_BIN`); `None` when the tests run on SQLite.
-/// It is removed when dropped; declare it before the servers and databases on it.
+/// It is removed when dropped (declare it before the servers and databases on it), and the
+/// clusters of killed test processes are removed by the next one.
 pub fn private_postgres() -> Option<pg::Cluster> {
     postgres()?;
     static N: AtomicU64 = AtomicU64::new(0);
-    let dir =
-        std::env::temp_dir().join(format!("scim-e2e-pg-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+    static SWEPT: std::sync::Once = std::sync::Once::new();
     let bin = pg::find_bin().expect("SCIM_TEST_POSTGRES is set, but no PostgreSQL server is installed");
+    let parent = std::env::temp_dir().join("scim-e2e-pg");
+    SWEPT.call_once(|| pg::sweep(&bin, &parent));
+    let dir = parent.join(format!("run-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
     Some(pg::Cluster::start(&bin, dir).unwrap_or_else(|why| panic!("cannot start a private PostgreSQL: {why}")))
 }
 

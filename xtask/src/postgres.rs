@@ -241,13 +241,14 @@ impl Drop for Cluster {
 }
 
 /// Stops and removes the clusters that runs killed before they could clean up left in `parent`,
-/// each in a directory named `run-<pid>` after the process that made it.
+/// each in a directory named `run-<pid>` (or `run-<pid>-<n>`) after the process that made it.
 pub fn sweep(bin: &Path, parent: &Path) {
     let Ok(entries) = std::fs::read_dir(parent) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("run-")) else { continue };
-        if Path::new("/proc").join(pid).exists() {
+        let pid = name.to_str().and_then(|n| n.strip_prefix("run-")?.split('-').next()?.parse::<u32>().ok());
+        let Some(pid) = pid else { continue };
+        if is_alive(pid) {
             continue;
         }
         let stale = Cluster {
@@ -261,6 +262,13 @@ pub fn sweep(bin: &Path, parent: &Path) {
         eprintln!("xtask: removing the PostgreSQL an interrupted run left in {}", stale.dir.display());
         drop(stale);
     }
+}
+
+/// Whether process `pid` runs (a zombie, killed but not yet reaped, does not).
+fn is_alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, Some('Z' | 'X') | None)
 }
 
 /// Runs `sql` through `psql` from `bin` on the database at `url`; returns what it printed
