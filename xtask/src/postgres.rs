@@ -7,7 +7,9 @@
 //! The cluster lives in a directory of its own (data directory, log, unix socket), listens on
 //! 127.0.0.1 only, on a free port, and admits only the user `postgres` with a password generated
 //! for this cluster (scram-sha-256). A password rather than `trust`: the machine is shared, and
-//! with `trust` any local user could connect to, and drop, the databases of a run in progress.
+//! with `trust` any local user's program could connect to, and drop, the databases of a run in
+//! progress. It is a fence, not a vault: the URL travels on the command lines of the tests'
+//! processes, which other local users can list.
 //! The server runs as the OS user `postgres` when the caller is root, since PostgreSQL refuses to
 //! run as root.
 //!
