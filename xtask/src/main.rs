@@ -137,7 +137,7 @@ fn timed(what: &str, step: impl FnOnce() -> Result<(), String>) -> Result<(), St
 fn postgres_pass() -> Result<(), String> {
     let Some(bin) = postgres::find_bin() else {
         let why =
-            "no PostgreSQL server found (no /usr/lib/postgresql/<major>/bin/initdb, and SCIM_TEST_PG_BIN is unset)";
+            "no PostgreSQL server found (no initdb in SCIM_TEST_PG_BIN, or else in /usr/lib/postgresql/<major>/bin)";
         if is_ci() {
             return Err(format!(
                 "{why}: CI must run the tests on PostgreSQL too (.ci/run installs the package postgresql)"

@@ -40,11 +40,11 @@ fsync = off
 full_page_writes = off
 ";
 
-/// The bin directory of the server to use: `SCIM_TEST_PG_BIN` if set, else the newest
-/// `/usr/lib/postgresql/<major>/bin` (Debian's layout) that holds `initdb`.
+/// The bin directory of the server to use: `SCIM_TEST_PG_BIN` if set (`None` if it holds no
+/// `initdb`), else the newest `/usr/lib/postgresql/<major>/bin` (Debian's layout) that holds one.
 pub fn find_bin() -> Option<PathBuf> {
     if let Some(bin) = std::env::var_os("SCIM_TEST_PG_BIN").filter(|b| !b.is_empty()) {
-        return Some(PathBuf::from(bin));
+        return Some(PathBuf::from(bin)).filter(|bin| bin.join("initdb").is_file());
     }
     let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .ok()?
