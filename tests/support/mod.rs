@@ -31,6 +31,10 @@ pub mod pg;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_scim-server");
 
+/// How long a command may run, and a server may take to say where it listens, before the test
+/// fails: a database that never answers must fail the test, not hang the run.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
 /// A directory removed on drop.
 pub struct TempDir(pub PathBuf);
 
@@ -264,11 +268,18 @@ fn database_url(admin: &str, name: &str) -> String {
     url
 }
 
-/// Runs a `scim-server` command on `db`; returns (exit code, stdout, stderr).
+/// Runs a `scim-server` command on `db`; returns (exit code, stdout, stderr). It fails the test if
+/// the command runs longer than [`PATIENCE`] (coreutils' `timeout` ends it).
 pub fn cli(db: &Db, words: &[&str]) -> (i32, String, String) {
-    let mut command = Command::new(BIN);
-    command.args(words);
+    let mut command = Command::new("timeout");
+    command.args(["--kill-after=5", &PATIENCE.as_secs().to_string(), BIN]).args(words);
     let out = db.command(command).env_remove("SCIM_PUBLIC_URL").env_remove("SCIM_LISTEN").output().unwrap();
+    // 124: `timeout` ended it; 137: it had to kill it.
+    assert!(
+        !matches!(out.status.code(), Some(124 | 137)),
+        "scim-server {words:?} did not finish within {PATIENCE:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     if out.status.success() && words.first() != Some(&"help") {
         db.assert_used();
     }
@@ -424,13 +435,32 @@ impl Server {
         let stdout = child.stdout.take().unwrap();
         // Held before anything can fail, so that a failed start still kills the process on drop.
         self.child = Some(child);
-        let mut stdout = BufReader::new(stdout);
-        let mut line = String::new();
-        // The metrics line, if any, comes before the one that says the server listens.
-        while stdout.read_line(&mut line).unwrap() > 0 && line.contains("metrics on http://") {
+        // The metrics line, if any, comes before the one that says the server listens. A reader
+        // thread hands the lines over, so that a server that never says anything fails the test.
+        let (lines, arrived) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut stdout = BufReader::new(stdout);
+            loop {
+                let mut line = String::new();
+                let last = stdout.read_line(&mut line).unwrap_or(0) == 0 || !line.contains("metrics on http://");
+                if lines.send(line).is_err() || last {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + PATIENCE;
+        let log = self.stderr.clone();
+        let next = || {
+            arrived.recv_timeout(deadline.saturating_duration_since(Instant::now())).unwrap_or_else(|_| {
+                let log = std::fs::read_to_string(&log).unwrap_or_default();
+                panic!("the server did not say where it listens within {PATIENCE:?}; log: {log}")
+            })
+        };
+        let mut line = next();
+        while line.contains("metrics on http://") {
             let metrics = line.trim().rsplit("http://").next().unwrap_or_default();
             self.metrics_addr = Some(metrics.trim_end_matches("/metrics").to_owned());
-            line.clear();
+            line = next();
         }
         let addr = line.trim().rsplit("://").next().unwrap_or_default().to_owned();
         assert!(addr.starts_with("127.0.0.1:"), "unexpected first line {line:?}; log: {}", self.log());
