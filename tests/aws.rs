@@ -47,7 +47,7 @@ fn venv() -> Option<PathBuf> {
 }
 
 /// A tenant's access key, from `scim-server access-key create --json`, with the tenant's id.
-fn access_key(db: &Path, tenant: &str) -> Value {
+fn access_key(db: &support::Db, tenant: &str) -> Value {
     let (code, out, err) = cli(db, &["access-key", "create", "--tenant", tenant, "--json"]);
     assert_eq!(code, 0, "{err}");
     let mut key: Value = serde_json::from_str(out.trim()).unwrap();

@@ -11,13 +11,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::{Req, Resp, Server, admin_token, cli, create_tenant_with, user_body};
 
-/// The database's size on disk, WAL included.
+/// The database's size on disk (SQLite's WAL included).
 fn db_bytes(server: &Server) -> u64 {
-    ["", "-wal"]
-        .iter()
-        .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", server.db.display())).ok())
-        .map(|m| m.len())
-        .sum()
+    server.db.size_bytes()
 }
 
 fn audit(server: &Server, admin: &str) -> Vec<Value> {

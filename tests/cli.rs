@@ -4,12 +4,12 @@
 mod support;
 
 use serde_json::Value;
-use support::{TempDir, cli};
+use support::{Db, TempDir, cli};
 
 #[test]
 fn tenant_create_json_shape_and_listing() {
     let dir = TempDir::new();
-    let db = dir.0.join("nested/dir/scim.db");
+    let db = Db::fresh(&dir);
     let (code, out, err) =
         cli(&db, &["tenant", "create", "--json", "--name", "acme", "--public-url", "https://scim.example.com/"]);
     assert_eq!(code, 0, "{err}");
@@ -33,7 +33,7 @@ fn tenant_create_json_shape_and_listing() {
 #[test]
 fn usage_errors_exit_2_and_failures_exit_1() {
     let dir = TempDir::new();
-    let db = dir.0.join("scim.db");
+    let db = Db::fresh(&dir);
     for words in [
         &["tenant", "create", "--profile", "ldap"][..],
         &["token", "create"],
@@ -57,7 +57,7 @@ fn usage_errors_exit_2_and_failures_exit_1() {
 #[test]
 fn the_documented_interface_matches_the_binary() {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/CLI.md")).unwrap();
-    let (_, usage, _) = cli(std::path::Path::new("/nonexistent/x.db"), &["help"]);
+    let (_, usage, _) = cli(&Db::sqlite("/nonexistent/x.db"), &["help"]);
     for line in usage.lines().filter(|l| l.trim_start().starts_with("scim-server ")) {
         let command = line.trim();
         assert!(doc.contains(command), "docs/CLI.md lacks the usage line {command:?}");

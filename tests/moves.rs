@@ -5,26 +5,22 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Req, Server, TempDir, cli, user_body};
+use support::{Db, Req, Server, TempDir, cli, user_body};
 
-fn key_file(db: &Path) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push(".key");
-    PathBuf::from(name)
-}
-
-fn mode(path: &Path) -> u32 {
+fn mode(path: &std::path::Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 #[test]
 fn a_backup_under_write_load_holds_every_write_acknowledged_before_it() {
+    if support::sqlite_only("`backup` copies the SQLite file, and the restore starts a server on the copy") {
+        return;
+    }
     let s = Server::start();
     let stop = Arc::new(AtomicBool::new(false));
     // Two writers, bounded in count and time, each noting when every create was acknowledged.
@@ -69,9 +65,9 @@ fn a_backup_under_write_load_holds_every_write_acknowledged_before_it() {
 
     // Restore: the backup and the key file, elsewhere.
     let restore = TempDir::new();
-    let db = restore.0.join("scim.db");
-    std::fs::copy(&out, &db).unwrap();
-    std::fs::copy(key_file(&s.db), key_file(&db)).unwrap();
+    let db = Db::sqlite(restore.0.join("scim.db"));
+    std::fs::copy(&out, db.path()).unwrap();
+    std::fs::copy(s.db.key_file(), db.key_file()).unwrap();
     let restored = Server::launched(restore, db, &s.tenant, &s.token);
     for id in &before {
         let r = restored.get(&format!("/Users/{id}"));
@@ -130,7 +126,7 @@ fn a_tenant_moves_with_its_ids_timestamps_memberships_limits_and_attributes() {
     assert_eq!(first, json!({"format": "scim-server tenant export", "version": 1}));
 
     let elsewhere = TempDir::new();
-    let db = elsewhere.0.join("scim.db");
+    let db = Db::fresh(&elsewhere);
     let (code, out, err) = cli(&db, &["import", "--in", file.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("2 users, 1 groups, 2 memberships"), "{out}");
@@ -165,10 +161,11 @@ fn a_tenant_moves_with_its_ids_timestamps_memberships_limits_and_attributes() {
         format!("{text}{{\"type\": \"member\", \"group\": \"{group}\", \"member\": \"nobody\"}}\n"),
     )
     .unwrap();
-    let empty = TempDir::new();
-    let (code, _, err) = cli(&empty.0.join("scim.db"), &["import", "--in", damaged.to_str().unwrap()]);
+    let empty_dir = TempDir::new();
+    let empty = Db::fresh(&empty_dir);
+    let (code, _, err) = cli(&empty, &["import", "--in", damaged.to_str().unwrap()]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains(&format!("line {}", text.lines().count() + 1)), "{err}");
-    let (_, listed, _) = cli(&empty.0.join("scim.db"), &["tenant", "list", "--json"]);
+    let (_, listed, _) = cli(&empty, &["tenant", "list", "--json"]);
     assert_eq!(listed.trim(), "[]");
 }

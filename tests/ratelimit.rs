@@ -57,6 +57,8 @@ fn an_empty_bucket_answers_429_with_retry_after_and_other_tenants_go_on() {
     assert!((1..=2).contains(&retry_after), "Retry-After {retry_after}");
     // Still empty: half a request per second has not refilled a whole one yet.
     server.get("/Users").assert_error(429, THROTTLED);
+    // The logging thread writes the line after the answer has gone.
+    server.wait_for_log("status=429");
     let log = server.log();
     assert!(log.contains("status=429") && log.contains("rate limit"), "{log}");
 

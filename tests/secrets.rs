@@ -5,25 +5,19 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Req, Server, TempDir, cli};
+use support::{Db, Req, Server, TempDir, cli};
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-fn key_file(db: &Path) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push(".key");
-    PathBuf::from(name)
-}
-
-/// Every secret in the key file next to `db`.
-fn secrets(db: &Path) -> Vec<Vec<u8>> {
-    let text = std::fs::read_to_string(key_file(db)).unwrap();
+/// Every secret in `db`'s key file.
+fn secrets(db: &Db) -> Vec<Vec<u8>> {
+    let text = std::fs::read_to_string(db.key_file()).unwrap();
     scim_auth::Keyring::parse(&text).unwrap().keys().iter().map(|k| k.secret().to_vec()).collect()
 }
 
@@ -31,7 +25,7 @@ fn holds_any(bytes: &[u8], secrets: &[Vec<u8>]) -> bool {
     secrets.iter().any(|s| bytes.windows(s.len()).any(|w| w == s.as_slice()))
 }
 
-fn admin_token_with_id(db: &Path) -> (String, String) {
+fn admin_token_with_id(db: &Db) -> (String, String) {
     let (code, out, err) = cli(db, &["admin", "token", "create", "--json"]);
     assert_eq!(code, 0, "{err}");
     let created: Value = serde_json::from_str(out.trim()).unwrap();
@@ -54,31 +48,37 @@ fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
 
 #[test]
 fn database_directory_and_key_file_are_private() {
+    if support::sqlite_only("the modes of the SQLite file, its directories, side files and default key file") {
+        return;
+    }
     let dir = TempDir::new();
-    let db = dir.0.join("data/nested/scim.db");
+    let db = Db::sqlite(dir.0.join("data/nested/scim.db"));
     let (code, _, err) = cli(&db, &["tenant", "create"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(mode(db.parent().unwrap()), 0o700);
+    assert_eq!(mode(db.path().parent().unwrap()), 0o700);
     assert_eq!(mode(&dir.0.join("data")), 0o700);
-    assert_eq!(mode(&db), 0o600);
-    assert_eq!(mode(&key_file(&db)), 0o600);
+    assert_eq!(mode(db.path()), 0o600);
+    assert_eq!(mode(db.key_file()), 0o600);
     // SQLite gives its side files the database's mode; check them while a server holds them open.
     let mut s = Server::start();
     s.user("private");
     for side in ["-wal", "-shm"] {
-        let mut name = s.db.as_os_str().to_owned();
+        let mut name = s.db.path().as_os_str().to_owned();
         name.push(side);
         assert_eq!(mode(Path::new(&name)), 0o600, "{side}");
     }
     s.terminate();
     // A database made world-readable by someone else is tightened on the next open.
-    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(db.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
     assert_eq!(cli(&db, &["tenant", "list"]).0, 0);
-    assert_eq!(mode(&db), 0o600);
+    assert_eq!(mode(db.path()), 0o600);
 }
 
 #[test]
 fn a_copy_of_the_database_alone_opens_nothing() {
+    if support::sqlite_only("copies the SQLite file and its write-ahead log as a thief would") {
+        return;
+    }
     let mut s = Server::start();
     let (admin, _) = admin_token_with_id(&s.db);
     s.user("alice");
@@ -87,9 +87,9 @@ fn a_copy_of_the_database_alone_opens_nothing() {
     assert_eq!(s.terminate(), Some(0));
 
     // The database and its write-ahead log, copied as a thief would: neither holds a key.
-    let copy_database = |to: &Path| {
+    let copy_database = |to: &Db| {
         for side in ["", "-wal"] {
-            let (mut from, mut into) = (s.db.as_os_str().to_owned(), to.as_os_str().to_owned());
+            let (mut from, mut into) = (s.db.path().as_os_str().to_owned(), to.path().as_os_str().to_owned());
             from.push(side);
             into.push(side);
             if let Ok(bytes) = std::fs::read(&from) {
@@ -101,7 +101,7 @@ fn a_copy_of_the_database_alone_opens_nothing() {
 
     // The thief's copy, without the key file: a server on it makes itself a fresh key.
     let thief = TempDir::new();
-    let copy = thief.0.join("scim.db");
+    let copy = Db::sqlite(thief.0.join("scim.db"));
     copy_database(&copy);
     let (tenant, token) = (s.tenant.clone(), s.token.clone());
     let stolen = Server::launched(thief, copy.clone(), &tenant, &token);
@@ -111,9 +111,9 @@ fn a_copy_of_the_database_alone_opens_nothing() {
     // With the key file, the same copy is a working restore.
     drop(stolen);
     let restore = TempDir::new();
-    let copy = restore.0.join("scim.db");
+    let copy = Db::sqlite(restore.0.join("scim.db"));
     copy_database(&copy);
-    std::fs::copy(key_file(&s.db), key_file(&copy)).unwrap();
+    std::fs::copy(s.db.key_file(), copy.key_file()).unwrap();
     let restored = Server::launched(restore, copy, &tenant, &token);
     let r = restored.get("/Users");
     assert_eq!(r.json()["totalResults"], 1, "{} {}", r.text, restored.log());
@@ -121,8 +121,11 @@ fn a_copy_of_the_database_alone_opens_nothing() {
 
 #[test]
 fn an_older_database_hands_its_key_to_the_key_file_and_its_tokens_keep_working() {
+    if support::sqlite_only("rewrites an SQLite file into schema version 3, which kept the key inside") {
+        return;
+    }
     let dir = TempDir::new();
-    let db = dir.0.join("scim.db");
+    let db = Db::sqlite(dir.0.join("scim.db"));
     let created = support::create_tenant(&db);
     let tenant = created["tenant_id"].as_str().unwrap().to_owned();
     // Turn the file back into what version 3 made: the key inside, tokens signed with it.
@@ -130,7 +133,7 @@ fn an_older_database_hands_its_key_to_the_key_file_and_its_tokens_keep_working()
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let legacy = scim_auth::Signer::new(&secret).issue(&tenant, now, 86_400).unwrap();
     {
-        let conn = rusqlite::Connection::open(&db).unwrap();
+        let conn = rusqlite::Connection::open(db.path()).unwrap();
         conn.execute_batch("DROP TABLE access_keys; DROP TABLE admin_audit; PRAGMA user_version = 3;").unwrap();
         conn.execute("INSERT INTO meta (key, value) VALUES ('signing_key', ?1)", [&secret[..]]).unwrap();
         conn.execute(
@@ -139,18 +142,21 @@ fn an_older_database_hands_its_key_to_the_key_file_and_its_tokens_keep_working()
         )
         .unwrap();
     }
-    std::fs::remove_file(key_file(&db)).unwrap();
+    std::fs::remove_file(db.key_file()).unwrap();
 
     let s = Server::launched(dir, db.clone(), &tenant, &legacy.token);
     assert_eq!(s.get("/Users").status, 200, "{}", s.log());
-    let keys = std::fs::read_to_string(key_file(&db)).unwrap();
+    let keys = std::fs::read_to_string(db.key_file()).unwrap();
     assert!(keys.contains(" legacy "), "{keys}");
-    assert_eq!(mode(&key_file(&db)), 0o600);
-    let conn = rusqlite::Connection::open(&db).unwrap();
+    assert_eq!(mode(db.key_file()), 0o600);
+    let conn = rusqlite::Connection::open(db.path()).unwrap();
     let left: i64 = conn.query_row("SELECT COUNT(*) FROM meta WHERE key = 'signing_key'", [], |r| r.get(0)).unwrap();
     assert_eq!(left, 0);
     assert_eq!(conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).unwrap(), 5);
-    assert!(!holds_any(&std::fs::read(&db).unwrap(), &[secret.to_vec()]), "the key's bytes are still in the file");
+    assert!(
+        !holds_any(&std::fs::read(db.path()).unwrap(), &[secret.to_vec()]),
+        "the key's bytes are still in the file"
+    );
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! - `cargo xtask serve`: run the server on `./data/scim.db`; on an empty database, create a
 //!   default tenant and token and an admin token for the web console first, and print them.
 //! - `cargo xtask test`: every check CI runs: formatting, clippy with warnings denied, and all
-//!   tests (unit, end-to-end, architecture and docs-in-sync).
+//!   tests (unit, end-to-end, architecture and docs-in-sync), on SQLite and then again on a
+//!   throwaway PostgreSQL (`postgres`).
 //! - `cargo xtask conformance`: the third-party checker scim2-tester against both profiles.
 //! - `cargo xtask bench`: build release, seed a fresh server through its API and measure it
 //!   (`crates/scim-bench`), then time `scim-sync` against a fresh server; the report goes to
@@ -13,9 +14,11 @@
 //! Plain `std::process::Command`, no dependencies: this must compile in seconds on a fresh clone.
 
 mod conformance;
+mod postgres;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::time::Instant;
 
 const HELP: &str = "\
 cargo xtask <command>
@@ -25,7 +28,11 @@ COMMANDS:
                       empty database create a default tenant and print its SCIM endpoint and
                       token, and an admin token for the web console at /console.
                       Configure with SCIM_DB, SCIM_LISTEN, SCIM_PUBLIC_URL.
-    test              formatting, clippy (warnings denied) and every test
+    test              formatting, clippy (warnings denied) and every test, on SQLite, then
+                      again with every test database on a throwaway PostgreSQL (the newest
+                      /usr/lib/postgresql/*/bin, or SCIM_TEST_PG_BIN; initdb into
+                      target/postgres/, removed afterwards); without PostgreSQL that pass is
+                      skipped with a warning, except in CI (CI set), where it is a failure
     conformance       the third-party checker scim2-tester (pinned, in a virtualenv under
                       target/) against a fresh server, once per profile
     ci                what CI runs: test, then conformance
@@ -95,18 +102,75 @@ fn output(mut command: Command) -> Result<String, String> {
 }
 
 fn test() -> Result<(), String> {
-    let started = std::time::Instant::now();
-    let mut fmt = cargo();
-    fmt.args(["fmt", "--all", "--", "--check"]);
-    run(fmt).map_err(|e| format!("{e}\nformatting differs: run `cargo fmt --all`"))?;
-    let mut clippy = cargo();
-    clippy.args(["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"]);
-    run(clippy)?;
-    let mut tests = cargo();
-    tests.args(["test", "--workspace", "--quiet"]);
-    run(tests)?;
+    let started = Instant::now();
+    timed("formatting", || {
+        let mut fmt = cargo();
+        fmt.args(["fmt", "--all", "--", "--check"]);
+        run(fmt).map_err(|e| format!("{e}\nformatting differs: run `cargo fmt --all`"))
+    })?;
+    timed("clippy", || {
+        let mut clippy = cargo();
+        clippy.args(["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"]);
+        run(clippy)
+    })?;
+    timed("the tests on SQLite", || {
+        let mut tests = cargo();
+        tests.args(["test", "--workspace", "--quiet"]).env_remove("SCIM_TEST_POSTGRES");
+        run(tests)
+    })?;
+    postgres_pass()?;
     eprintln!("xtask: all checks passed in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Runs `step`, then says how long it took and whether it passed.
+fn timed(what: &str, step: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    let started = Instant::now();
+    let outcome = step();
+    let verdict = if outcome.is_ok() { "passed" } else { "FAILED" };
+    eprintln!("xtask: {what}: {verdict} in {:.1} s", started.elapsed().as_secs_f64());
+    outcome
+}
+
+/// The same test binaries again, with `SCIM_TEST_POSTGRES` set to the admin URL of a throwaway
+/// cluster: the harness then gives every test a fresh PostgreSQL database instead of a file.
+fn postgres_pass() -> Result<(), String> {
+    let Some(bin) = postgres::find_bin() else {
+        let why =
+            "no PostgreSQL server found (no initdb in SCIM_TEST_PG_BIN, or else in /usr/lib/postgresql/<major>/bin)";
+        if is_ci() {
+            return Err(format!(
+                "{why}: CI must run the tests on PostgreSQL too (.ci/run installs the package postgresql)"
+            ));
+        }
+        eprintln!(
+            "\nxtask: WARNING: {why}.\nxtask: WARNING: SKIPPING THE POSTGRESQL PASS: only SQLite was tested. \
+             Install it with `apt-get install postgresql` (CI fails here instead).\n"
+        );
+        return Ok(());
+    };
+    let parent = target_dir().join("postgres");
+    postgres::sweep(&bin, &parent);
+    let cluster = postgres::Cluster::start(&bin, parent.join(format!("run-{}", std::process::id())))?;
+    let dir = cluster.dir().to_owned();
+    let url = cluster.admin_url();
+    let version = postgres::psql(&bin, &url, "SELECT version()")?;
+    eprintln!("xtask: started a throwaway PostgreSQL in {}: {url} ({})", dir.display(), version.trim());
+    let outcome = timed("the tests on PostgreSQL", || {
+        let mut tests = cargo();
+        tests.args(["test", "--workspace", "--quiet"]).env("SCIM_TEST_POSTGRES", &url).env("SCIM_TEST_PG_BIN", &bin);
+        run(tests)
+    });
+    match cluster.stop() {
+        Ok(()) => eprintln!("xtask: stopped the throwaway PostgreSQL and removed {}", dir.display()),
+        Err(why) => eprintln!("xtask: warning: the throwaway PostgreSQL did not stop cleanly: {why}"),
+    }
+    outcome
+}
+
+/// Whether this runs in CI (`CI` set, as `.ci/run` is run with `CI=true`).
+fn is_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
 fn serve(extra: &[String]) -> Result<(), String> {

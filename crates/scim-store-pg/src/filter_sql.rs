@@ -78,7 +78,7 @@ use scim_schema::time::parse_datetime;
 use scim_schema::{Error, ErrorKind, eval};
 use scim_store::TenantKey;
 
-use crate::query::{Param, Params};
+use crate::params::{Param, Params};
 
 /// The deepest nesting of `not`, value paths and changes between `and` and `or` translated.
 const MAX_NESTING: usize = 256;

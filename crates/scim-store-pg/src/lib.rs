@@ -61,12 +61,14 @@
 //! listing needs are in `schema_list.sql`, applied by the migrations.
 #![deny(missing_docs)]
 
+mod access;
 mod audit;
 mod credentials;
 mod error;
 mod filter_sql;
 mod members;
 mod migrations;
+mod params;
 mod pool;
 mod query;
 mod resources;

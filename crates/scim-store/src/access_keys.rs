@@ -9,7 +9,7 @@
 use rusqlite::Row;
 
 use crate::Error;
-use crate::sqlite::Db;
+use crate::db::Db;
 
 /// How many access keys a tenant may hold, as AWS allows an IAM user two.
 pub const MAX_ACCESS_KEYS_PER_TENANT: i64 = 2;

@@ -1,7 +1,7 @@
 //! Administrators' token ids, their trail of actions, and each tenant's attributes for access
 //! control.
 
-use crate::sqlite::Db;
+use crate::db::Db;
 use crate::{Error, TenantKey};
 
 /// One administrator's token record: its id and dates, never the token.

@@ -6,8 +6,8 @@
 
 use rusqlite::{OptionalExtension, Row};
 
+use crate::db::Db;
 use crate::error::is_missing_parent;
-use crate::sqlite::Db;
 use crate::{Error, TenantKey};
 
 /// An audit entry to record.

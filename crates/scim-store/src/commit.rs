@@ -19,8 +19,8 @@ use std::time::Instant;
 use rusqlite::{Connection, ffi};
 
 use crate::connection::exec;
+use crate::db::Db;
 use crate::error::replicate;
-use crate::sqlite::Db;
 use crate::{Error, WriteJob};
 
 /// The most jobs one transaction takes; more wait for the next batch.

@@ -77,6 +77,7 @@ mod audit;
 mod commit;
 mod connection;
 pub mod contract;
+mod db;
 mod error;
 mod filter_sql;
 mod ids;

@@ -5,7 +5,7 @@
 use rusqlite::OptionalExtension;
 use scim_schema::ResourceKind;
 
-use crate::sqlite::Db;
+use crate::db::Db;
 use crate::{Error, TenantKey};
 
 /// A member of a group, or a group a user belongs to, with what a response shows of it.

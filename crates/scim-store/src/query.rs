@@ -4,9 +4,9 @@ use rusqlite::params_from_iter;
 use rusqlite::types::Value;
 use scim_schema::ResourceKind;
 
+use crate::db::Db;
 use crate::filter_sql::{self, bind};
 use crate::resources::{COLUMNS, KindCode, Stored, stored};
-use crate::sqlite::Db;
 use crate::{Error, TenantKey};
 
 /// One predicate of a [`Query`]; a query's conditions are ANDed.

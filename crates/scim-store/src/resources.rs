@@ -5,8 +5,8 @@ use rusqlite::{OptionalExtension, Row};
 use scim_schema::ResourceKind;
 use serde_json::{Map, Value};
 
+use crate::db::Db;
 use crate::error::conflict;
-use crate::sqlite::Db;
 use crate::{Error, TenantKey, ids};
 
 /// The keys a resource is found and kept unique by, as the client gave them.

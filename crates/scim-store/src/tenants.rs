@@ -2,7 +2,7 @@
 
 use rusqlite::{OptionalExtension, Row};
 
-use crate::sqlite::Db;
+use crate::db::Db;
 use crate::{Error, TenantKey, ids};
 
 /// One tenant (one Identity Center instance): a directory of users and groups behind its own

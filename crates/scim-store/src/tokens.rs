@@ -3,7 +3,7 @@
 use rusqlite::Row;
 
 use crate::Error;
-use crate::sqlite::Db;
+use crate::db::Db;
 
 /// How many tokens a tenant may hold, expired ones included (as AWS counts them).
 pub const MAX_TOKENS_PER_TENANT: i64 = 2;

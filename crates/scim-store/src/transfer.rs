@@ -14,9 +14,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde_json::{Map, Value, json};
 
 use crate::contract::{Exported, Reader, Writer};
+use crate::db::Db;
 use crate::error::conflict;
 use crate::resources::KindCode;
-use crate::sqlite::Db;
 use crate::{AccessControlAttribute, Error, RateLimit, Tenant, TenantKey, connection};
 
 /// The first line of every export: what the file is and the version of its format.
