@@ -257,6 +257,12 @@ pub struct Bench<'a> {
     pub server_pid: Option<u32>,
 }
 
+/// How long a seeding step of `total` requests may take at most: 5 minutes, or 1 ms a request
+/// for more than 300,000 (16 minutes for a million users, seeded at several thousand a second).
+pub fn seeding_limit(total: usize) -> Duration {
+    Duration::from_millis(300_000.max(total as u64))
+}
+
 /// Sorts `(index, id)` pairs and checks that none is missing.
 fn ordered(pairs: &Mutex<Vec<(usize, String)>>, total: usize, what: &str) -> Result<Vec<String>, String> {
     let mut pairs = std::mem::take(&mut *pairs.lock().unwrap_or_else(PoisonError::into_inner));
@@ -296,7 +302,7 @@ impl Bench<'_> {
 
     fn each(&self, name: &str, total: usize, make: MakeEach, ids: Option<Ids>) -> Outcome {
         let next = Arc::new(AtomicUsize::new(0));
-        let until = Until::Exhausted(Duration::from_secs(300));
+        let until = Until::Exhausted(seeding_limit(total));
         run(self.runtime, &self.endpoint, name, self.settings.connections, until, |_| {
             Box::new(Each { make: Arc::clone(&make), next: Arc::clone(&next), total, last: 0, ids: ids.clone() })
         })
@@ -361,6 +367,14 @@ impl Bench<'_> {
 
         let users = Arc::try_unwrap(users).unwrap_or_else(|shared| (*shared).clone());
         Ok((Directory { users, big_group, small_groups }, steps))
+    }
+
+    /// Measures the reference server at `endpoint` (process `pid`) like any scenario: the same
+    /// runtime, connections and duration, a `GET` of its fixed user.
+    pub fn reference(&self, endpoint: Endpoint, pid: Option<u32>) -> Row {
+        let floor = Bench { endpoint, base: String::new(), server_pid: pid, settings: self.settings.clone(), ..*self };
+        let make = Arc::new(|_: &mut Rng, _| call("GET", crate::reference::PATH.to_owned(), None, 200));
+        floor.measure(|| floor.timed(REFERENCE, make))
     }
 
     /// Runs every measured scenario (or those `only` names), the cheapest endpoint first.
@@ -478,6 +492,8 @@ impl Bench<'_> {
     }
 }
 
+/// The floor: the bare-hyper reference server (`crate::reference`), not ours.
+pub const REFERENCE: &str = "reference: bare hyper, fixed 600-byte user, static token";
 /// The cheapest endpoint: the whole pipeline, no database.
 pub const CHEAPEST: &str = "GET /ServiceProviderConfig (cheapest)";
 /// A user by id.
@@ -490,8 +506,8 @@ pub const CREATE: &str = "POST /Users";
 pub const PUT: &str = "PUT /Users/{id}";
 /// Deactivating users.
 pub const DEACTIVATE: &str = "PATCH /Users/{id} active";
-/// Adding a member to the 100,000-member group.
-pub const ADD_BIG: &str = "PATCH /Groups add member (100,000-member group)";
+/// Adding a member to the group of every seeded user.
+pub const ADD_BIG: &str = "PATCH /Groups add member (group of every user)";
 /// Adding a member to a 10-member group.
 pub const ADD_SMALL: &str = "PATCH /Groups add member (10-member groups)";
 /// Paging through every user.
@@ -514,6 +530,12 @@ mod tests {
         assert_eq!(find_str(br#"{"ids":"x"}"#, "id"), None);
         let patch: serde_json::Value = serde_json::from_str(&add_members_patch(&["a", "b"])).unwrap();
         assert_eq!(patch["Operations"][0]["value"][1]["value"], "b");
+    }
+
+    #[test]
+    fn seeding_is_bounded_in_time_by_its_size() {
+        assert_eq!(seeding_limit(10_000), Duration::from_secs(300));
+        assert_eq!(seeding_limit(1_000_000), Duration::from_secs(1_000));
     }
 
     #[test]
