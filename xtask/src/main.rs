@@ -37,7 +37,7 @@ COMMANDS:
                       memberships; no change; 1% changed; --only sync for just that); writes
                       target/bench/report.md and report.json. --record also puts the report in
                       docs/BENCHMARKS.md. --users 10000,1000000 measures each size against a
-                      fresh server and compares them (the million takes a quarter of an hour);
+                      fresh server and compares them (a million users take minutes to seed);
                       other options go to scim-bench (--seconds N, --durability normal,
                       --only TEXT, ...; see scim-bench --help)
 ";

@@ -234,8 +234,8 @@ impl Script for InitialSync {
 /// The seeded directory.
 #[derive(Debug, Default)]
 pub struct Directory {
-    /// The seeded users' ids, by index.
-    pub users: Vec<String>,
+    /// The seeded users' ids, by index (shared with the scenarios' request makers).
+    pub users: Arc<Vec<String>>,
     /// The big group's id.
     pub big_group: String,
     /// The small groups' ids.
@@ -365,7 +365,6 @@ impl Bench<'_> {
         let name = format!("seed: {patches} PATCHes of 100 members into the big group");
         steps.push(self.measure(|| self.each(&name, patches, make, None)));
 
-        let users = Arc::try_unwrap(users).unwrap_or_else(|shared| (*shared).clone());
         Ok((Directory { users, big_group, small_groups }, steps))
     }
 
@@ -380,7 +379,7 @@ impl Bench<'_> {
     /// Runs every measured scenario (or those `only` names), the cheapest endpoint first.
     pub fn scenarios(&self, dir: &Directory) -> Vec<Row> {
         let mut out = Vec::new();
-        let users = Arc::new(dir.users.clone());
+        let users = Arc::clone(&dir.users);
         let fixed = Until::Elapsed(self.settings.duration);
 
         if self.wanted(CHEAPEST) {
