@@ -253,7 +253,8 @@ fn measure_size(args: &Args, launch: &Launch, runtime: &tokio::runtime::Runtime,
     let bench = Bench { runtime, endpoint: endpoint.clone(), base: server.base(), settings, server_pid: server.pid() };
     let (directory, seeding) = bench.seed()?;
     // The same token, so the requests are the same size as those the server gets.
-    let floor = Reference::start(&server.token)?;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let floor = Reference::start(&exe, &server.token)?;
     let mut scenarios = vec![bench.reference(Endpoint::new(floor.process.addr, &floor.token)?, floor.process.pid())];
     drop(floor);
     scenarios.extend(bench.scenarios(&directory));

@@ -58,31 +58,37 @@ pub fn serve(token: &str) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    // One per process, for the life of the process: leaking it gives every connection a
-    // `'static` borrow instead of an `Arc` count per request.
-    let expected: &'static [u8] = format!("Bearer {token}").into_bytes().leak();
     runtime.block_on(async move {
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
             .map_err(|e| format!("cannot listen: {e}"))?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
         println!("scim-bench reference listening on http://{local}");
-        loop {
-            let stream = match listener.accept().await {
-                Ok((stream, _)) => stream,
-                Err(_) => {
-                    // Out of descriptors, say: wait rather than spin.
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                    continue;
-                }
-            };
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(async move {
-                let service = service_fn(move |request| answer(request, expected));
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-            });
-        }
+        accept(listener, token).await;
+        Ok(())
     })
+}
+
+/// Answers every connection `listener` accepts, for ever.
+pub async fn accept(listener: TcpListener, token: &str) {
+    // One per process, for the life of the process: leaking it gives every connection a
+    // `'static` borrow instead of an `Arc` count per request.
+    let expected: &'static [u8] = format!("Bearer {token}").into_bytes().leak();
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // Out of descriptors, say: wait rather than spin.
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| answer(request, expected));
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
 }
 
 #[cfg(test)]
@@ -96,6 +102,25 @@ mod tests {
         assert_eq!(user["userName"], "user000042@bench.example.com");
         assert!(PATH.ends_with(user["id"].as_str().unwrap()));
         assert!((570..=630).contains(&USER.len()), "{} bytes", USER.len());
+    }
+
+    #[test]
+    fn it_answers_the_user_to_the_token_and_401_to_anything_else() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(accept(listener, "secret"));
+            let good = crate::client::Endpoint::new(addr, "secret").unwrap();
+            let mut conn = crate::client::Conn::open(&good).await.unwrap();
+            for _ in 0..2 {
+                let (status, body) = conn.send(&good, "GET", PATH, None).await.unwrap();
+                assert_eq!((status, body), (200, USER.as_bytes()));
+            }
+            let bad = crate::client::Endpoint::new(addr, "secret2").unwrap();
+            let mut conn = crate::client::Conn::open(&bad).await.unwrap();
+            assert_eq!(conn.send(&bad, "GET", PATH, None).await.unwrap(), (401, &b""[..]));
+        });
     }
 
     #[test]

@@ -242,9 +242,9 @@ pub struct Reference {
 }
 
 impl Reference {
-    /// Starts `scim-bench reference --token TOKEN` on `127.0.0.1:0`.
-    pub fn start(token: &str) -> Result<Reference, String> {
-        let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    /// Starts `EXE reference --token TOKEN` on `127.0.0.1:0`, where `exe` is the `scim-bench`
+    /// binary (`std::env::current_exe()` when the bench runs).
+    pub fn start(exe: &Path, token: &str) -> Result<Reference, String> {
         let dir = fresh_dir("reference")?;
         let log = File::create(dir.join("reference.log")).map_err(|e| format!("reference log: {e}"));
         let started = log.and_then(|log| Process::spawn(Command::new(exe).args(["reference", "--token", token]), log));
