@@ -177,9 +177,11 @@ fn commit() -> Option<String> {
 fn bench(args: &Args) -> Result<(), String> {
     let sync_only = args.only.as_deref() == Some("sync");
     let launch = Launch { binary: args.server.clone(), durability: args.durability.clone(), keep: args.keep };
+    let report = if sync_only { None } else { Some(measure(args, &launch)?) };
+    let failure = report.as_ref().and_then(|r| r.failure.clone());
     let (mut markdown, mut json) =
-        if sync_only { (String::new(), serde_json::json!({})) } else { measure(args, &launch)? };
-    if let Some(sync) = args.sync.as_deref().filter(|_| args.only.is_none() || sync_only) {
+        report.map_or_else(|| (String::new(), serde_json::json!({})), |r| (r.markdown(), r.json()));
+    if let Some(sync) = args.sync.as_deref().filter(|_| (args.only.is_none() && failure.is_none()) || sync_only) {
         let size = SyncSize { users: args.sync_users };
         eprintln!("scim-bench: sync scenario with {} users", size.users);
         let runs = scim_bench::sync::run(sync, &launch, size)?;
@@ -202,19 +204,28 @@ fn bench(args: &Args) -> Result<(), String> {
     }
     println!("{markdown}");
     eprintln!("scim-bench: wrote {} and report.json", args.out.join("report.md").display());
-    Ok(())
+    failure.map_or(Ok(()), Err)
 }
 
 /// For each size, seeds a fresh server and measures the reference and every scenario; answers
-/// the report as Markdown and JSON.
-fn measure(args: &Args, launch: &Launch) -> Result<(String, serde_json::Value), String> {
+/// the report as Markdown and JSON. A size that fails ends the run, but the sizes measured
+/// before it are still reported, with the failure.
+fn measure(args: &Args, launch: &Launch) -> Result<Report, String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads)
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let sizes =
-        args.users.iter().map(|&users| measure_size(args, launch, &runtime, users)).collect::<Result<_, _>>()?;
+    let (mut sizes, mut failure) = (Vec::new(), None);
+    for &users in &args.users {
+        match measure_size(args, launch, &runtime, users) {
+            Ok(size) => sizes.push(size),
+            Err(why) => {
+                failure = Some(format!("{users} users: {why}"));
+                break;
+            }
+        }
+    }
     drop(runtime);
     let report = Report {
         date: scim_bench::date::now_utc(),
@@ -226,8 +237,9 @@ fn measure(args: &Args, launch: &Launch) -> Result<(String, serde_json::Value), 
         connections: args.connections,
         seconds: args.seconds,
         sizes,
+        failure,
     };
-    Ok((report.markdown(), report.json()))
+    Ok(report)
 }
 
 /// Seeds a fresh server with `users` users, measures the reference (in its own process, while the

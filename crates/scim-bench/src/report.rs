@@ -374,6 +374,8 @@ pub struct Report {
     pub seconds: f64,
     /// One run per directory size, smallest first.
     pub sizes: Vec<Size>,
+    /// The size that could not be measured, and why (the run stopped there).
+    pub failure: Option<String>,
 }
 
 impl Report {
@@ -410,6 +412,9 @@ impl Report {
         for size in &self.sizes {
             md.push('\n');
             md.push_str(&size.markdown(&self.durability));
+        }
+        if let Some(why) = &self.failure {
+            md.push_str(&format!("\n**Not measured, the run stopped here:** {why}\n"));
         }
         let flat = self.flat();
         if !flat.is_empty() {
@@ -456,6 +461,7 @@ impl Report {
             "cheapest": scenarios::CHEAPEST,
             "sizes": self.sizes.iter().map(|s| s.json(&self.durability)).collect::<Vec<_>>(),
             "flat": flat,
+            "failure": self.failure,
         })
     }
 }
@@ -592,6 +598,7 @@ mod tests {
             connections: 64,
             seconds: 5.0,
             sizes: vec![small, large],
+            failure: None,
         };
         let flat = report.flat();
         // The filter was not measured at 10,000 users: nothing to compare it with.
@@ -604,7 +611,15 @@ mod tests {
         let json = report.json();
         assert_eq!(json["sizes"][1]["users"], 1_000_000);
         assert_eq!(json["flat"][1]["met"], false);
-        assert_eq!(Report { sizes: Vec::new(), ..report }.flat(), Vec::new());
+        assert!(!md.contains("Not measured") && json["failure"].is_null());
+        let failed = Report {
+            sizes: Vec::new(),
+            failure: Some("1000000 users: seeding: 5 of 1000000 created".into()),
+            ..report
+        };
+        assert_eq!(failed.flat(), Vec::new());
+        assert!(failed.markdown().contains("**Not measured, the run stopped here:** 1000000 users: seeding"));
+        assert_eq!(failed.json()["failure"], "1000000 users: seeding: 5 of 1000000 created");
     }
 
     #[test]
