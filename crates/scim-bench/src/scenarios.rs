@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::runtime::Runtime;
 
 use crate::client::Endpoint;
-use crate::report::Row;
+use crate::report::{Row, grouped};
 use crate::run::{Call, Outcome, Script, Until, run};
 use crate::server::cpu_time;
 
@@ -257,10 +257,16 @@ pub struct Bench<'a> {
     pub server_pid: Option<u32>,
 }
 
-/// How long a seeding step of `total` requests may take at most: 5 minutes, or 1 ms a request
-/// for more than 300,000 (16 minutes for a million users, seeded at several thousand a second).
-pub fn seeding_limit(total: usize) -> Duration {
-    Duration::from_millis(300_000.max(total as u64))
+/// How long one seeding step may take at most. A step is at most [`SEED_BLOCK`] users (or the
+/// groups, or the big group's PATCHes), which take well under a minute here.
+pub const SEEDING_LIMIT: Duration = Duration::from_secs(300);
+
+/// Users are seeded in blocks of this many (when there are more), each its own row in the report.
+pub const SEED_BLOCK: usize = 100_000;
+
+/// The `[start, end)` ranges of users seeded as one step each.
+pub fn seed_blocks(users: usize) -> Vec<(usize, usize)> {
+    (0..users.div_ceil(SEED_BLOCK)).map(|b| (b * SEED_BLOCK, ((b + 1) * SEED_BLOCK).min(users))).collect()
 }
 
 /// Sorts `(index, id)` pairs and checks that none is missing.
@@ -302,7 +308,7 @@ impl Bench<'_> {
 
     fn each(&self, name: &str, total: usize, make: MakeEach, ids: Option<Ids>) -> Outcome {
         let next = Arc::new(AtomicUsize::new(0));
-        let until = Until::Exhausted(seeding_limit(total));
+        let until = Until::Exhausted(SEEDING_LIMIT);
         run(self.runtime, &self.endpoint, name, self.settings.connections, until, |_| {
             Box::new(Each { make: Arc::clone(&make), next: Arc::clone(&next), total, last: 0, ids: ids.clone() })
         })
@@ -322,14 +328,23 @@ impl Bench<'_> {
         let base = self.base.clone();
         let mut steps = Vec::new();
 
-        let ids = Arc::new(Mutex::new(Vec::with_capacity(s.users)));
-        let make = Arc::new(move |i: usize| {
-            call("POST", format!("{base}/Users"), Some(user_json("user", i, "Engineer")), 201)
-        });
-        steps.push(
-            self.measure(|| self.each(&format!("seed: POST {} users", s.users), s.users, make, Some(Arc::clone(&ids)))),
-        );
-        let users = Arc::new(ordered(&ids, s.users, "users")?);
+        // In blocks, so the report shows the create rate as the tenant grows.
+        let mut users = Vec::with_capacity(s.users);
+        for (start, end) in seed_blocks(s.users) {
+            let ids = Arc::new(Mutex::new(Vec::with_capacity(end - start)));
+            let base = base.clone();
+            let make = Arc::new(move |i: usize| {
+                call("POST", format!("{base}/Users"), Some(user_json("user", start + i, "Engineer")), 201)
+            });
+            let name = if (start, end) == (0, s.users) {
+                format!("seed: POST {} users", s.users)
+            } else {
+                format!("seed: POST users {}–{}", grouped(start as u64 + 1), grouped(end as u64))
+            };
+            steps.push(self.measure(|| self.each(&name, end - start, make, Some(Arc::clone(&ids)))));
+            users.extend(ordered(&ids, end - start, "users")?);
+        }
+        let users = Arc::new(users);
 
         let small = s.groups.saturating_sub(1);
         let (base, members, per) = (self.base.clone(), Arc::clone(&users), s.small_members);
@@ -532,9 +547,11 @@ mod tests {
     }
 
     #[test]
-    fn seeding_is_bounded_in_time_by_its_size() {
-        assert_eq!(seeding_limit(10_000), Duration::from_secs(300));
-        assert_eq!(seeding_limit(1_000_000), Duration::from_secs(1_000));
+    fn users_are_seeded_in_blocks_of_100_000() {
+        assert_eq!(seed_blocks(10_000), vec![(0, 10_000)]);
+        assert_eq!(seed_blocks(100_000), vec![(0, 100_000)]);
+        assert_eq!(seed_blocks(250_000), vec![(0, 100_000), (100_000, 200_000), (200_000, 250_000)]);
+        assert_eq!(seed_blocks(1_000_000).len(), 10);
     }
 
     #[test]
