@@ -75,9 +75,10 @@ impl Flat {
         if self.from.1 > 0.0 { self.to.1 / self.from.1 } else { 0.0 }
     }
 
-    /// Whether it stays flat: at least [`FLAT`] of the smaller size's rate.
-    pub fn met(&self) -> bool {
-        self.ratio() >= FLAT
+    /// Whether it stays flat: at least [`FLAT`] of the smaller size's rate; `None` for the
+    /// reference, which has no target and shows how much of a change is the machine's.
+    pub fn met(&self) -> Option<bool> {
+        (self.scenario != scenarios::REFERENCE).then(|| self.ratio() >= FLAT)
     }
 }
 
@@ -379,12 +380,13 @@ pub struct Report {
 }
 
 impl Report {
-    /// Every scenario of [`FLAT_SCENARIOS`] at each larger size against the smallest size.
+    /// The reference and every scenario of [`FLAT_SCENARIOS`] at each larger size against the
+    /// smallest size.
     pub fn flat(&self) -> Vec<Flat> {
         let Some((first, rest)) = self.sizes.split_first() else { return Vec::new() };
         let mut out = Vec::new();
         for size in rest {
-            for scenario in FLAT_SCENARIOS {
+            for scenario in std::iter::once(scenarios::REFERENCE).chain(FLAT_SCENARIOS) {
                 if let (Some(from), Some(to)) = (first.find(scenario), size.find(scenario)) {
                     out.push(Flat { scenario, from: (first.users, from.rate()), to: (size.users, to.rate()) });
                 }
@@ -419,7 +421,8 @@ impl Report {
         let flat = self.flat();
         if !flat.is_empty() {
             md.push_str(&format!(
-                "\n### Flat as the tenant grows\n\nEach scenario's req/s at the larger size over its req/s at the smaller (target ≥ {FLAT}).\n\n\
+                "\n### Flat as the tenant grows\n\nEach scenario's req/s at the larger size over its req/s at the smaller (target ≥ {FLAT}); \
+                 the reference's own ratio is how much the machine changed between the two.\n\n\
                  | scenario | users | req/s | users | req/s | ratio | met |\n|---|---:|---:|---:|---:|---:|---|\n"
             ));
             for f in flat {
@@ -431,7 +434,11 @@ impl Report {
                     grouped(f.to.0 as u64),
                     f.to.1,
                     f.ratio(),
-                    if f.met() { "yes" } else { "**no**" }
+                    match f.met() {
+                        Some(true) => "yes",
+                        Some(false) => "**no**",
+                        None => "(the machine)",
+                    }
                 ));
             }
         }
@@ -579,10 +586,18 @@ mod tests {
 
     #[test]
     fn flatness_compares_each_larger_size_with_the_smallest() {
-        let small = size(10_000, vec![row(scenarios::GET_BY_ID, 40_000, 100), row(scenarios::CREATE, 10_000, 100)]);
+        let small = size(
+            10_000,
+            vec![
+                row(scenarios::REFERENCE, 90_000, 100),
+                row(scenarios::GET_BY_ID, 40_000, 100),
+                row(scenarios::CREATE, 10_000, 100),
+            ],
+        );
         let large = size(
             1_000_000,
             vec![
+                row(scenarios::REFERENCE, 45_000, 100),
                 row(scenarios::GET_BY_ID, 32_000, 100),
                 row(scenarios::CREATE, 7_000, 100),
                 row(scenarios::FILTER, 1, 100),
@@ -602,15 +617,18 @@ mod tests {
         };
         let flat = report.flat();
         // The filter was not measured at 10,000 users: nothing to compare it with.
-        assert_eq!(flat.len(), 2);
-        assert_eq!((flat[0].scenario, flat[0].ratio(), flat[0].met()), (scenarios::GET_BY_ID, 0.8, true));
-        assert_eq!((flat[1].scenario, flat[1].ratio(), flat[1].met()), (scenarios::CREATE, 0.7, false));
+        // The reference comes first, with no target: it shows what the machine did meanwhile.
+        assert_eq!(flat.len(), 3);
+        assert_eq!((flat[0].scenario, flat[0].ratio(), flat[0].met()), (scenarios::REFERENCE, 0.5, None));
+        assert_eq!((flat[1].scenario, flat[1].ratio(), flat[1].met()), (scenarios::GET_BY_ID, 0.8, Some(true)));
+        assert_eq!((flat[2].scenario, flat[2].ratio(), flat[2].met()), (scenarios::CREATE, 0.7, Some(false)));
         let md = report.markdown();
         assert!(md.contains("### 10,000 users") && md.contains("### 1,000,000 users"), "{md}");
         assert!(md.contains("| POST /Users | 10,000 | 10000 | 1,000,000 | 7000 | 0.700 | **no** |"), "{md}");
+        assert!(md.contains("| 1,000,000 | 45000 | 0.500 | (the machine) |"), "{md}");
         let json = report.json();
         assert_eq!(json["sizes"][1]["users"], 1_000_000);
-        assert_eq!(json["flat"][1]["met"], false);
+        assert_eq!((json["flat"][0]["met"].is_null(), &json["flat"][2]["met"]), (true, &json!(false)));
         assert!(!md.contains("Not measured") && json["failure"].is_null());
         let failed = Report {
             sizes: Vec::new(),
