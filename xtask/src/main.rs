@@ -7,8 +7,9 @@
 //!   throwaway PostgreSQL (`postgres`).
 //! - `cargo xtask conformance`: the third-party checker scim2-tester against both profiles.
 //! - `cargo xtask bench`: build release, seed a fresh server through its API and measure it
-//!   (`crates/scim-bench`), then time `scim-sync` against a fresh server; the report goes to
-//!   `target/bench/`, and with `--record` into `docs/BENCHMARKS.md` too.
+//!   beside a bare-hyper reference (`crates/scim-bench`; `--users N[,N...]` for the sizes), then
+//!   time `scim-sync` against a fresh server; the report goes to `target/bench/`, and with
+//!   `--record` into `docs/BENCHMARKS.md` too.
 //! - `cargo xtask ci`: what CI runs: `test`, then `conformance`.
 //!
 //! Plain `std::process::Command`, no dependencies: this must compile in seconds on a fresh clone.
@@ -37,12 +38,15 @@ COMMANDS:
                       target/) against a fresh server, once per profile
     ci                what CI runs: test, then conformance
     bench             build release, start a fresh server on loopback, seed 100,000 users and
-                      1,000 groups through the API and measure each scenario (a few minutes),
-                      then time scim-sync (initial sync of 10,000 users, 1,000 groups and
-                      100,000 memberships; no change; 1% changed; --only sync for just that);
-                      writes target/bench/report.md and report.json. --record also puts the
-                      report in docs/BENCHMARKS.md; other options go to scim-bench (--seconds N,
-                      --durability normal, --only TEXT, ...; see scim-bench --help)
+                      1,000 groups through the API and measure each scenario (a few minutes)
+                      beside a bare-hyper reference measured in the same run, then time
+                      scim-sync (initial sync of 10,000 users, 1,000 groups and 100,000
+                      memberships; no change; 1% changed; --only sync for just that); writes
+                      target/bench/report.md and report.json. --record also puts the report in
+                      docs/BENCHMARKS.md. --users 10000,1000000 measures each size against a
+                      fresh server and compares them (a million users take minutes to seed);
+                      other options go to scim-bench (--seconds N, --durability normal,
+                      --only TEXT, ...; see scim-bench --help)
 ";
 
 fn main() -> ExitCode {

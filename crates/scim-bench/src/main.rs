@@ -6,24 +6,27 @@ use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use scim_bench::client::{Conn, Endpoint};
-use scim_bench::report::{Report, splice};
+use scim_bench::report::{Report, Size, splice};
 use scim_bench::scenarios::{Bench, Settings};
-use scim_bench::server::Server;
+use scim_bench::server::{Launch, Reference};
 use scim_bench::sync::SyncSize;
 
 const USAGE: &str = "\
 scim-bench: seed a fresh scim-server through its API and measure it (run by `cargo xtask bench`)
 
 USAGE:
-    scim-bench --server PATH [--out DIR] [--seconds N] [--connections N] [--users N]
+    scim-bench --server PATH [--out DIR] [--seconds N] [--connections N] [--users N[,N...]]
                [--durability full|normal] [--threads N] [--only TEXT] [--doc PATH]
                [--command TEXT] [--keep] [--sync PATH] [--sync-users N]
+    scim-bench reference --token TOKEN
 
     --server PATH       the scim-server binary (a release build)
     --out DIR           where report.md and report.json go (default target/bench)
     --seconds N         length of each fixed-time scenario (default 5)
     --connections N     keep-alive connections per scenario (default 64)
-    --users N           users seeded, and members of the big group (default 100000)
+    --users N[,N...]    users seeded, and members of the big group (default 100000); with
+                        several sizes (10000,1000000) each gets a fresh server, its own seeding,
+                        reference and scenarios, and the report compares them (flat ≥ 0.8)
     --durability MODE   the server's --durability (default full)
     --threads N         threads of the load generator's runtime (default 1)
     --only TEXT         run only the scenarios whose name contains TEXT (seeding always runs)
@@ -35,6 +38,10 @@ USAGE:
                         only that
     --sync-users N      users of the sync scenario; groups are N/10, memberships N*10
                         (default 10000)
+
+    reference           serve the bare-hyper reference on 127.0.0.1:0 (a fixed user to every
+                        request bearing exactly `Bearer TOKEN`) until stopped; the bench starts
+                        it by itself in a process of its own
 ";
 
 #[derive(Debug)]
@@ -43,7 +50,7 @@ struct Args {
     out: PathBuf,
     seconds: f64,
     connections: usize,
-    users: usize,
+    users: Vec<usize>,
     durability: String,
     threads: usize,
     only: Option<String>,
@@ -60,7 +67,7 @@ fn parse() -> Result<Args, String> {
         out: PathBuf::from("target/bench"),
         seconds: 5.0,
         connections: 64,
-        users: 100_000,
+        users: vec![100_000],
         durability: "full".into(),
         threads: 1,
         only: None,
@@ -86,7 +93,7 @@ fn parse() -> Result<Args, String> {
             "--out" => args.out = PathBuf::from(&value),
             "--seconds" => args.seconds = number("--seconds")?.max(0.1),
             "--connections" => args.connections = number("--connections")?.max(1.0) as usize,
-            "--users" => args.users = number("--users")?.max(100.0) as usize,
+            "--users" => args.users = sizes(&value)?,
             "--threads" => args.threads = number("--threads")?.max(1.0) as usize,
             "--durability" if value == "full" || value == "normal" => args.durability = value,
             "--only" => args.only = Some(value),
@@ -103,7 +110,40 @@ fn parse() -> Result<Args, String> {
     Ok(args)
 }
 
+/// `10000,1000000`: the sizes, smallest first, each at least 100.
+fn sizes(value: &str) -> Result<Vec<usize>, String> {
+    let mut sizes = value
+        .split(',')
+        .map(|n| match n.trim().parse::<usize>() {
+            Ok(n) if n >= 100 => Ok(n),
+            _ => Err(format!("--users takes numbers of at least 100 separated by commas, not {value:?}")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    sizes.sort_unstable();
+    sizes.dedup();
+    Ok(sizes)
+}
+
+/// `scim-bench reference --token TOKEN`.
+fn reference(words: &[String]) -> ExitCode {
+    let served = match words {
+        [flag, token] if flag == "--token" => scim_bench::reference::serve(token),
+        _ => Err(format!("reference takes --token TOKEN\n\n{USAGE}")),
+    };
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(why) => {
+            eprintln!("scim-bench reference: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    let words: Vec<String> = std::env::args().skip(1).collect();
+    if words.first().is_some_and(|w| w == "reference") {
+        return reference(&words[1..]);
+    }
     match parse() {
         Err(why) if why.is_empty() => {
             print!("{USAGE}");
@@ -136,11 +176,15 @@ fn commit() -> Option<String> {
 
 fn bench(args: &Args) -> Result<(), String> {
     let sync_only = args.only.as_deref() == Some("sync");
-    let (mut markdown, mut json) = if sync_only { (String::new(), serde_json::json!({})) } else { measure(args)? };
-    if let Some(sync) = args.sync.as_deref().filter(|_| args.only.is_none() || sync_only) {
+    let launch = Launch { binary: args.server.clone(), durability: args.durability.clone(), keep: args.keep };
+    let report = if sync_only { None } else { Some(measure(args, &launch)?) };
+    let failure = report.as_ref().and_then(|r| r.failure.clone());
+    let (mut markdown, mut json) =
+        report.map_or_else(|| (String::new(), serde_json::json!({})), |r| (r.markdown(), r.json()));
+    if let Some(sync) = args.sync.as_deref().filter(|_| (args.only.is_none() && failure.is_none()) || sync_only) {
         let size = SyncSize { users: args.sync_users };
         eprintln!("scim-bench: sync scenario with {} users", size.users);
-        let runs = scim_bench::sync::run(sync, &args.server, &args.durability, size, args.keep)?;
+        let runs = scim_bench::sync::run(sync, &launch, size)?;
         markdown.push_str(&format!("\n{}", scim_bench::sync::markdown(size, &runs)));
         json["sync"] = scim_bench::sync::json(size, &runs);
     }
@@ -160,36 +204,72 @@ fn bench(args: &Args) -> Result<(), String> {
     }
     println!("{markdown}");
     eprintln!("scim-bench: wrote {} and report.json", args.out.join("report.md").display());
-    Ok(())
+    failure.map_or(Ok(()), Err)
 }
 
-/// Seeds a fresh server and measures every scenario; answers the report as Markdown and JSON.
-fn measure(args: &Args) -> Result<(String, serde_json::Value), String> {
-    let settings = Settings {
-        connections: args.connections,
-        duration: Duration::from_secs_f64(args.seconds),
-        users: args.users,
-        only: args.only.clone(),
-        ..Settings::default()
-    };
-    // The POST scenario and the initial sync add users beyond the seeded ones: lift the quota.
-    let mut server = Server::start(&args.server, &args.durability, &["--max-users", "10000000"], args.keep)?;
-    eprintln!("scim-bench: server {} on {} with database {}", args.server.display(), server.addr, server.db.display());
+/// For each size, seeds a fresh server and measures the reference and every scenario; answers
+/// the report as Markdown and JSON. A size that fails ends the run, but the sizes measured
+/// before it are still reported, with the failure.
+fn measure(args: &Args, launch: &Launch) -> Result<Report, String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads)
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let endpoint = Endpoint::new(server.addr, &server.token)?;
-    let bench = Bench {
-        runtime: &runtime,
-        endpoint: endpoint.clone(),
-        base: server.base(),
-        settings,
-        server_pid: server.pid(),
+    let (mut sizes, mut failure) = (Vec::new(), None);
+    for &users in &args.users {
+        match measure_size(args, launch, &runtime, users) {
+            Ok(size) => sizes.push(size),
+            Err(why) => {
+                failure = Some(format!("{users} users: {why}"));
+                break;
+            }
+        }
+    }
+    drop(runtime);
+    let report = Report {
+        date: scim_bench::date::now_utc(),
+        command: args.command.clone(),
+        commit: commit(),
+        durability: args.durability.clone(),
+        cpus: std::thread::available_parallelism().map_or(1, usize::from),
+        bench_threads: args.threads,
+        connections: args.connections,
+        seconds: args.seconds,
+        sizes,
+        failure,
     };
+    Ok(report)
+}
+
+/// Seeds a fresh server with `users` users, measures the reference (in its own process, while the
+/// server idles) and then every scenario.
+fn measure_size(args: &Args, launch: &Launch, runtime: &tokio::runtime::Runtime, users: usize) -> Result<Size, String> {
+    let settings = Settings {
+        connections: args.connections,
+        duration: Duration::from_secs_f64(args.seconds),
+        users,
+        only: args.only.clone(),
+        ..Settings::default()
+    };
+    // The seeding, the POST scenario and the initial sync add users: lift the quota well above.
+    let quota = (users.saturating_mul(2)).max(10_000_000).to_string();
+    let mut server = launch.start(&["--max-users", &quota])?;
+    eprintln!(
+        "scim-bench: {users} users: server {} on {} with database {}",
+        launch.binary.display(),
+        server.addr(),
+        server.db.display()
+    );
+    let endpoint = Endpoint::new(server.addr(), &server.token)?;
+    let bench = Bench { runtime, endpoint: endpoint.clone(), base: server.base(), settings, server_pid: server.pid() };
     let (directory, seeding) = bench.seed()?;
-    let scenarios = bench.scenarios(&directory);
+    // The same token, so the requests are the same size as those the server gets.
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let floor = Reference::start(&exe, &server.token)?;
+    let mut scenarios = vec![bench.reference(Endpoint::new(floor.process.addr, &floor.token)?, floor.process.pid())];
+    drop(floor);
+    scenarios.extend(bench.scenarios(&directory));
     let peak_rss_kib = server.status_kib("VmHWM");
     let db_bytes = server.db_bytes();
     let base = server.base();
@@ -207,24 +287,24 @@ fn measure(args: &Args) -> Result<(String, serde_json::Value), String> {
             eprintln!("scim-bench: could not count users: {e}");
             0
         });
-    drop(runtime);
     if !server.stop(Duration::from_secs(30)) {
         eprintln!("scim-bench: the server did not stop cleanly on SIGTERM");
     }
-    let report = Report {
-        date: scim_bench::date::now_utc(),
-        command: args.command.clone(),
-        commit: commit(),
-        durability: args.durability.clone(),
-        cpus: std::thread::available_parallelism().map_or(1, usize::from),
-        bench_threads: args.threads,
-        connections: args.connections,
-        seconds: args.seconds,
-        seeding,
-        scenarios,
-        peak_rss_kib,
-        db_bytes,
-        users_at_end,
-    };
-    Ok((report.markdown(), report.json()))
+    Ok(Size { users, seeding, scenarios, peak_rss_kib, db_bytes, users_at_end })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_sorted_and_checked() {
+        assert_eq!(sizes("1000000,10000").unwrap(), vec![10_000, 1_000_000]);
+        assert_eq!(sizes("2000").unwrap(), vec![2_000]);
+        assert_eq!(sizes("2000, 2000").unwrap(), vec![2_000]);
+        assert!(sizes("99").is_err());
+        assert!(sizes("10k").is_err());
+        assert!(sizes("10000,").is_err());
+    }
 }

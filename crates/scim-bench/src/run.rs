@@ -111,6 +111,7 @@ pub fn run(
     until: Until,
     mut script: impl FnMut(usize) -> Box<dyn Script>,
 ) -> Outcome {
+    eprintln!("scim-bench: {name}: {connections} connections, at most {:.0} s", until.limit().as_secs_f64());
     let endpoint = Arc::new(endpoint.clone());
     let barrier = Arc::new(Barrier::new(connections + 1));
     let expected = match until {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::runtime::Runtime;
 
 use crate::client::Endpoint;
-use crate::report::Row;
+use crate::report::{Row, grouped};
 use crate::run::{Call, Outcome, Script, Until, run};
 use crate::server::cpu_time;
 
@@ -234,8 +234,8 @@ impl Script for InitialSync {
 /// The seeded directory.
 #[derive(Debug, Default)]
 pub struct Directory {
-    /// The seeded users' ids, by index.
-    pub users: Vec<String>,
+    /// The seeded users' ids, by index (shared with the scenarios' request makers).
+    pub users: Arc<Vec<String>>,
     /// The big group's id.
     pub big_group: String,
     /// The small groups' ids.
@@ -255,6 +255,18 @@ pub struct Bench<'a> {
     pub settings: Settings,
     /// The server's process id, to read the CPU time it spends on each scenario.
     pub server_pid: Option<u32>,
+}
+
+/// How long one seeding step may take at most. A step is at most [`SEED_BLOCK`] users (or the
+/// groups, or the big group's PATCHes), which take well under a minute here.
+pub const SEEDING_LIMIT: Duration = Duration::from_secs(300);
+
+/// Users are seeded in blocks of this many (when there are more), each its own row in the report.
+pub const SEED_BLOCK: usize = 100_000;
+
+/// The `[start, end)` ranges of users seeded as one step each.
+pub fn seed_blocks(users: usize) -> Vec<(usize, usize)> {
+    (0..users.div_ceil(SEED_BLOCK)).map(|b| (b * SEED_BLOCK, ((b + 1) * SEED_BLOCK).min(users))).collect()
 }
 
 /// Sorts `(index, id)` pairs and checks that none is missing.
@@ -296,7 +308,7 @@ impl Bench<'_> {
 
     fn each(&self, name: &str, total: usize, make: MakeEach, ids: Option<Ids>) -> Outcome {
         let next = Arc::new(AtomicUsize::new(0));
-        let until = Until::Exhausted(Duration::from_secs(300));
+        let until = Until::Exhausted(SEEDING_LIMIT);
         run(self.runtime, &self.endpoint, name, self.settings.connections, until, |_| {
             Box::new(Each { make: Arc::clone(&make), next: Arc::clone(&next), total, last: 0, ids: ids.clone() })
         })
@@ -316,14 +328,23 @@ impl Bench<'_> {
         let base = self.base.clone();
         let mut steps = Vec::new();
 
-        let ids = Arc::new(Mutex::new(Vec::with_capacity(s.users)));
-        let make = Arc::new(move |i: usize| {
-            call("POST", format!("{base}/Users"), Some(user_json("user", i, "Engineer")), 201)
-        });
-        steps.push(
-            self.measure(|| self.each(&format!("seed: POST {} users", s.users), s.users, make, Some(Arc::clone(&ids)))),
-        );
-        let users = Arc::new(ordered(&ids, s.users, "users")?);
+        // In blocks, so the report shows the create rate as the tenant grows.
+        let mut users = Vec::with_capacity(s.users);
+        for (start, end) in seed_blocks(s.users) {
+            let ids = Arc::new(Mutex::new(Vec::with_capacity(end - start)));
+            let base = base.clone();
+            let make = Arc::new(move |i: usize| {
+                call("POST", format!("{base}/Users"), Some(user_json("user", start + i, "Engineer")), 201)
+            });
+            let name = if (start, end) == (0, s.users) {
+                format!("seed: POST {} users", s.users)
+            } else {
+                format!("seed: POST users {}–{}", grouped(start as u64 + 1), grouped(end as u64))
+            };
+            steps.push(self.measure(|| self.each(&name, end - start, make, Some(Arc::clone(&ids)))));
+            users.extend(ordered(&ids, end - start, "users")?);
+        }
+        let users = Arc::new(users);
 
         let small = s.groups.saturating_sub(1);
         let (base, members, per) = (self.base.clone(), Arc::clone(&users), s.small_members);
@@ -359,14 +380,21 @@ impl Bench<'_> {
         let name = format!("seed: {patches} PATCHes of 100 members into the big group");
         steps.push(self.measure(|| self.each(&name, patches, make, None)));
 
-        let users = Arc::try_unwrap(users).unwrap_or_else(|shared| (*shared).clone());
         Ok((Directory { users, big_group, small_groups }, steps))
+    }
+
+    /// Measures the reference server at `endpoint` (process `pid`) like any scenario: the same
+    /// runtime, connections and duration, a `GET` of its fixed user.
+    pub fn reference(&self, endpoint: Endpoint, pid: Option<u32>) -> Row {
+        let floor = Bench { endpoint, base: String::new(), server_pid: pid, settings: self.settings.clone(), ..*self };
+        let make = Arc::new(|_: &mut Rng, _| call("GET", crate::reference::PATH.to_owned(), None, 200));
+        floor.measure(|| floor.timed(REFERENCE, make))
     }
 
     /// Runs every measured scenario (or those `only` names), the cheapest endpoint first.
     pub fn scenarios(&self, dir: &Directory) -> Vec<Row> {
         let mut out = Vec::new();
-        let users = Arc::new(dir.users.clone());
+        let users = Arc::clone(&dir.users);
         let fixed = Until::Elapsed(self.settings.duration);
 
         if self.wanted(CHEAPEST) {
@@ -478,6 +506,8 @@ impl Bench<'_> {
     }
 }
 
+/// The floor: the bare-hyper reference server (`crate::reference`), not ours.
+pub const REFERENCE: &str = "reference: bare hyper, fixed 600-byte user, static token";
 /// The cheapest endpoint: the whole pipeline, no database.
 pub const CHEAPEST: &str = "GET /ServiceProviderConfig (cheapest)";
 /// A user by id.
@@ -490,8 +520,8 @@ pub const CREATE: &str = "POST /Users";
 pub const PUT: &str = "PUT /Users/{id}";
 /// Deactivating users.
 pub const DEACTIVATE: &str = "PATCH /Users/{id} active";
-/// Adding a member to the 100,000-member group.
-pub const ADD_BIG: &str = "PATCH /Groups add member (100,000-member group)";
+/// Adding a member to the group of every seeded user.
+pub const ADD_BIG: &str = "PATCH /Groups add member (group of every user)";
 /// Adding a member to a 10-member group.
 pub const ADD_SMALL: &str = "PATCH /Groups add member (10-member groups)";
 /// Paging through every user.
@@ -514,6 +544,14 @@ mod tests {
         assert_eq!(find_str(br#"{"ids":"x"}"#, "id"), None);
         let patch: serde_json::Value = serde_json::from_str(&add_members_patch(&["a", "b"])).unwrap();
         assert_eq!(patch["Operations"][0]["value"][1]["value"], "b");
+    }
+
+    #[test]
+    fn users_are_seeded_in_blocks_of_100_000() {
+        assert_eq!(seed_blocks(10_000), vec![(0, 10_000)]);
+        assert_eq!(seed_blocks(100_000), vec![(0, 100_000)]);
+        assert_eq!(seed_blocks(250_000), vec![(0, 100_000), (100_000, 200_000), (200_000, 250_000)]);
+        assert_eq!(seed_blocks(1_000_000).len(), 10);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::server::Server;
+use crate::server::{Launch, Server};
 
 /// The size of the directory: `users` users, `users / 10` groups of 100 members each (every
 /// user in 10 groups), so `users * 10` memberships.
@@ -94,7 +94,7 @@ fn apply(
         .arg("--source")
         .arg(source)
         .arg("--target")
-        .arg(format!("http://{}{}", server.addr, server.base()))
+        .arg(format!("http://{}{}", server.addr(), server.base()))
         .arg("--token-file")
         .arg(token)
         .args(["--json", "--concurrency", "16", "--max-deletes", "0"])
@@ -116,15 +116,9 @@ fn apply(
     })
 }
 
-/// Runs the three syncs against a fresh server started from `server_binary`.
-pub fn run(
-    sync: &Path,
-    server_binary: &Path,
-    durability: &str,
-    size: SyncSize,
-    keep: bool,
-) -> Result<Vec<SyncRun>, String> {
-    let server = Server::start(server_binary, durability, &["--max-users", "10000000"], keep)?;
+/// Runs the three syncs against a fresh server started by `launch`.
+pub fn run(sync: &Path, launch: &Launch, size: SyncSize) -> Result<Vec<SyncRun>, String> {
+    let server = launch.start(&["--max-users", "10000000"])?;
     let token = server.dir.join("token.txt");
     let source = server.dir.join("source.json");
     std::fs::write(&token, &server.token).map_err(|e| format!("cannot write {}: {e}", token.display()))?;
