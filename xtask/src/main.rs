@@ -44,8 +44,10 @@ COMMANDS:
                       memberships; no change; 1% changed; --only sync for just that); writes
                       target/bench/report.md and report.json. --record also puts the report in
                       docs/BENCHMARKS.md. --users 10000,1000000 measures each size against a
-                      fresh server and compares them (a million users take minutes to seed);
-                      other options go to scim-bench (--seconds N, --durability normal,
+                      fresh server and compares them (a million users take minutes to seed).
+                      --db postgres runs it on a throwaway PostgreSQL with durable commits,
+                      with one server process and then two on one database (reports in
+                      target/bench/postgres-*); other options go to scim-bench (--seconds N, --durability normal,
                       --only TEXT, ...; see scim-bench --help)
 ";
 
@@ -227,6 +229,21 @@ fn console_base() -> String {
 
 fn bench(extra: &[String]) -> Result<(), String> {
     let record = extra.iter().any(|a| a == "--record");
+    let postgres = match extra.iter().position(|a| a == "--db") {
+        None => false,
+        Some(i) => match extra.get(i + 1).map(String::as_str) {
+            Some("postgres") => true,
+            Some("sqlite") => false,
+            _ => return Err("bench --db takes sqlite (the default) or postgres".into()),
+        },
+    };
+    if postgres && record {
+        return Err("--record writes the SQLite run into docs/BENCHMARKS.md; run --db postgres without it".into());
+    }
+    let extra: Vec<String> = match extra.iter().position(|a| a == "--db") {
+        Some(i) => extra.iter().enumerate().filter(|(j, _)| *j != i && *j != i + 1).map(|(_, a)| a.clone()).collect(),
+        None => extra.to_vec(),
+    };
     let mut build = cargo();
     build.args([
         "build",
@@ -253,5 +270,33 @@ fn bench(extra: &[String]) -> Result<(), String> {
         bench.arg("--doc").arg(root().join("docs").join("BENCHMARKS.md"));
     }
     bench.args(extra.iter().filter(|a| *a != "--record"));
-    run(bench)
+    if postgres { bench_postgres(bench, &target_dir().join("bench")) } else { run(bench) }
+}
+
+/// Runs `bench` on a throwaway PostgreSQL with durable commits (`fsync` and `full_page_writes`
+/// on, unlike the tests' cluster), with one server process and then two on one database; the
+/// reports go to `out/postgres-1-replica` and `out/postgres-2-replicas`.
+fn bench_postgres(bench: Command, out: &Path) -> Result<(), String> {
+    let bin = postgres::find_bin().ok_or("bench --db postgres needs PostgreSQL's server (apt-get install postgresql)")?;
+    let parent = target_dir().join("postgres");
+    postgres::sweep(&bin, &parent);
+    let cluster = postgres::Cluster::start(&bin, parent.join(format!("bench-{}", std::process::id())))?;
+    let url = cluster.admin_url();
+    let outcome = postgres::psql(&bin, &url, "ALTER SYSTEM SET fsync = on")
+        .and_then(|_| postgres::psql(&bin, &url, "ALTER SYSTEM SET full_page_writes = on"))
+        .and_then(|_| postgres::psql(&bin, &url, "SELECT pg_reload_conf()"))
+        .and_then(|_| {
+            for (replicas, name) in [(1, "postgres-1-replica"), (2, "postgres-2-replicas")] {
+                let mut command = Command::new(bench.get_program());
+                command.current_dir(root()).args(bench.get_args()).arg("--out").arg(out.join(name));
+                command.arg("--postgres").arg(&url).arg("--psql").arg(bin.join("psql"));
+                command.arg("--replicas").arg(replicas.to_string());
+                run(command)?;
+            }
+            Ok(())
+        });
+    if let Err(why) = cluster.stop() {
+        eprintln!("xtask: warning: the throwaway PostgreSQL did not stop cleanly: {why}");
+    }
+    outcome
 }

@@ -15,8 +15,11 @@ use tokio::net::TcpStream;
 /// Where requests go and who sends them.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
-    /// The server's address.
-    pub addr: SocketAddr,
+    /// The server's addresses: one, or one per replica of a service, which connections take in
+    /// turn (as a round-robin load balancer would hand them out).
+    pub addrs: Vec<SocketAddr>,
+    /// Connections opened so far, which picks the next address.
+    opened: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// The header lines every request carries (`Host`, `Authorization`), each ending in CRLF.
     headers: String,
 }
@@ -24,10 +27,26 @@ pub struct Endpoint {
 impl Endpoint {
     /// An endpoint at `addr` authenticating with `token`.
     pub fn new(addr: SocketAddr, token: &str) -> Result<Endpoint, String> {
+        Endpoint::spread(vec![addr], token)
+    }
+
+    /// An endpoint over every address of `addrs` (at least one), authenticating with `token`.
+    pub fn spread(addrs: Vec<SocketAddr>, token: &str) -> Result<Endpoint, String> {
         if token.bytes().any(|b| b.is_ascii_control() || b == b' ') {
             return Err("the token holds a character a header cannot carry".into());
         }
-        Ok(Endpoint { addr, headers: format!("Host: {addr}\r\nAuthorization: Bearer {token}\r\n") })
+        let first = *addrs.first().ok_or("an endpoint needs an address")?;
+        Ok(Endpoint {
+            addrs,
+            opened: std::sync::Arc::default(),
+            headers: format!("Host: {first}\r\nAuthorization: Bearer {token}\r\n"),
+        })
+    }
+
+    /// The address the next connection goes to.
+    fn next_addr(&self) -> SocketAddr {
+        let n = self.opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.addrs[n % self.addrs.len()]
     }
 }
 
@@ -42,7 +61,7 @@ pub struct Conn {
 impl Conn {
     /// Connects to the endpoint (Nagle off, as a real client would).
     pub async fn open(endpoint: &Endpoint) -> Result<Conn, String> {
-        let stream = TcpStream::connect(endpoint.addr).await.map_err(|e| format!("connect: {e}"))?;
+        let stream = TcpStream::connect(endpoint.next_addr()).await.map_err(|e| format!("connect: {e}"))?;
         stream.set_nodelay(true).map_err(|e| format!("nodelay: {e}"))?;
         Ok(Conn { stream, request: Vec::with_capacity(2048), buffer: Vec::with_capacity(16 * 1024) })
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use scim_bench::client::{Conn, Endpoint};
 use scim_bench::report::{Report, Size, splice};
 use scim_bench::scenarios::{Bench, Settings};
-use scim_bench::server::{Launch, Reference};
+use scim_bench::server::{Database, Launch, Reference};
 use scim_bench::sync::SyncSize;
 
 const USAGE: &str = "\
@@ -18,6 +18,7 @@ USAGE:
     scim-bench --server PATH [--out DIR] [--seconds N] [--connections N] [--users N[,N...]]
                [--durability full|normal] [--threads N] [--only TEXT] [--doc PATH]
                [--command TEXT] [--keep] [--sync PATH] [--sync-users N]
+               [--postgres URL --psql PATH [--replicas N]]
     scim-bench reference --token TOKEN
 
     --server PATH       the scim-server binary (a release build)
@@ -38,6 +39,10 @@ USAGE:
                         only that
     --sync-users N      users of the sync scenario; groups are N/10, memberships N*10
                         (default 10000)
+    --postgres URL      run the server on PostgreSQL: a fresh database per size on the server
+                        whose superuser's URL this is, made and dropped with --psql PATH
+    --replicas N        server processes on that one database, connections spread over them
+                        in turn (default 1; PostgreSQL only)
 
     reference           serve the bare-hyper reference on 127.0.0.1:0 (a fixed user to every
                         request bearing exactly `Bearer TOKEN`) until stopped; the bench starts
@@ -59,6 +64,9 @@ struct Args {
     keep: bool,
     sync: Option<PathBuf>,
     sync_users: usize,
+    postgres: Option<String>,
+    psql: Option<PathBuf>,
+    replicas: usize,
 }
 
 fn parse() -> Result<Args, String> {
@@ -76,6 +84,9 @@ fn parse() -> Result<Args, String> {
         keep: false,
         sync: None,
         sync_users: 10_000,
+        postgres: None,
+        psql: None,
+        replicas: 1,
     };
     let mut words = std::env::args().skip(1);
     while let Some(word) = words.next() {
@@ -101,11 +112,20 @@ fn parse() -> Result<Args, String> {
             "--command" => args.command = value,
             "--sync" => args.sync = Some(PathBuf::from(&value)),
             "--sync-users" => args.sync_users = number("--sync-users")?.max(10.0) as usize,
+            "--postgres" => args.postgres = Some(value),
+            "--psql" => args.psql = Some(PathBuf::from(&value)),
+            "--replicas" => args.replicas = number("--replicas")?.clamp(1.0, 16.0) as usize,
             _ => return Err(format!("unknown option {word} {value}")),
         }
     }
     if args.server.as_os_str().is_empty() {
         return Err("--server PATH is required".into());
+    }
+    if args.postgres.is_some() != args.psql.is_some() {
+        return Err("--postgres URL and --psql PATH go together".into());
+    }
+    if args.replicas > 1 && args.postgres.is_none() {
+        return Err("--replicas is for PostgreSQL (--postgres URL): SQLite serves one process".into());
     }
     Ok(args)
 }
@@ -176,7 +196,17 @@ fn commit() -> Option<String> {
 
 fn bench(args: &Args) -> Result<(), String> {
     let sync_only = args.only.as_deref() == Some("sync");
-    let launch = Launch { binary: args.server.clone(), durability: args.durability.clone(), keep: args.keep };
+    let database = match (&args.postgres, &args.psql) {
+        (Some(admin_url), Some(psql)) => Database::Postgres { admin_url: admin_url.clone(), psql: psql.clone() },
+        _ => Database::Sqlite,
+    };
+    let launch = Launch {
+        binary: args.server.clone(),
+        durability: args.durability.clone(),
+        keep: args.keep,
+        database,
+        replicas: args.replicas,
+    };
     let report = if sync_only { None } else { Some(measure(args, &launch)?) };
     let failure = report.as_ref().and_then(|r| r.failure.clone());
     let (mut markdown, mut json) =
@@ -259,9 +289,9 @@ fn measure_size(args: &Args, launch: &Launch, runtime: &tokio::runtime::Runtime,
         "scim-bench: {users} users: server {} on {} with database {}",
         launch.binary.display(),
         server.addr(),
-        server.db.display()
+        server.db.to_string_lossy()
     );
-    let endpoint = Endpoint::new(server.addr(), &server.token)?;
+    let endpoint = Endpoint::spread(server.addrs(), &server.token)?;
     let bench = Bench { runtime, endpoint: endpoint.clone(), base: server.base(), settings, server_pid: server.pid() };
     let (directory, seeding) = bench.seed()?;
     // The same token, so the requests are the same size as those the server gets.

@@ -8,6 +8,7 @@
 //! scenario all start their servers through it, so another storage backend is one more case
 //! there.
 
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -107,14 +108,58 @@ pub struct Launch {
     pub durability: String,
     /// Keep the temporary folder (database and log) after the run.
     pub keep: bool,
+    /// Where the data lives.
+    pub database: Database,
+    /// How many server processes share the database (1 for SQLite).
+    pub replicas: usize,
 }
 
-/// Runs a `scim-server` administration command on `db` and returns its standard output.
-fn admin(binary: &Path, db: &Path, words: &[&str]) -> Result<String, String> {
+/// The backend the server under test runs on.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// A fresh SQLite file in the server's folder.
+    Sqlite,
+    /// A fresh database on a PostgreSQL server, made and dropped with `psql`.
+    Postgres {
+        /// The superuser's URL of the server (`postgres://user:password@host:port/postgres`).
+        admin_url: String,
+        /// The `psql` client.
+        psql: PathBuf,
+    },
+}
+
+/// Runs `psql` on `url` with one SQL command; returns its output (tuples only, unaligned).
+fn psql(psql: &Path, url: &str, sql: &str) -> Result<String, String> {
+    let out = Command::new(psql)
+        .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", psql.display()))?;
+    if !out.status.success() {
+        return Err(format!("psql {sql:?} failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// `url` naming database `name` instead of its own.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let path_start = base.find("://").map_or(0, |i| i + 3);
+    let base = base[path_start..].find('/').map_or(base, |i| &base[..path_start + i]);
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// Runs a `scim-server` administration command on `db` (with its key file) and returns its
+/// standard output.
+fn admin(binary: &Path, db: &OsStr, key_file: &Path, words: &[&str]) -> Result<String, String> {
     let out = Command::new(binary)
         .args(words)
         .arg("--db")
         .arg(db)
+        .arg("--key-file")
+        .arg(key_file)
         .output()
         .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
     if !out.status.success() {
@@ -138,56 +183,94 @@ impl Launch {
     /// production.
     pub fn start(&self, limits: &[&str]) -> Result<Server, String> {
         let dir = fresh_dir("server")?;
-        let db = dir.join("scim.db");
-        // From here on, dropping `server` kills the child and removes the folder.
-        let mut server =
-            Server { dir, db, tenant: String::new(), token: String::new(), process: None, keep: self.keep };
-        let created: Value =
-            serde_json::from_str(admin(&self.binary, &server.db, &["tenant", "create", "--json"])?.trim())
-                .map_err(|e| format!("tenant create printed no JSON: {e}"))?;
+        let key_file = dir.join("scim.key");
+        // From here on, dropping `server` kills the children, drops the database and removes the
+        // folder.
+        let mut server = Server {
+            db: dir.join("scim.db").into_os_string(),
+            dir,
+            key_file,
+            postgres: None,
+            tenant: String::new(),
+            token: String::new(),
+            processes: Vec::new(),
+            keep: self.keep,
+        };
+        if let Database::Postgres { admin_url, psql: client } = &self.database {
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+            let name = format!("scim_bench_{}_{nanos}", std::process::id());
+            psql(client, admin_url, &format!("CREATE DATABASE {name}"))?;
+            server.db = with_database(admin_url, &name).into();
+            server.postgres = Some(Postgres { admin_url: admin_url.clone(), psql: client.clone(), name });
+        }
+        let created: Value = serde_json::from_str(
+            admin(&self.binary, &server.db, &server.key_file, &["tenant", "create", "--json"])?.trim(),
+        )
+        .map_err(|e| format!("tenant create printed no JSON: {e}"))?;
         let field = |name: &str| created[name].as_str().map(str::to_owned).ok_or(format!("no {name} in {created}"));
         (server.tenant, server.token) = (field("tenant_id")?, field("token")?);
         if !limits.is_empty() {
             let mut words = vec!["tenant", "limit", server.tenant.as_str()];
             words.extend_from_slice(limits);
-            admin(&self.binary, &server.db, &words)?;
+            admin(&self.binary, &server.db, &server.key_file, &words)?;
         }
-        let log = File::create(server.dir.join("server.log")).map_err(|e| format!("server log: {e}"))?;
-        let mut command = Command::new(&self.binary);
-        command
-            .args(["serve", "--listen", "127.0.0.1:0", "--durability", &self.durability, "--db"])
-            .arg(&server.db)
-            .env("SCIM_LOG", "info")
-            .env_remove("SCIM_PUBLIC_URL");
-        server.process = Some(Process::spawn(&mut command, log)?);
+        for replica in 0..self.replicas.max(1) {
+            let log =
+                File::create(server.dir.join(format!("server-{replica}.log"))).map_err(|e| format!("server log: {e}"))?;
+            let mut command = Command::new(&self.binary);
+            command
+                .args(["serve", "--listen", "127.0.0.1:0", "--durability", &self.durability, "--db"])
+                .arg(&server.db)
+                .arg("--key-file")
+                .arg(&server.key_file)
+                .env("SCIM_LOG", "info")
+                .env_remove("SCIM_PUBLIC_URL");
+            server.processes.push(Process::spawn(&mut command, log)?);
+        }
         Ok(server)
     }
+}
+
+/// The PostgreSQL database a server runs on, dropped with it.
+#[derive(Debug)]
+struct Postgres {
+    admin_url: String,
+    psql: PathBuf,
+    name: String,
 }
 
 /// A running server under test and the tenant the bench uses.
 #[derive(Debug)]
 pub struct Server {
-    /// The temporary folder holding the database and the server's log.
+    /// The temporary folder holding the database file (SQLite), the key file and the logs.
     pub dir: PathBuf,
-    /// The database file.
-    pub db: PathBuf,
+    /// The value of `--db`: the SQLite file, or the PostgreSQL URL.
+    pub db: OsString,
+    /// The key file every replica shares.
+    pub key_file: PathBuf,
+    postgres: Option<Postgres>,
     /// The tenant's id.
     pub tenant: String,
     /// A bearer token of the tenant.
     pub token: String,
-    process: Option<Process>,
+    processes: Vec<Process>,
     keep: bool,
 }
 
 impl Server {
-    /// The address it listens on.
+    /// The address the first replica listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.process.as_ref().map_or_else(|| ([127, 0, 0, 1], 0).into(), |p| p.addr)
+        self.processes.first().map_or_else(|| ([127, 0, 0, 1], 0).into(), |p| p.addr)
     }
 
-    /// The server's process id, while it runs.
+    /// The addresses of every replica.
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        self.processes.iter().map(|p| p.addr).collect()
+    }
+
+    /// The first replica's process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.process.as_ref().and_then(Process::pid)
+        self.processes.first().and_then(Process::pid)
     }
 
     /// The tenant's SCIM base path.
@@ -197,15 +280,20 @@ impl Server {
 
     /// A field of the server's `/proc/<pid>/status` in KiB (`VmHWM`: the peak resident set).
     pub fn status_kib(&self, field: &str) -> Option<u64> {
-        self.process.as_ref()?.status_kib(field)
+        self.processes.first()?.status_kib(field)
     }
 
-    /// The bytes of the database file and its WAL and shared-memory files.
+    /// The bytes of the database: the SQLite file with its WAL and shared-memory files, or
+    /// PostgreSQL's `pg_database_size`.
     pub fn db_bytes(&self) -> u64 {
+        if let Some(pg) = &self.postgres {
+            let size = psql(&pg.psql, &pg.admin_url, &format!("SELECT pg_database_size('{}')", pg.name));
+            return size.ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+        }
         ["", "-wal", "-shm"]
             .iter()
             .filter_map(|suffix| {
-                let mut path = self.db.clone().into_os_string();
+                let mut path = self.db.clone();
                 path.push(suffix);
                 std::fs::metadata(path).ok().map(|m| m.len())
             })
@@ -215,14 +303,22 @@ impl Server {
     /// Stops the server with SIGTERM within `grace`, else kills it; says whether it stopped
     /// cleanly.
     pub fn stop(&mut self, grace: Duration) -> bool {
-        self.process.as_mut().is_none_or(|p| p.stop(grace))
+        // Every replica is stopped, even after one that did not stop cleanly.
+        let stopped: Vec<bool> = self.processes.iter_mut().map(|p| p.stop(grace)).collect();
+        stopped.into_iter().all(|clean| clean)
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        // The process first: the folder holds its database.
-        drop(self.process.take());
+        // The processes first: the folder holds their database.
+        self.processes.clear();
+        if let Some(pg) = self.postgres.take().filter(|_| !self.keep) {
+            let dropped = psql(&pg.psql, &pg.admin_url, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", pg.name));
+            if let Err(e) = dropped {
+                eprintln!("scim-bench: {e}");
+            }
+        }
         if !self.keep {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
