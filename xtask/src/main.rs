@@ -227,11 +227,11 @@ fn console_base() -> String {
         .to_owned()
 }
 
-fn bench(extra: &[String]) -> Result<(), String> {
-    let record = extra.iter().any(|a| a == "--record");
-    let postgres = match extra.iter().position(|a| a == "--db") {
+fn bench(asked: &[String]) -> Result<(), String> {
+    let record = asked.iter().any(|a| a == "--record");
+    let postgres = match asked.iter().position(|a| a == "--db") {
         None => false,
-        Some(i) => match extra.get(i + 1).map(String::as_str) {
+        Some(i) => match asked.get(i + 1).map(String::as_str) {
             Some("postgres") => true,
             Some("sqlite") => false,
             _ => return Err("bench --db takes sqlite (the default) or postgres".into()),
@@ -240,9 +240,10 @@ fn bench(extra: &[String]) -> Result<(), String> {
     if postgres && record {
         return Err("--record writes the SQLite run into docs/BENCHMARKS.md; run --db postgres without it".into());
     }
-    let extra: Vec<String> = match extra.iter().position(|a| a == "--db") {
-        Some(i) => extra.iter().enumerate().filter(|(j, _)| *j != i && *j != i + 1).map(|(_, a)| a.clone()).collect(),
-        None => extra.to_vec(),
+    // The words scim-bench takes: all but `--db` and its value.
+    let extra: Vec<String> = match asked.iter().position(|a| a == "--db") {
+        Some(i) => asked.iter().enumerate().filter(|(j, _)| *j != i && *j != i + 1).map(|(_, a)| a.clone()).collect(),
+        None => asked.to_vec(),
     };
     let mut build = cargo();
     build.args([
@@ -265,7 +266,7 @@ fn bench(extra: &[String]) -> Result<(), String> {
     bench.arg("--sync").arg(binary("scim-sync"));
     bench
         .arg("--command")
-        .arg(["cargo xtask bench"].into_iter().chain(extra.iter().map(String::as_str)).collect::<Vec<_>>().join(" "));
+        .arg(["cargo xtask bench"].into_iter().chain(asked.iter().map(String::as_str)).collect::<Vec<_>>().join(" "));
     if record {
         bench.arg("--doc").arg(root().join("docs").join("BENCHMARKS.md"));
     }
