@@ -278,7 +278,8 @@ fn bench(asked: &[String]) -> Result<(), String> {
 /// on, unlike the tests' cluster), with one server process and then two on one database; the
 /// reports go to `out/postgres-1-replica` and `out/postgres-2-replicas`.
 fn bench_postgres(bench: Command, out: &Path) -> Result<(), String> {
-    let bin = postgres::find_bin().ok_or("bench --db postgres needs PostgreSQL's server (apt-get install postgresql)")?;
+    let bin =
+        postgres::find_bin().ok_or("bench --db postgres needs PostgreSQL's server (apt-get install postgresql)")?;
     let parent = target_dir().join("postgres");
     postgres::sweep(&bin, &parent);
     let cluster = postgres::Cluster::start(&bin, parent.join(format!("bench-{}", std::process::id())))?;

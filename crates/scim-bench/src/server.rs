@@ -215,8 +215,8 @@ impl Launch {
             admin(&self.binary, &server.db, &server.key_file, &words)?;
         }
         for replica in 0..self.replicas.max(1) {
-            let log =
-                File::create(server.dir.join(format!("server-{replica}.log"))).map_err(|e| format!("server log: {e}"))?;
+            let log = File::create(server.dir.join(format!("server-{replica}.log")))
+                .map_err(|e| format!("server log: {e}"))?;
             let mut command = Command::new(&self.binary);
             command
                 .args(["serve", "--listen", "127.0.0.1:0", "--durability", &self.durability, "--db"])
