@@ -37,13 +37,6 @@ fn tenant(row: &Row) -> Result<Tenant, Error> {
     })
 }
 
-/// The current time in unix milliseconds (0 if the clock is before 1970).
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 /// A tenant id: 128 random bits as 32 lowercase hex characters, as the SQLite store makes them.
 fn tenant_id() -> Result<String, Error> {
     let mut bytes = [0u8; 16];
@@ -87,7 +80,7 @@ impl Session<'_> {
         let id = tenant_id()?;
         self.exec(
             "INSERT INTO tenants (id, name, profile, created) VALUES ($1, $2, $3, $4)",
-            &[&id, &name, &profile, &now_millis()],
+            &[&id, &name, &profile, &scim_schema::time::now_millis()],
         )?;
         self.tenant(&id)?.ok_or_else(|| Error::Backend("a tenant just created is missing".into()))
     }

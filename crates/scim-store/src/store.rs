@@ -47,7 +47,7 @@ impl Store {
             }
             Ok(())
         })?;
-        out.unwrap_or(Err(E::from(Error::Closed)))
+        out.unwrap_or_else(|| Err(E::from(Error::Closed)))
     }
 
     /// Runs `f` in a write transaction and returns once it is committed.
