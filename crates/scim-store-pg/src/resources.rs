@@ -1,5 +1,7 @@
 //! Users and groups: one row each, the keys in indexed columns beside the `jsonb` attributes.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use postgres::Row;
 use postgres::types::Json;
 use scim_schema::ResourceKind;
@@ -47,6 +49,15 @@ pub(crate) fn kind_of(code: i16) -> ResourceKind {
 /// How many rows of `tenant_counts` hold each tenant's count of each kind (the `tenant_counted`
 /// trigger makes them).
 pub(crate) const SHARDS: i64 = 16;
+
+/// The shard an insert waits for when every shard is busy: the process's waiters take the
+/// shards in turn, skipping those this transaction already holds (`used`).
+/// `None` when it holds them all.
+fn next_shard(used: &[i16]) -> Option<i16> {
+    static NEXT: AtomicI64 = AtomicI64::new(0);
+    let start = NEXT.fetch_add(1, Ordering::Relaxed);
+    (0..SHARDS).filter_map(|i| i16::try_from((start + i).rem_euclid(SHARDS)).ok()).find(|shard| !used.contains(shard))
+}
 
 /// The lowercased (Rust `to_lowercase`) name and email keys.
 fn key_columns(keys: &Keys) -> (String, Option<String>) {
@@ -104,8 +115,10 @@ impl Session<'_> {
     ///   plus one pending insert per other shard stays within the quota. Every insert that
     ///   commits after this check held another shard during it, so the final count cannot pass
     ///   the quota.
-    /// - Near the quota (or with every shard busy), it locks all the tenant's shards of that
-    ///   kind in order, waiting for the inserts in flight, and counts exactly.
+    /// - With every shard busy and the quota far, it waits for one shard (the process's waiters
+    ///   take them in turn), then checks as above: the shard's previous holder has committed.
+    /// - Near the quota, it locks all the tenant's shards of that kind in order, waiting for the
+    ///   inserts in flight, and counts exactly.
     fn take_place(&self, tenant: TenantKey, kind: ResourceKind) -> Result<(), Error> {
         let k = code(kind);
         if !self.holds_every_shard(tenant, k) {
@@ -121,6 +134,18 @@ impl Session<'_> {
                  RETURNING shard",
                 &[&tenant.0, &k, &used, &(2 * SHARDS)],
             )?;
+            // Every shard busy: far from the quota, wait for one of them rather than for all.
+            let row = match row {
+                Some(row) => Some(row),
+                None => match next_shard(&used) {
+                    Some(shard) if self.far_from_quota(tenant, k)? => self.row(
+                        "UPDATE tenant_counts SET n = n + 1 WHERE tenant = $1 AND kind = $2 AND shard = $3
+                         RETURNING shard",
+                        &[&tenant.0, &k, &shard],
+                    )?,
+                    _ => None,
+                },
+            };
             if let Some(row) = row {
                 let shard: i16 = col(&row, 0)?;
                 self.note_shard(tenant, k, shard);
@@ -161,6 +186,17 @@ impl Session<'_> {
             &[&tenant.0, &k],
         )?;
         Ok(())
+    }
+
+    /// Whether the tenant's committed count of `kind` is more than twice [`SHARDS`] below its
+    /// quota (no lock taken: the caller checks again once it holds a shard).
+    fn far_from_quota(&self, tenant: TenantKey, k: i16) -> Result<bool, Error> {
+        let row = self.row(
+            "SELECT (SELECT sum(n)::bigint FROM tenant_counts WHERE tenant = $1 AND kind = $2) + $3::bigint
+                    <= (SELECT CASE WHEN $2 = 0 THEN max_users ELSE max_groups END FROM tenants WHERE seq = $1)",
+            &[&tenant.0, &k, &(2 * SHARDS)],
+        )?;
+        Ok(row.map(|row| col::<Option<bool>>(&row, 0)).transpose()?.flatten().unwrap_or(false))
     }
 
     /// Adds `by` to the tenant's count of `kind` on any shard (a delete, an import, or an insert
