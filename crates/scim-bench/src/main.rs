@@ -294,6 +294,7 @@ fn measure_size(args: &Args, launch: &Launch, runtime: &tokio::runtime::Runtime,
     let endpoint = Endpoint::spread(server.addrs(), &server.token)?;
     let bench = Bench { runtime, endpoint: endpoint.clone(), base: server.base(), settings, server_pid: server.pid() };
     let (directory, seeding) = bench.seed()?;
+    server.settle()?;
     // The same token, so the requests are the same size as those the server gets.
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
     let floor = Reference::start(&exe, &server.token)?;

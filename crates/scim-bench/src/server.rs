@@ -300,6 +300,17 @@ impl Server {
             .sum()
     }
 
+    /// Lets the database settle after the seeding, as it would by itself within a minute: on
+    /// PostgreSQL, `VACUUM ANALYZE` (what autovacuum runs after a bulk load), so the scenarios
+    /// measure plans made with statistics rather than the minute before autovacuum's next round;
+    /// SQLite needs nothing.
+    pub fn settle(&self) -> Result<(), String> {
+        match &self.postgres {
+            Some(pg) => psql(&pg.psql, &with_database(&pg.admin_url, &pg.name), "VACUUM ANALYZE").map(drop),
+            None => Ok(()),
+        }
+    }
+
     /// Stops the server with SIGTERM within `grace`, else kills it; says whether it stopped
     /// cleanly.
     pub fn stop(&mut self, grace: Duration) -> bool {

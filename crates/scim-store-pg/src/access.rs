@@ -56,7 +56,7 @@ impl Reader for Session<'_> {
         Ok(Session::seq_of(self, tenant, kind, id)?.is_some())
     }
     fn list(&self, tenant: TenantKey, kind: ResourceKind, query: &Query) -> Result<Page, Error> {
-        crate::query::list(&mut *self.tx()?, tenant, kind, query)
+        crate::query::list(self, tenant, kind, query)
     }
     fn membership_key(
         &self,

@@ -66,6 +66,7 @@ mod audit;
 mod credentials;
 mod error;
 mod filter_sql;
+mod link;
 mod members;
 mod migrations;
 mod params;
@@ -131,7 +132,7 @@ pub fn connect(url: &str, options: &Options) -> Result<Postgres, Error> {
     let settings = Settings::parse(url)?;
     let location = settings.location();
     let pool = Pool::new(settings.clone(), options.readers.max(1) + WRITE_CONNECTIONS);
-    pool.with(|conn| migrations::migrate(&mut conn.client))?;
+    migrations::migrate(&mut settings.connect()?)?;
     let watch = Watch::start(settings)?;
     // Made once per process: the first filter that folds case should not pay for them.
     filter_sql::fold_tables();
@@ -142,7 +143,7 @@ pub fn connect(url: &str, options: &Options) -> Result<Postgres, Error> {
 impl Backend for Postgres {
     fn read(&self, job: &mut dyn FnMut(&dyn Reader) -> Result<(), Error>) -> Result<(), Error> {
         self.pool.with(|conn| {
-            let session = Session::begin(conn, true)?;
+            let session = Session::begin(conn, true);
             let result = job(&session);
             // The snapshot wrote nothing: ending it cannot lose anything, and a connection whose
             // end fails is dropped by the pool.
@@ -156,7 +157,7 @@ impl Backend for Postgres {
     fn write(&self, job: WriteJob) -> Result<(), Error> {
         self.batches.fetch_add(1, Ordering::Relaxed);
         self.pool.with(|conn| {
-            let mut session = Session::begin(conn, false)?;
+            let mut session = Session::begin(conn, false);
             let keep = job(&mut session);
             session.finish(keep)
         })

@@ -13,10 +13,12 @@ use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use postgres::config::Host;
-use postgres::{Client, Config, Statement};
+use postgres::{Client, Statement};
 use scim_store::Error;
+use tokio_postgres::Config;
 
 use crate::error::db;
+use crate::link::Link;
 use crate::tls::MakeRustls;
 
 /// How long opening a connection may take (TCP, TLS and authentication).
@@ -80,24 +82,36 @@ impl Settings {
         format!("postgres://{user}{host}:{port}/{db}")
     }
 
-    /// Opens a connection and sets its session: commits wait for the WAL flush
-    /// (`synchronous_commit`, whatever the server's default), statements are bounded.
+    /// Opens a blocking client (for migrations, the control watch's listener and tests) with
+    /// this crate's session settings.
     pub(crate) fn connect(&self) -> Result<Client, Error> {
-        let mut client = self.config.connect(self.tls.clone()).map_err(db)?;
-        client
-            .batch_execute(&format!(
-                "SET synchronous_commit = on; SET statement_timeout = '{STATEMENT_TIMEOUT}'; \
-                 SET idle_in_transaction_session_timeout = '60s'"
-            ))
-            .map_err(db)?;
+        let mut client = postgres::Config::from(self.config.clone()).connect(self.tls.clone()).map_err(db)?;
+        client.batch_execute(&session_settings()).map_err(db)?;
         Ok(client)
     }
+
+    /// Opens a pooled connection with this crate's session settings.
+    pub(crate) fn link(&self) -> Result<Link, Error> {
+        Link::connect(&self.config, self.tls.clone(), &session_settings())
+    }
+}
+
+/// Every connection's session: commits wait for the WAL flush (`synchronous_commit`, whatever
+/// the server's default), statements are bounded.
+fn session_settings() -> String {
+    format!(
+        "SET synchronous_commit = on; SET statement_timeout = '{STATEMENT_TIMEOUT}'; \
+         SET idle_in_transaction_session_timeout = '60s'"
+    )
 }
 
 /// A pooled connection and the statements prepared on it.
 pub(crate) struct Conn {
-    pub(crate) client: Client,
+    pub(crate) link: Link,
+    /// The fixed statements of the code, by their text.
     pub(crate) statements: HashMap<&'static str, Statement>,
+    /// Statements built at run time (listings), by their text; emptied when full.
+    pub(crate) built: HashMap<String, Statement>,
 }
 
 /// At most `max` connections to one database, handed out one job at a time.
@@ -132,7 +146,7 @@ impl Drop for Lease<'_> {
     fn drop(&mut self) {
         let mut state = self.pool.state.lock().unwrap_or_else(PoisonError::into_inner);
         match self.conn.take() {
-            Some(conn) if !self.broken && !conn.client.is_closed() && !std::thread::panicking() => {
+            Some(conn) if !self.broken && !conn.link.is_closed() && !std::thread::panicking() => {
                 state.idle.push(conn);
             }
             _ => state.open = state.open.saturating_sub(1),
@@ -166,7 +180,7 @@ impl Pool {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             while let Some(conn) = state.idle.pop() {
-                if !conn.client.is_closed() {
+                if !conn.link.is_closed() {
                     return Ok(Lease { pool: self, conn: Some(conn), broken: false });
                 }
                 state.open = state.open.saturating_sub(1);
@@ -176,8 +190,8 @@ impl Pool {
                 drop(state);
                 // The lease gives the slot back if connecting fails.
                 let mut lease = Lease { pool: self, conn: None, broken: true };
-                let client = self.settings.connect()?;
-                lease.conn = Some(Conn { client, statements: HashMap::new() });
+                let link = self.settings.link()?;
+                lease.conn = Some(Conn { link, statements: HashMap::new(), built: HashMap::new() });
                 lease.broken = false;
                 return Ok(lease);
             }

@@ -5,13 +5,13 @@
 //! condition or filter names an indexed key; see [`crate::filter_sql`] for filters and
 //! `schema_list.sql` for the indexes listing relies on.
 
-use postgres::GenericClient;
 use scim_schema::ResourceKind;
 use scim_store::{Condition, Error, Page, Query, TenantKey};
 
 use crate::filter_sql;
 use crate::params::{Param, Params};
 use crate::resources::{COLUMNS, code, stored};
+use crate::session::{Session, col};
 
 /// `s` bound as text, or `None` when it holds U+0000, which no stored text holds.
 fn text(params: &mut Params, s: &str) -> Option<String> {
@@ -112,28 +112,23 @@ impl Where {
 /// With a cursor (`after`) the page starts by `seq > after` through the index, never by skipping
 /// rows; one extra row is fetched to tell whether there is `more`. The total, when asked for,
 /// is a `count(*)` with the same conditions and filter: inside the same snapshot as the page
-/// when `client` is a `REPEATABLE READ` transaction, as the backend's readers are.
+/// when `session` is a `REPEATABLE READ` transaction, as the backend's readers are.
 ///
 /// [`Error::Filter`] when [`Query::filter`] (or the sort) is refused; nothing is run then.
-pub(crate) fn list(
-    client: &mut impl GenericClient,
-    tenant: TenantKey,
-    kind: ResourceKind,
-    query: &Query,
-) -> Result<Page, Error> {
+pub(crate) fn list(session: &Session<'_>, tenant: TenantKey, kind: ResourceKind, query: &Query) -> Result<Page, Error> {
     let mut clause = Where::new(tenant, kind, query)?;
     let count = clause.count();
     let page = clause.page(tenant, kind, query)?;
     let total = if query.with_total {
         let (sql, values) = clause.params.finish(&count);
-        let count: i64 =
-            client.query_one(&sql, &values).map_err(crate::error::db)?.try_get(0).map_err(crate::error::db)?;
+        let rows = session.rows_built(&sql, &values)?;
+        let count: i64 = rows.first().map_or(Ok(0), |row| col(row, 0))?;
         Some(u64::try_from(count).unwrap_or(0))
     } else {
         None
     };
     let (sql, values) = clause.params.finish(&page);
-    let rows = client.query(&sql, &values).map_err(crate::error::db)?;
+    let rows = session.rows_built(&sql, &values)?;
     let mut items = rows.iter().map(stored).collect::<Result<Vec<_>, _>>()?;
     let more = items.len() > query.limit;
     items.truncate(query.limit);
@@ -143,7 +138,7 @@ pub(crate) fn list(
 /// The lines of `EXPLAIN` for the page `list` would run.
 #[cfg(test)]
 pub(crate) fn plan(
-    client: &mut impl GenericClient,
+    client: &mut impl postgres::GenericClient,
     tenant: TenantKey,
     kind: ResourceKind,
     query: &Query,
@@ -224,18 +219,18 @@ mod tests {
         let t = TenantKey(1);
         let ids = create(&mut db, t, ResourceKind::User, &["a", "b", "c", "d", "e"]);
         let q = |after| Query { after, limit: 2, ..Query::default() };
-        let p1 = list(&mut db.client, t, ResourceKind::User, &q(None)).unwrap();
+        let p1 = db.list(t, ResourceKind::User, &q(None)).unwrap();
         assert_eq!((names(&p1), p1.more, p1.total), (vec!["a".to_owned(), "b".into()], true, None));
         // Between pages: delete the next item and one already seen, add a new one at the end.
         db.client
             .execute("DELETE FROM resources WHERE id = ANY($1)", &[&vec![ids[2].clone(), ids[0].clone()]])
             .unwrap();
         create(&mut db, t, ResourceKind::User, &["f"]);
-        let p2 = list(&mut db.client, t, ResourceKind::User, &q(Some(p1.items[1].seq))).unwrap();
+        let p2 = db.list(t, ResourceKind::User, &q(Some(p1.items[1].seq))).unwrap();
         assert_eq!((names(&p2), p2.more), (vec!["d".to_owned(), "e".into()], true));
-        let p3 = list(&mut db.client, t, ResourceKind::User, &q(Some(p2.items[1].seq))).unwrap();
+        let p3 = db.list(t, ResourceKind::User, &q(Some(p2.items[1].seq))).unwrap();
         assert_eq!((names(&p3), p3.more), (vec!["f".to_owned()], false));
-        let p4 = list(&mut db.client, t, ResourceKind::User, &q(Some(p3.items[0].seq))).unwrap();
+        let p4 = db.list(t, ResourceKind::User, &q(Some(p3.items[0].seq))).unwrap();
         assert!(p4.items.is_empty() && !p4.more);
     }
 
@@ -247,7 +242,7 @@ mod tests {
         create(&mut db, t, ResourceKind::Group, &["g"]);
         create(&mut db, other, ResourceKind::User, &["x"]);
         let q = |offset, limit| Query { offset, limit, with_total: true, ..Query::default() };
-        let mut page = |kind, query: Query| list(&mut db.client, t, kind, &query).unwrap();
+        let mut page = |kind, query: Query| db.list(t, kind, &query).unwrap();
         let p = page(ResourceKind::User, q(0, 2));
         assert_eq!((names(&p), p.total, p.more), (vec!["a".to_owned(), "b".into()], Some(5), true));
         let p = page(ResourceKind::User, q(3, 2));
@@ -283,7 +278,7 @@ mod tests {
             )
             .unwrap();
         let mut find = |kind, conditions: Vec<Condition>| {
-            names(&list(&mut db.client, t, kind, &Query { conditions, with_total: true, ..Query::default() }).unwrap())
+            names(&db.list(t, kind, &Query { conditions, with_total: true, ..Query::default() }).unwrap())
         };
         use Condition::*;
         use ResourceKind::{Group as G, User as U};
@@ -327,7 +322,7 @@ mod tests {
         }
         let mut order = |by: &str, descending: bool| -> Vec<String> {
             let sort = Sort { by: scim_filter::parse_attr_path(by).unwrap(), descending };
-            let page = list(&mut db.client, t, ResourceKind::User, &Query { sort: Some(sort), ..Query::default() });
+            let page = db.list(t, ResourceKind::User, &Query { sort: Some(sort), ..Query::default() });
             page.unwrap().items.iter().map(|i| i.attrs["userName"].as_str().unwrap().to_owned()).collect()
         };
         assert_eq!(order("userName", false), ["A", "b", "c", "é"]);
@@ -337,7 +332,7 @@ mod tests {
         assert_eq!(order("emails", false), ["b", "A", "c", "é"], "the primary email a@x sorts b first");
         assert_eq!(order("meta.created", false), ["b", "A", "c", "é"], "ties keep creation order");
         let members = Sort { by: scim_filter::parse_attr_path("groups.value").unwrap(), descending: false };
-        let refused = list(&mut db.client, t, ResourceKind::User, &Query { sort: Some(members), ..Query::default() });
+        let refused = db.list(t, ResourceKind::User, &Query { sort: Some(members), ..Query::default() });
         assert!(matches!(refused, Err(Error::Filter(_))));
     }
 

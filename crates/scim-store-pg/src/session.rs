@@ -4,11 +4,10 @@
 //! `resources.rs`, ...); `access.rs` says which of them are the contract's [`Reader`] and
 //! [`Writer`]. This file only opens and ends the transaction and runs statements.
 
-use std::cell::{RefCell, RefMut};
-use std::collections::HashMap;
+use std::cell::{Cell, RefCell, RefMut};
 
 use postgres::types::{FromSql, ToSql};
-use postgres::{IsolationLevel, Row, Statement, Transaction};
+use postgres::{Row, Statement};
 use scim_store::{Error, TenantKey};
 
 use crate::error::db;
@@ -17,52 +16,110 @@ use crate::pool::Conn;
 /// Statement parameters.
 pub(crate) type Params<'p> = [&'p (dyn ToSql + Sync)];
 
+/// How many statements built at run time a connection keeps prepared.
+const BUILT_STATEMENTS: usize = 64;
+
 /// One job's transaction on a pooled connection.
 ///
-/// Reader methods take `&self`, and the `postgres` client needs `&mut` for every statement, so
-/// the transaction sits in a `RefCell`; a job that re-enters the session from inside an
-/// export callback gets an error, never a panic.
+/// The transaction's `BEGIN` goes out with its first statement, in one flight (see `link`);
+/// a read-only snapshot's `COMMIT` goes out without waiting for its answer. A job that runs
+/// one statement thus costs one round trip.
+///
+/// Reader methods take `&self`, and a statement needs the connection mutably, so it sits in a
+/// `RefCell`; a job that re-enters the session from inside an export callback gets an error,
+/// never a panic.
 pub(crate) struct Session<'a> {
-    tx: RefCell<Transaction<'a>>,
-    statements: RefCell<&'a mut HashMap<&'static str, Statement>>,
+    conn: RefCell<&'a mut Conn>,
+    /// The `BEGIN` not sent yet: it goes with the first statement.
+    begin: Cell<Option<&'static str>>,
+    read_only: bool,
     /// The quota shards this transaction has locked: `(tenant, kind, shard)`, with shard `-1`
     /// for "every shard of that tenant and kind".
     shards: RefCell<Vec<(i64, i16, i16)>>,
 }
 
+/// Whether a statement's text is fixed in the code or built at run time.
+#[derive(Clone, Copy)]
+enum Text<'s> {
+    Fixed(&'static str),
+    Built(&'s str),
+}
+
 impl<'a> Session<'a> {
-    /// Opens a `REPEATABLE READ READ ONLY` transaction (one snapshot) when `read_only`, else a
-    /// `READ COMMITTED` one.
-    pub(crate) fn begin(conn: &'a mut Conn, read_only: bool) -> Result<Session<'a>, Error> {
-        let Conn { client, statements } = conn;
-        let level = if read_only { IsolationLevel::RepeatableRead } else { IsolationLevel::ReadCommitted };
-        let tx = client.build_transaction().isolation_level(level).read_only(read_only).start().map_err(db)?;
-        Ok(Session { tx: RefCell::new(tx), statements: RefCell::new(statements), shards: RefCell::new(Vec::new()) })
+    /// Starts a `REPEATABLE READ READ ONLY` transaction (one snapshot) when `read_only`, else a
+    /// `READ COMMITTED` one; nothing is sent until the first statement.
+    pub(crate) fn begin(conn: &'a mut Conn, read_only: bool) -> Session<'a> {
+        let begin = if read_only {
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        } else {
+            "BEGIN ISOLATION LEVEL READ COMMITTED"
+        };
+        Session { conn: RefCell::new(conn), begin: Cell::new(Some(begin)), read_only, shards: RefCell::new(Vec::new()) }
     }
 
     /// Commits (`keep`) or rolls back; `Ok` once the commit is durable.
+    ///
+    /// A read-only snapshot wrote nothing, so its end is sent without waiting: nothing can be
+    /// lost, and the next job on the connection follows it.
     pub(crate) fn finish(self, keep: bool) -> Result<(), Error> {
-        let tx = self.tx.into_inner();
-        if keep { tx.commit() } else { tx.rollback() }.map_err(db)
+        if self.begin.get().is_some() {
+            // No statement ran: there is no transaction to end.
+            return Ok(());
+        }
+        let conn = self.conn.into_inner();
+        if self.read_only {
+            conn.link.send(|client| client.batch_execute("COMMIT"));
+            return Ok(());
+        }
+        let end = if keep { "COMMIT" } else { "ROLLBACK" };
+        conn.link.call(None, |client| client.batch_execute(end))
     }
 
-    /// The transaction, for one statement.
-    pub(crate) fn tx(&self) -> Result<RefMut<'_, Transaction<'a>>, Error> {
-        self.tx.try_borrow_mut().map_err(|_| Error::Backend("the session was used from inside its own callback".into()))
-    }
-
-    /// `sql` prepared once per connection.
-    fn prepared(&self, sql: &'static str) -> Result<Statement, Error> {
-        let mut cache = self
-            .statements
+    /// The connection, for one statement.
+    fn conn(&self) -> Result<RefMut<'_, &'a mut Conn>, Error> {
+        self.conn
             .try_borrow_mut()
-            .map_err(|_| Error::Backend("the session was used from inside its own callback".into()))?;
-        if let Some(statement) = cache.get(sql) {
+            .map_err(|_| Error::Backend("the session was used from inside its own callback".into()))
+    }
+
+    /// The statement of `text`, prepared once per connection (built ones while they fit).
+    fn prepared(conn: &mut Conn, text: Text<'_>) -> Result<Statement, Error> {
+        let cached = match text {
+            Text::Fixed(sql) => conn.statements.get(sql),
+            Text::Built(sql) => conn.built.get(sql),
+        };
+        if let Some(statement) = cached {
             return Ok(statement.clone());
         }
-        let statement = self.tx()?.prepare(sql).map_err(db)?;
-        cache.insert(sql, statement.clone());
+        let sql = match text {
+            Text::Fixed(sql) | Text::Built(sql) => sql,
+        };
+        let statement = conn.link.call(None, |client| client.prepare(sql))?;
+        match text {
+            Text::Fixed(sql) => {
+                conn.statements.insert(sql, statement.clone());
+            }
+            Text::Built(sql) => {
+                if conn.built.len() >= BUILT_STATEMENTS {
+                    conn.built.clear();
+                }
+                conn.built.insert(sql.to_owned(), statement.clone());
+            }
+        }
         Ok(statement)
+    }
+
+    /// Every row of `text`; the transaction's `BEGIN` goes with it if not sent yet.
+    fn query(&self, text: Text<'_>, params: &Params<'_>) -> Result<Vec<Row>, Error> {
+        let mut conn = self.conn()?;
+        let statement = Self::prepared(&mut conn, text)?;
+        let begin = self.begin.take();
+        conn.link.call(begin, |client| client.query(&statement, params))
+    }
+
+    /// Every row of `sql`, a statement built at run time.
+    pub(crate) fn rows_built(&self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, Error> {
+        self.query(Text::Built(sql), params)
     }
 
     /// The quota shards of `tenant` and `kind` this transaction holds.
@@ -87,20 +144,20 @@ impl<'a> Session<'a> {
 
     /// Every row of `sql`.
     pub(crate) fn rows(&self, sql: &'static str, params: &Params<'_>) -> Result<Vec<Row>, Error> {
-        let statement = self.prepared(sql)?;
-        self.tx()?.query(&statement, params).map_err(db)
+        self.query(Text::Fixed(sql), params)
     }
 
     /// The one row of `sql`, if any.
     pub(crate) fn row(&self, sql: &'static str, params: &Params<'_>) -> Result<Option<Row>, Error> {
-        let statement = self.prepared(sql)?;
-        self.tx()?.query_opt(&statement, params).map_err(db)
+        Ok(self.query(Text::Fixed(sql), params)?.into_iter().next())
     }
 
     /// Runs `sql`; returns how many rows it changed.
     pub(crate) fn exec(&self, sql: &'static str, params: &Params<'_>) -> Result<u64, Error> {
-        let statement = self.prepared(sql)?;
-        self.tx()?.execute(&statement, params).map_err(db)
+        let mut conn = self.conn()?;
+        let statement = Self::prepared(&mut conn, Text::Fixed(sql))?;
+        let begin = self.begin.take();
+        conn.link.call(begin, |client| client.execute(&statement, params))
     }
 }
 

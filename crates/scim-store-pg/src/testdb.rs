@@ -5,10 +5,17 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use std::collections::HashMap;
+
 use postgres::{Client, NoTls};
 use scim_schema::ResourceKind;
-use scim_store::{Keys, TenantKey};
+use scim_store::{Error, Keys, Page, Query, TenantKey};
 use serde_json::{Map, Value};
+
+use crate::link::Link;
+use crate::pool::Conn;
+use crate::session::Session;
+use crate::tls::MakeRustls;
 
 /// A database of its own, dropped with this value.
 pub(crate) struct TestDb {
@@ -16,6 +23,8 @@ pub(crate) struct TestDb {
     name: String,
     /// A connection to it.
     pub(crate) client: Client,
+    /// A pooled-style connection to it, for the backend's listing.
+    conn: Conn,
 }
 
 impl std::fmt::Debug for TestDb {
@@ -44,7 +53,19 @@ impl TestDb {
         client
             .batch_execute("INSERT INTO tenants (id, profile, created) VALUES ('t1', 'rfc', 0), ('t2', 'rfc', 0)")
             .unwrap();
-        Some(TestDb { admin, name, client })
+        let mut config: tokio_postgres::Config = admin.parse().unwrap();
+        config.dbname(&name);
+        let link = Link::connect(&config, MakeRustls::new(false).unwrap(), "SET synchronous_commit = on").unwrap();
+        let conn = Conn { link, statements: HashMap::new(), built: HashMap::new() };
+        Some(TestDb { admin, name, client, conn })
+    }
+
+    /// A page of the tenant's resources, listed as the backend lists in one read snapshot.
+    pub(crate) fn list(&mut self, tenant: TenantKey, kind: ResourceKind, query: &Query) -> Result<Page, Error> {
+        let session = Session::begin(&mut self.conn, true);
+        let page = crate::query::list(&session, tenant, kind, query);
+        session.finish(false)?;
+        page
     }
 
     /// Adds a resource as the backend writes one: a fresh UUID, the keys folded by Rust, version

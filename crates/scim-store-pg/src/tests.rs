@@ -185,8 +185,11 @@ fn the_quota_holds_under_concurrent_inserts_from_two_replicas() {
     let shards: i64 =
         f.pg.pool
             .with(|conn| {
-                let row = conn.client.query_one("SELECT COUNT(*) FROM tenant_counts WHERE tenant = $1", &[&t.0]);
-                row.map_err(crate::error::db)?.try_get(0).map_err(crate::error::db)
+                let tenant = t.0;
+                let row = conn.link.call(None, |client| async move {
+                    client.query_one("SELECT COUNT(*) FROM tenant_counts WHERE tenant = $1", &[&tenant]).await
+                })?;
+                row.try_get(0).map_err(crate::error::db)
             })
             .unwrap();
     assert_eq!(shards, 2 * crate::resources::SHARDS);
@@ -730,10 +733,12 @@ fn every_connection_commits_synchronously_whatever_the_database_default() {
     let settings = pg
         .pool
         .with(|conn| {
-            let row = conn
-                .client
-                .query_one("SELECT current_setting('synchronous_commit'), current_setting('statement_timeout')", &[])
-                .map_err(crate::error::db)?;
+            let row = conn.link.call(None, |client| {
+                client.query_one(
+                    "SELECT current_setting('synchronous_commit'), current_setting('statement_timeout')",
+                    &[],
+                )
+            })?;
             Ok((row.get::<_, String>(0), row.get::<_, String>(1)))
         })
         .unwrap();
