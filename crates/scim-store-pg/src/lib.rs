@@ -11,9 +11,11 @@
 //! It needs PostgreSQL 13 or newer (`gen_random_uuid()` makes resource ids) and a role that may
 //! create tables and functions in the database's default schema, for the migrations.
 //!
-//! It is blocking, like the contract: the server calls it from its store threads. Underneath is
-//! the `postgres` crate, the synchronous face of `tokio-postgres`, each connection driving its
-//! own small runtime; a pool of its own (`pool`) hands connections out with bounded waits.
+//! It is blocking, like the contract: the server calls it from its store threads. Each pooled
+//! connection is a `link`: `tokio-postgres` driven on the calling thread by a small runtime of
+//! its own, which pipelines a transaction's `BEGIN` with its first statement and ends a read
+//! snapshot without waiting, so a read by id is one round trip; a pool of its own (`pool`)
+//! hands connections out with bounded waits.
 //!
 //! # The decision a reader would question
 //!
