@@ -66,25 +66,22 @@ impl Session<'_> {
     /// Records an entry; [`Error::NotFound`] for an unknown tenant (the insert selects the
     /// tenant's row, so an unknown one inserts nothing rather than failing the transaction).
     pub(crate) fn record_audit(&self, tenant: TenantKey, entry: &NewAudit) -> Result<(), Error> {
-        let inserted = self.exec(
+        // Held back to go with the commit: an unknown tenant fails the foreign key, which is
+        // `NotFound`, and the whole job with it.
+        self.defer(
             "INSERT INTO audit (tenant, at, request_id, action, resource_id, status, detail)
-             SELECT seq, $2, bounded($3, $8), bounded($4, $8), bounded($5, $8), $6, bounded($7, $8)
-               FROM tenants WHERE seq = $1",
-            &[
-                &tenant.0,
-                &entry.at,
-                &entry.request_id,
-                &entry.action,
-                &entry.resource_id,
-                &i32::from(entry.status),
-                &entry.detail,
-                &max_chars(),
+             VALUES ($1, $2, bounded($3, $8), bounded($4, $8), bounded($5, $8), $6, bounded($7, $8))",
+            vec![
+                Box::new(tenant.0),
+                Box::new(entry.at),
+                Box::new(entry.request_id.clone()),
+                Box::new(entry.action.clone()),
+                Box::new(entry.resource_id.clone()),
+                Box::new(i32::from(entry.status)),
+                Box::new(entry.detail.clone()),
+                Box::new(max_chars()),
             ],
-        )?;
-        if inserted == 0 {
-            return Err(Error::NotFound);
-        }
-        Ok(())
+        )
     }
 
     /// Removes up to `budget` rows, oldest first: those before `cutoff`, then each overflowing

@@ -6,7 +6,8 @@
 //! database's backend and of the store thread, on a machine whose two cores both sides share.
 //! `tokio-postgres` underneath pipelines requests: a request goes out when its future is first
 //! polled, and answers come back in order. A `Link` uses that for two things only:
-//! - [`Link::call`] sends a transaction's `BEGIN` and its first statement together;
+//! - [`Link::call`] sends a transaction's `BEGIN` and its first statement together, and a
+//!   write's held-back statements (its audit row) with its `COMMIT`;
 //! - [`Link::send`] sends a request whose answer nobody needs (ending a read-only snapshot),
 //!   writes it out, and returns; its answer is read and dropped the next time the connection
 //!   is driven. Requests on one connection run in the order sent, so the next job's `BEGIN`
@@ -20,8 +21,9 @@ use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 
 use scim_store::Error;
-use tokio_postgres::Client;
 use tokio_postgres::Config;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Statement};
 
 use crate::error::db;
 use crate::tls::MakeRustls;
@@ -54,7 +56,7 @@ impl Link {
             .map_err(|e| Error::Backend(format!("cannot start a database connection's runtime: {e}")))?;
         let (client, connection) = runtime.block_on(config.connect(tls)).map_err(db)?;
         let mut link = Link { runtime, driver: Driver { connection: Some(Box::pin(connection)) }, client };
-        link.call(None, |client| client.batch_execute(setup))?;
+        link.call(&[], |client| client.batch_execute(setup))?;
         Ok(link)
     }
 
@@ -63,13 +65,14 @@ impl Link {
         self.driver.connection.is_none() || self.client.is_closed()
     }
 
-    /// Runs `work` on the client and waits for it, sending `begin` (a `BEGIN …` statement)
+    /// Runs `work` on the client and waits for it, sending the requests of `ahead` (in order)
     /// just before `work`'s first request, in the same flight.
     ///
-    /// If `begin` fails, so does the call, whatever `work` answered.
+    /// If one of `ahead` fails, so does the call, with the first such failure, whatever `work`
+    /// answered (in a transaction, what follows a failure fails too, or commits nothing).
     pub(crate) fn call<'c, T, F>(
         &'c mut self,
-        begin: Option<&'c str>,
+        ahead: &'c [Ahead<'c>],
         work: impl FnOnce(&'c Client) -> F,
     ) -> Result<T, Error>
     where
@@ -77,12 +80,12 @@ impl Link {
     {
         let Link { runtime, driver, client } = self;
         let client: &'c Client = client;
-        let outcome = match begin {
-            None => driver.block_on(runtime, work(client)),
-            Some(begin) => {
-                let (began, outcome) = driver.block_on(runtime, in_order(client.batch_execute(begin), work(client)));
-                began.and(outcome)
-            }
+        let outcome = if ahead.is_empty() {
+            driver.block_on(runtime, work(client))
+        } else {
+            let sent = ahead.iter().map(|request| request.send(client)).collect();
+            let (ahead, outcome) = driver.block_on(runtime, in_order(all(sent), work(client)));
+            ahead.and(outcome)
         };
         outcome.map_err(db)
     }
@@ -126,6 +129,51 @@ impl Driver {
             }
         }
     }
+}
+
+/// A request sent ahead of a statement, in its flight.
+pub(crate) enum Ahead<'a> {
+    /// A statement of the simple protocol, such as `BEGIN …`.
+    Simple(&'a str),
+    /// A prepared statement whose row count nobody needs.
+    Execute(&'a Statement, Vec<&'a (dyn ToSql + Sync)>),
+}
+
+/// A request's answer: only whether it failed.
+type Answer<'c> = Pin<Box<dyn Future<Output = Result<(), tokio_postgres::Error>> + 'c>>;
+
+impl<'a> Ahead<'a> {
+    /// The request, as a future whose first poll sends it.
+    fn send<'c>(&'c self, client: &'c Client) -> Answer<'c> {
+        match self {
+            Ahead::Simple(sql) => Box::pin(client.batch_execute(sql)),
+            Ahead::Execute(statement, params) => {
+                Box::pin(async move { client.execute(*statement, params).await.map(drop) })
+            }
+        }
+    }
+}
+
+/// Every answer, polled in order (so the requests go out in order); the first failure, if any.
+async fn all(mut answers: Vec<Answer<'_>>) -> Result<(), tokio_postgres::Error> {
+    let mut failure = None;
+    poll_fn(|cx| {
+        let mut i = 0;
+        while i < answers.len() {
+            match answers[i].as_mut().poll(cx) {
+                Poll::Ready(outcome) => {
+                    drop(answers.remove(i));
+                    if let (Err(e), None) = (outcome, &failure) {
+                        failure = Some(e);
+                    }
+                }
+                Poll::Pending => i += 1,
+            }
+        }
+        if answers.is_empty() { Poll::Ready(()) } else { Poll::Pending }
+    })
+    .await;
+    failure.map_or(Ok(()), Err)
 }
 
 /// Both futures, `first` polled before `second` so that its request is sent first.

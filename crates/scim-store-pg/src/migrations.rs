@@ -13,7 +13,7 @@ use crate::error::db;
 use crate::schema;
 
 /// The DDL of each schema version, oldest first: entry `i` upgrades version `i` to `i + 1`.
-const MIGRATIONS: &[&[&str]] = &[&[schema::V1, schema::LISTING]];
+const MIGRATIONS: &[&[&str]] = &[&[schema::V1, schema::LISTING], &[schema::V2_QUOTA_SHARES]];
 
 /// The newest schema version this build knows and creates.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -47,16 +47,14 @@ pub(crate) fn kind_of(code: i16) -> ResourceKind {
 }
 
 /// How many rows of `tenant_counts` hold each tenant's count of each kind (the `tenant_counted`
-/// trigger makes them).
+/// trigger makes them, and the SQL function `quota_share` divides the quota by this number).
 pub(crate) const SHARDS: i64 = 16;
 
-/// The shard an insert waits for when every shard is busy: the process's waiters take the
-/// shards in turn, skipping those this transaction already holds (`used`).
-/// `None` when it holds them all.
-fn next_shard(used: &[i16]) -> Option<i16> {
+/// The shard an insert waits for when every shard below its share is busy: the process's
+/// waiters take the shards in turn.
+fn next_shard() -> i16 {
     static NEXT: AtomicI64 = AtomicI64::new(0);
-    let start = NEXT.fetch_add(1, Ordering::Relaxed);
-    (0..SHARDS).filter_map(|i| i16::try_from((start + i).rem_euclid(SHARDS)).ok()).find(|shard| !used.contains(shard))
+    i16::try_from(NEXT.fetch_add(1, Ordering::Relaxed).rem_euclid(SHARDS)).unwrap_or(0)
 }
 
 /// The lowercased (Rust `to_lowercase`) name and email keys.
@@ -109,94 +107,63 @@ impl Session<'_> {
     /// when full, [`Error::NotFound`] for an unknown tenant.
     ///
     /// The count is split over [`SHARDS`] rows so that concurrent inserts of one tenant (on any
-    /// replica) need not wait for each other's commits, and the quota still holds exactly:
-    /// - Far from the quota, an insert adds one to a shard no other transaction holds (`FOR
-    ///   UPDATE SKIP LOCKED`, never waiting) and then, holding it, checks that the committed sum
-    ///   plus one pending insert per other shard stays within the quota. Every insert that
-    ///   commits after this check held another shard during it, so the final count cannot pass
-    ///   the quota.
-    /// - With every shard busy and the quota far, it waits for one shard (the process's waiters
-    ///   take them in turn), then checks as above: the shard's previous holder has committed.
-    /// - Near the quota, it locks all the tenant's shards of that kind in order, waiting for the
-    ///   inserts in flight, and counts exactly.
+    /// replica) need not wait for each other's commits, and each shard may hold at most its
+    /// share of the quota (`quota_share`: the quota divided evenly, the remainder to the first
+    /// shards). The shares add up to the quota, so the count never passes it, and while the
+    /// count is below it some shard is below its share:
+    /// - an insert adds one to a shard below its share that no other transaction holds (`FOR
+    ///   UPDATE SKIP LOCKED`, never waiting; the share is checked again on the row it locks);
+    /// - with every such shard busy, it waits for one shard (the process's waiters take them in
+    ///   turn) and adds to it if it is still below its share;
+    /// - else (near the quota) it locks every shard of the tenant and kind in order, waiting for
+    ///   the inserts in flight, and takes one still below its share, or refuses.
     fn take_place(&self, tenant: TenantKey, kind: ResourceKind) -> Result<(), Error> {
         let k = code(kind);
-        if !self.holds_every_shard(tenant, k) {
-            let used = self.shards_used(tenant, k);
-            let row = self.row(
-                "UPDATE tenant_counts SET n = n + 1
-                  WHERE tenant = $1 AND kind = $2 AND shard = (
-                      SELECT shard FROM tenant_counts
-                       WHERE tenant = $1 AND kind = $2 AND shard <> ALL($3::smallint[])
-                         AND (SELECT sum(n)::bigint FROM tenant_counts WHERE tenant = $1 AND kind = $2) + $4::bigint
-                             <= (SELECT CASE WHEN $2 = 0 THEN max_users ELSE max_groups END FROM tenants WHERE seq = $1)
-                       LIMIT 1 FOR UPDATE SKIP LOCKED)
-                 RETURNING shard",
-                &[&tenant.0, &k, &used, &(2 * SHARDS)],
-            )?;
-            // Every shard busy: far from the quota, wait for one of them rather than for all.
-            let row = match row {
-                Some(row) => Some(row),
-                None => match next_shard(&used) {
-                    Some(shard) if self.far_from_quota(tenant, k)? => self.row(
-                        "UPDATE tenant_counts SET n = n + 1 WHERE tenant = $1 AND kind = $2 AND shard = $3
-                         RETURNING shard",
-                        &[&tenant.0, &k, &shard],
-                    )?,
-                    _ => None,
-                },
-            };
-            if let Some(row) = row {
-                let shard: i16 = col(&row, 0)?;
-                self.note_shard(tenant, k, shard);
-                let within = self.row(
-                    "SELECT (SELECT sum(n)::bigint FROM tenant_counts WHERE tenant = $1 AND kind = $2) + $3::bigint
-                            <= (SELECT CASE WHEN $2 = 0 THEN max_users ELSE max_groups END FROM tenants WHERE seq = $1)",
-                    &[&tenant.0, &k, &(SHARDS - 1)],
-                )?;
-                if within.map(|row| col::<Option<bool>>(&row, 0)).transpose()?.flatten().unwrap_or(false) {
-                    return Ok(());
-                }
-                // Others filled the margin since the first look: count exactly instead.
-                self.exec(
-                    "UPDATE tenant_counts SET n = n - 1 WHERE tenant = $1 AND kind = $2 AND shard = $3",
-                    &[&tenant.0, &k, &shard],
-                )?;
-            }
-        }
-        let rows = self.rows(
-            "SELECT n FROM tenant_counts WHERE tenant = $1 AND kind = $2 ORDER BY shard FOR UPDATE",
+        let free = self.row(
+            "UPDATE tenant_counts SET n = n + 1
+              WHERE tenant = $1 AND kind = $2 AND shard = (
+                  SELECT c.shard FROM tenant_counts c JOIN tenants t ON t.seq = c.tenant
+                   WHERE c.tenant = $1 AND c.kind = $2
+                     AND c.n < quota_share(CASE WHEN $2::smallint = 0 THEN t.max_users ELSE t.max_groups END, c.shard)
+                   LIMIT 1 FOR UPDATE OF c SKIP LOCKED)
+             RETURNING shard",
             &[&tenant.0, &k],
         )?;
-        if rows.is_empty() {
+        if free.is_some() {
+            return Ok(());
+        }
+        let waited = self.row(
+            "UPDATE tenant_counts c SET n = n + 1 FROM tenants t
+              WHERE c.tenant = $1 AND c.kind = $2 AND c.shard = $3 AND t.seq = c.tenant
+                AND c.n < quota_share(CASE WHEN $2::smallint = 0 THEN t.max_users ELSE t.max_groups END, c.shard)
+             RETURNING c.shard",
+            &[&tenant.0, &k, &next_shard()],
+        )?;
+        if waited.is_some() {
+            return Ok(());
+        }
+        let below = self.rows(
+            "SELECT c.shard, c.n < quota_share(CASE WHEN $2::smallint = 0 THEN t.max_users ELSE t.max_groups END, c.shard)
+               FROM tenant_counts c JOIN tenants t ON t.seq = c.tenant
+              WHERE c.tenant = $1 AND c.kind = $2 ORDER BY c.shard FOR UPDATE OF c",
+            &[&tenant.0, &k],
+        )?;
+        if below.is_empty() {
             return Err(Error::NotFound);
         }
-        self.note_every_shard(tenant, k);
-        let held = rows.iter().map(|row| col::<i64>(row, 0)).sum::<Result<i64, Error>>()?;
-        let max = self.row(
-            "SELECT CASE WHEN $2::smallint = 0 THEN max_users ELSE max_groups END FROM tenants WHERE seq = $1",
-            &[&tenant.0, &k],
-        )?;
-        let max: i64 = max.map(|row| col(&row, 0)).transpose()?.ok_or(Error::NotFound)?;
-        if held >= max {
-            return Err(Error::Quota(kind));
+        let mut shard = None;
+        for row in &below {
+            if col::<bool>(row, 1)? {
+                shard = Some(col::<i16>(row, 0)?);
+                break;
+            }
         }
+        let shard = shard.ok_or(Error::Quota(kind))?;
         self.exec(
-            "UPDATE tenant_counts SET n = n + 1 WHERE tenant = $1 AND kind = $2 AND shard = 0",
-            &[&tenant.0, &k],
+            "UPDATE tenant_counts SET n = n + 1 WHERE tenant = $1 AND kind = $2 AND shard = $3",
+            &[&tenant.0, &k, &shard],
         )?;
         Ok(())
-    }
-
-    /// Whether the tenant's committed count of `kind` is more than twice [`SHARDS`] below its
-    /// quota (no lock taken: the caller checks again once it holds a shard).
-    fn far_from_quota(&self, tenant: TenantKey, k: i16) -> Result<bool, Error> {
-        let row = self.row(
-            "SELECT (SELECT sum(n)::bigint FROM tenant_counts WHERE tenant = $1 AND kind = $2) + $3::bigint
-                    <= (SELECT CASE WHEN $2 = 0 THEN max_users ELSE max_groups END FROM tenants WHERE seq = $1)",
-            &[&tenant.0, &k, &(2 * SHARDS)],
-        )?;
-        Ok(row.map(|row| col::<Option<bool>>(&row, 0)).transpose()?.flatten().unwrap_or(false))
     }
 
     /// Adds `by` to the tenant's count of `kind` on any shard (a delete, an import, or an insert
@@ -204,16 +171,12 @@ impl Session<'_> {
     /// care, and an import is not held to the quota.
     fn count(&self, tenant: TenantKey, kind: ResourceKind, by: i64) -> Result<(), Error> {
         let k = code(kind);
-        let row = self.row(
+        self.exec(
             "UPDATE tenant_counts SET n = n + $3
               WHERE tenant = $1 AND kind = $2 AND shard = COALESCE(
-                  (SELECT shard FROM tenant_counts WHERE tenant = $1 AND kind = $2 LIMIT 1 FOR UPDATE SKIP LOCKED), 0)
-             RETURNING shard",
+                  (SELECT shard FROM tenant_counts WHERE tenant = $1 AND kind = $2 LIMIT 1 FOR UPDATE SKIP LOCKED), 0)",
             &[&tenant.0, &k, &by],
         )?;
-        if let Some(row) = row {
-            self.note_shard(tenant, k, col(&row, 0)?);
-        }
         Ok(())
     }
 

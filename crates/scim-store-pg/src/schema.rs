@@ -166,3 +166,16 @@ CREATE INDEX audit_tenant ON audit(tenant, seq);
 /// What listing needs beyond the tables (the `scim_fold` function and the listing index), run
 /// after [`V1`] in the same step.
 pub(crate) const LISTING: &str = include_str!("schema_list.sql");
+
+/// Version 2: each shard of a tenant's count holds at most its share of the quota, so an
+/// insert checks its own shard only (`resources::take_place`); the counts are spread evenly
+/// once, which keeps every shard within its share wherever the total is within the quota.
+pub(crate) const V2_QUOTA_SHARES: &str = r#"
+CREATE FUNCTION quota_share(quota bigint, shard smallint) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT quota / 16 + CASE WHEN shard < quota % 16 THEN 1 ELSE 0 END
+$$;
+UPDATE tenant_counts c SET n = quota_share(t.total, c.shard)
+  FROM (SELECT tenant, kind, sum(n)::bigint AS total FROM tenant_counts GROUP BY tenant, kind) t
+ WHERE c.tenant = t.tenant AND c.kind = t.kind;
+"#;

@@ -8,9 +8,10 @@ use std::cell::{Cell, RefCell, RefMut};
 
 use postgres::types::{FromSql, ToSql};
 use postgres::{Row, Statement};
-use scim_store::{Error, TenantKey};
+use scim_store::Error;
 
 use crate::error::db;
+use crate::link::Ahead;
 use crate::pool::Conn;
 
 /// Statement parameters.
@@ -33,9 +34,21 @@ pub(crate) struct Session<'a> {
     /// The `BEGIN` not sent yet: it goes with the first statement.
     begin: Cell<Option<&'static str>>,
     read_only: bool,
-    /// The quota shards this transaction has locked: `(tenant, kind, shard)`, with shard `-1`
-    /// for "every shard of that tenant and kind".
-    shards: RefCell<Vec<(i64, i16, i16)>>,
+    /// Statements held back to go with the next statement or the commit (see [`Session::defer`]).
+    deferred: RefCell<Vec<Deferred>>,
+}
+
+/// A statement held back, with its parameters.
+struct Deferred {
+    statement: Statement,
+    params: Vec<Box<dyn ToSql + Sync>>,
+}
+
+/// What goes ahead of the next request: the `BEGIN` if not sent yet, then the held-back
+/// statements, in the order the job made them.
+fn ahead<'d>(begin: Option<&'static str>, deferred: &'d [Deferred]) -> Vec<Ahead<'d>> {
+    let held = deferred.iter().map(|d| Ahead::Execute(&d.statement, d.params.iter().map(|p| &**p).collect()));
+    begin.map(Ahead::Simple).into_iter().chain(held).collect()
 }
 
 /// Whether a statement's text is fixed in the code or built at run time.
@@ -54,25 +67,49 @@ impl<'a> Session<'a> {
         } else {
             "BEGIN ISOLATION LEVEL READ COMMITTED"
         };
-        Session { conn: RefCell::new(conn), begin: Cell::new(Some(begin)), read_only, shards: RefCell::new(Vec::new()) }
+        Session {
+            conn: RefCell::new(conn),
+            begin: Cell::new(Some(begin)),
+            read_only,
+            deferred: RefCell::new(Vec::new()),
+        }
     }
 
     /// Commits (`keep`) or rolls back; `Ok` once the commit is durable.
     ///
-    /// A read-only snapshot wrote nothing, so its end is sent without waiting: nothing can be
-    /// lost, and the next job on the connection follows it.
+    /// A commit goes out with the held-back statements, in one flight; if one of them fails,
+    /// the transaction is rolled back and that failure returned. A read-only snapshot wrote
+    /// nothing, so its end is sent without waiting: nothing can be lost, and the next job on
+    /// the connection follows it.
     pub(crate) fn finish(self, keep: bool) -> Result<(), Error> {
-        if self.begin.get().is_some() {
-            // No statement ran: there is no transaction to end.
-            return Ok(());
+        let Session { conn, begin, read_only, deferred, .. } = self;
+        let (conn, deferred, begin) = (conn.into_inner(), deferred.into_inner(), begin.get());
+        match (read_only, keep, begin) {
+            // No statement went out: there is no transaction to end.
+            (true, _, Some(_)) => Ok(()),
+            (true, _, None) => {
+                conn.link.send(|client| client.batch_execute("COMMIT"));
+                Ok(())
+            }
+            // Held-back statements are dropped unsent.
+            (false, false, Some(_)) => Ok(()),
+            (false, false, None) => conn.link.call(&[], |client| client.batch_execute("ROLLBACK")),
+            (false, true, Some(_)) if deferred.is_empty() => Ok(()),
+            (false, true, begin) => {
+                let ahead = ahead(begin, &deferred);
+                conn.link.call(&ahead, |client| client.batch_execute("COMMIT"))
+            }
         }
-        let conn = self.conn.into_inner();
-        if self.read_only {
-            conn.link.send(|client| client.batch_execute("COMMIT"));
-            return Ok(());
-        }
-        let end = if keep { "COMMIT" } else { "ROLLBACK" };
-        conn.link.call(None, |client| client.batch_execute(end))
+    }
+
+    /// Holds `sql` back to go out with the job's next statement or its commit, in the same
+    /// flight: for a statement whose answer the job does not need (its audit row). If it
+    /// fails, the job's commit fails with its error and nothing is kept.
+    pub(crate) fn defer(&self, sql: &'static str, params: Vec<Box<dyn ToSql + Sync>>) -> Result<(), Error> {
+        let mut conn = self.conn()?;
+        let statement = Self::prepared(&mut conn, Text::Fixed(sql))?;
+        self.deferred.borrow_mut().push(Deferred { statement, params });
+        Ok(())
     }
 
     /// The connection, for one statement.
@@ -94,7 +131,7 @@ impl<'a> Session<'a> {
         let sql = match text {
             Text::Fixed(sql) | Text::Built(sql) => sql,
         };
-        let statement = conn.link.call(None, |client| client.prepare(sql))?;
+        let statement = conn.link.call(&[], |client| client.prepare(sql))?;
         match text {
             Text::Fixed(sql) => {
                 conn.statements.insert(sql, statement.clone());
@@ -109,37 +146,19 @@ impl<'a> Session<'a> {
         Ok(statement)
     }
 
-    /// Every row of `text`; the transaction's `BEGIN` goes with it if not sent yet.
+    /// Every row of `text`; the transaction's `BEGIN` (if not sent yet) and the held-back
+    /// statements go with it.
     fn query(&self, text: Text<'_>, params: &Params<'_>) -> Result<Vec<Row>, Error> {
         let mut conn = self.conn()?;
         let statement = Self::prepared(&mut conn, text)?;
-        let begin = self.begin.take();
-        conn.link.call(begin, |client| client.query(&statement, params))
+        let deferred = self.deferred.take();
+        let ahead = ahead(self.begin.take(), &deferred);
+        conn.link.call(&ahead, |client| client.query(&statement, params))
     }
 
     /// Every row of `sql`, a statement built at run time.
     pub(crate) fn rows_built(&self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, Error> {
         self.query(Text::Built(sql), params)
-    }
-
-    /// The quota shards of `tenant` and `kind` this transaction holds.
-    pub(crate) fn shards_used(&self, tenant: TenantKey, kind: i16) -> Vec<i16> {
-        self.shards.borrow().iter().filter(|(t, k, _)| *t == tenant.0 && *k == kind).map(|(_, _, s)| *s).collect()
-    }
-
-    /// Whether this transaction holds every quota shard of `tenant` and `kind`.
-    pub(crate) fn holds_every_shard(&self, tenant: TenantKey, kind: i16) -> bool {
-        self.shards_used(tenant, kind).contains(&-1)
-    }
-
-    /// Notes that this transaction holds `shard` of `tenant` and `kind`.
-    pub(crate) fn note_shard(&self, tenant: TenantKey, kind: i16, shard: i16) {
-        self.shards.borrow_mut().push((tenant.0, kind, shard));
-    }
-
-    /// Notes that this transaction holds every shard of `tenant` and `kind`.
-    pub(crate) fn note_every_shard(&self, tenant: TenantKey, kind: i16) {
-        self.note_shard(tenant, kind, -1);
     }
 
     /// Every row of `sql`.
@@ -156,8 +175,9 @@ impl<'a> Session<'a> {
     pub(crate) fn exec(&self, sql: &'static str, params: &Params<'_>) -> Result<u64, Error> {
         let mut conn = self.conn()?;
         let statement = Self::prepared(&mut conn, Text::Fixed(sql))?;
-        let begin = self.begin.take();
-        conn.link.call(begin, |client| client.execute(&statement, params))
+        let deferred = self.deferred.take();
+        let ahead = ahead(self.begin.take(), &deferred);
+        conn.link.call(&ahead, |client| client.execute(&statement, params))
     }
 }
 

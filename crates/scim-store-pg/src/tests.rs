@@ -186,7 +186,7 @@ fn the_quota_holds_under_concurrent_inserts_from_two_replicas() {
         f.pg.pool
             .with(|conn| {
                 let tenant = t.0;
-                let row = conn.link.call(None, |client| async move {
+                let row = conn.link.call(&[], |client| async move {
                     client.query_one("SELECT COUNT(*) FROM tenant_counts WHERE tenant = $1", &[&tenant]).await
                 })?;
                 row.try_get(0).map_err(crate::error::db)
@@ -420,6 +420,14 @@ fn the_audit_log_records_pages_filters_and_prunes() {
     .unwrap();
     let unknown = scim_store::TenantKey(999_999);
     assert!(matches!(write(pg, move |w| w.record_audit(unknown, &note(1))), Err(Error::NotFound)));
+    // The audit row goes out with the commit: its failure still undoes the job's other writes.
+    let both = write(pg, move |w| {
+        w.insert(a, User, &keys("kept-with-its-audit-row", None, None), &Map::new(), 1)?;
+        w.record_audit(unknown, &note(1))
+    });
+    assert!(matches!(both, Err(Error::NotFound)), "{both:?}");
+    let listed = read(pg, |r| r.list(a, User, &scim_store::Query::default())).unwrap();
+    assert!(listed.items.is_empty(), "{listed:?}");
     let first = read(pg, |r| r.audit(a, None, 3)).unwrap();
     assert_eq!(first.iter().map(|e| e.at).collect::<Vec<_>>(), [0, 1000, 2000]);
     assert_eq!((first[0].status, first[1].resource_id.clone()), (409, None));
@@ -545,6 +553,38 @@ fn a_newer_database_is_refused_and_left_untouched() {
     }
     let version: i32 = client.query_one("SELECT version FROM schema_version", &[]).unwrap().get(0);
     assert_eq!((i64::from(version), tables(&mut client)), (SCHEMA_VERSION + 1, before));
+}
+
+#[test]
+fn version_2_spreads_each_count_within_the_shares_of_its_quota() {
+    let Some(f) = Fixture::new() else { return };
+    let t = f.a;
+    let mut client = crate::pool::Settings::parse(&f.db.url).unwrap().connect().unwrap();
+    client.execute("UPDATE tenants SET max_users = 40 WHERE seq = $1", &[&t.0]).unwrap();
+    // A count as version 1 left it: 37 users, most of them on shard 0.
+    client
+        .batch_execute(&format!(
+            "UPDATE tenant_counts SET n = CASE WHEN shard = 0 THEN 30 WHEN shard < 8 THEN 1 ELSE 0 END
+              WHERE tenant = {} AND kind = 0;
+             DROP FUNCTION quota_share; UPDATE schema_version SET version = 1",
+            t.0
+        ))
+        .unwrap();
+    drop(connect(&f.db.url, &Options::default()).unwrap());
+    let rows =
+        client.query("SELECT n FROM tenant_counts WHERE tenant = $1 AND kind = 0 ORDER BY shard", &[&t.0]).unwrap();
+    let counts: Vec<i64> = rows.iter().map(|row| row.get(0)).collect();
+    assert_eq!(counts, [3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]);
+    // Three places are left, and only three, under concurrency.
+    let pg = Arc::new(connect(&f.db.url, &Options::default()).unwrap());
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let pg = Arc::clone(&pg);
+            std::thread::spawn(move || user(&*pg, t, &format!("late-{i}")))
+        })
+        .collect();
+    let made = handles.into_iter().map(|h| h.join().unwrap()).filter(Result::is_ok).count();
+    assert_eq!(made, 3);
 }
 
 #[test]
@@ -733,7 +773,7 @@ fn every_connection_commits_synchronously_whatever_the_database_default() {
     let settings = pg
         .pool
         .with(|conn| {
-            let row = conn.link.call(None, |client| {
+            let row = conn.link.call(&[], |client| {
                 client.query_one(
                     "SELECT current_setting('synchronous_commit'), current_setting('statement_timeout')",
                     &[],

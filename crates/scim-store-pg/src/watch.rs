@@ -64,8 +64,7 @@ impl Watch {
     pub(crate) fn version(&self, pool: &Pool) -> Result<i64, Error> {
         if !self.shared.listening.load(Ordering::SeqCst) {
             let now = pool.with(|conn| {
-                let row =
-                    conn.link.call(None, |client| client.query_one("SELECT version FROM control_version", &[]))?;
+                let row = conn.link.call(&[], |client| client.query_one("SELECT version FROM control_version", &[]))?;
                 row.try_get::<_, i64>(0).map_err(db)
             })?;
             let mut polled = self.polled.lock().unwrap_or_else(PoisonError::into_inner);
