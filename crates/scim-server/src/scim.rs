@@ -658,9 +658,23 @@ pub async fn patch(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> Re
     let (tenant, audit, store) = (ctx.tenant.key, ctx.audit(&Method::PATCH), ctx.state.store.clone());
     let stored = blocking(move || {
         store.write(move |w| {
-            let current = w.get_for_update(tenant, kind, &id)?.ok_or(ApiError::NotFound(kind))?;
+            // A group's PATCH that only adds or removes members writes no attribute, so it need
+            // not hold the group from its first read: member rows commute, and `touch` bumps
+            // the version in one statement at the end, holding the group (on PostgreSQL) only
+            // from there to the commit, so PATCHes of one busy group overlap. A change of
+            // attributes, a members replace or a precondition holds it from the read.
+            let held = kind == ResourceKind::User || expected.is_some();
+            let read = |w: &mut dyn Writer, hold: bool| {
+                if hold { w.get_for_update(tenant, kind, &id) } else { w.get(tenant, kind, &id) }
+            };
+            let mut current = read(w, held)?.ok_or(ApiError::NotFound(kind))?;
             check_precondition(&expected, &current)?;
-            let patched = patch::apply(profile, kind, &id, &current.attrs, &body)?;
+            let mut patched = patch::apply(profile, kind, &id, &current.attrs, &body)?;
+            let replaces = patched.members.iter().any(|m| matches!(m, MemberChange::Replace(_)));
+            if !held && (replaces || patched.resource.attrs != current.attrs) {
+                current = read(w, true)?.ok_or(ApiError::NotFound(kind))?;
+                patched = patch::apply(profile, kind, &id, &current.attrs, &body)?;
+            }
             let attrs_changed = patched.resource.attrs != current.attrs;
             let mut stored = current;
             if attrs_changed {
@@ -668,8 +682,7 @@ pub async fn patch(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> Re
                 stored = w.replace(tenant, kind, &id, &keys, &patched.resource.attrs, audit.at)?;
             }
             if apply_members(w, tenant, &id, &patched.members, profile.nested_groups)? && !attrs_changed {
-                w.touch(tenant, kind, &id, audit.at)?;
-                stored = w.get(tenant, kind, &id)?.ok_or(ApiError::NotFound(kind))?;
+                stored = w.touch(tenant, kind, &id, audit.at).map_err(found(kind))?;
             }
             audited(w, tenant, audit, &id, StatusCode::OK)?;
             Ok::<_, ApiError>(stored)

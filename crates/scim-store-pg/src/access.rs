@@ -170,7 +170,7 @@ impl Writer for Session<'_> {
     ) -> Result<Stored, Error> {
         Session::replace(self, tenant, kind, id, keys, attrs, now)
     }
-    fn touch(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<(), Error> {
+    fn touch(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<Stored, Error> {
         Session::touch(self, tenant, kind, id, now)
     }
     fn delete(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<(), Error> {

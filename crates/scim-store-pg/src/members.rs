@@ -141,12 +141,11 @@ impl Session<'_> {
         Ok(out)
     }
 
-    /// Adds members: the ids are resolved in one statement, nested groups are checked for a
-    /// cycle, then one `INSERT … ON CONFLICT DO NOTHING` adds one primary-key row per member.
+    /// Adds members: one primary-key row per member (`INSERT … ON CONFLICT DO NOTHING`).
     ///
-    /// A job adding a group to a group first takes the tenant's nesting lock (a transaction
-    /// advisory lock), so two replicas nesting A in B and B in A at once cannot both pass the
-    /// cycle check.
+    /// Users only, the common case, take one statement: it finds the group, resolves the ids
+    /// and inserts only if every id is a user of the tenant; its rows say which id is not.
+    /// With a group among the ids (and `nested`), [`Session::add_nested`] does it in steps.
     pub(crate) fn add_members(
         &self,
         tenant: TenantKey,
@@ -154,6 +153,45 @@ impl Session<'_> {
         ids: &[String],
         nested: bool,
     ) -> Result<usize, Error> {
+        if ids.is_empty() {
+            self.seq_of(tenant, ResourceKind::Group, group_id)?.ok_or(Error::NotFound)?;
+            return Ok(0);
+        }
+        let rows = self.rows(
+            "WITH g AS (SELECT seq FROM resources WHERE id = $2 AND tenant = $1 AND kind = 1),
+                  q AS (SELECT q.ord, r.seq, r.kind FROM unnest($3::text[]) WITH ORDINALITY AS q(id, ord)
+                          LEFT JOIN resources r ON r.id = q.id AND r.tenant = $1),
+                  added AS (INSERT INTO members (group_seq, member_seq)
+                            SELECT g.seq, q.seq FROM g, q
+                             WHERE NOT EXISTS (SELECT 1 FROM q WHERE q.seq IS NULL OR q.kind <> 0)
+                            ON CONFLICT DO NOTHING RETURNING 1)
+             SELECT (SELECT seq FROM g), (SELECT count(*) FROM added), q.kind FROM q ORDER BY q.ord",
+            &[&tenant.0, &group_id, &ids],
+        )?;
+        let mut added = 0;
+        for (id, row) in ids.iter().zip(&rows) {
+            let group: Option<i64> = col(row, 0)?;
+            if group.is_none() {
+                return Err(Error::NotFound);
+            }
+            added = col::<i64>(row, 1)?;
+            match col::<Option<i16>>(row, 2)? {
+                Some(k) if k == code(ResourceKind::User) => {}
+                Some(k) if nested && k == code(ResourceKind::Group) => {
+                    return self.add_nested(tenant, group_id, ids);
+                }
+                _ => return Err(Error::NoSuchMember(id.clone())),
+            }
+        }
+        Ok(count(u64::try_from(added).unwrap_or(0)))
+    }
+
+    /// Adds members of which some are groups: the ids are resolved in one statement, groups are
+    /// checked for a cycle, then one `INSERT` adds the rows.
+    ///
+    /// It first takes the tenant's nesting lock (a transaction advisory lock), so two replicas
+    /// nesting A in B and B in A at once cannot both pass the cycle check.
+    fn add_nested(&self, tenant: TenantKey, group_id: &str, ids: &[String]) -> Result<usize, Error> {
         let group = self.seq_of(tenant, ResourceKind::Group, group_id)?.ok_or(Error::NotFound)?;
         let rows = self.rows(
             "SELECT r.seq, r.kind FROM unnest($2::text[]) WITH ORDINALITY AS q(id, ord)
@@ -168,7 +206,7 @@ impl Session<'_> {
             let kind: Option<i16> = col(row, 1)?;
             match (seq, kind) {
                 (Some(seq), Some(k)) if k == code(ResourceKind::User) => members.push(seq),
-                (Some(seq), Some(k)) if nested && k == code(ResourceKind::Group) => {
+                (Some(seq), Some(k)) if k == code(ResourceKind::Group) => {
                     if !locked {
                         self.exec("SELECT pg_advisory_xact_lock(1, ($1::bigint % 2147483647)::integer)", &[&tenant.0])?;
                         locked = true;

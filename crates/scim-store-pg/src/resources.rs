@@ -274,11 +274,16 @@ impl Session<'_> {
         })
     }
 
-    pub(crate) fn touch(&self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<(), Error> {
-        crate::tenants::found(self.exec(
-            "UPDATE resources SET modified = $4, version = version + 1 WHERE id = $3 AND tenant = $1 AND kind = $2",
+    pub(crate) fn touch(&self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<Stored, Error> {
+        let row = self.row(
+            concat!(
+                "UPDATE resources r SET modified = $4, version = version + 1
+                  WHERE r.id = $3 AND r.tenant = $1 AND r.kind = $2 RETURNING ",
+                resource_columns!()
+            ),
             &[&tenant.0, &code(kind), &id, &now],
-        )?)
+        )?;
+        row.as_ref().map(stored).transpose()?.ok_or(Error::NotFound)
     }
 
     /// Deletes the resource (its memberships go by cascade) and gives its quota place back.

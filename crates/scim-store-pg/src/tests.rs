@@ -464,11 +464,12 @@ fn a_tenant_moves_through_exported_rows() {
     let bob = user(pg, t, "bob").unwrap().id;
     let staff = group(pg, t, "Staff");
     let (g, members) = (staff.clone(), vec![alice.clone(), bob.clone()]);
-    write(pg, move |w| {
+    let touched = write(pg, move |w| {
         w.add_members(t, &g, &members, false)?;
         w.touch(t, Group, &g, 9)
     })
     .unwrap();
+    assert_eq!((touched.id.as_str(), touched.modified, touched.version), (staff.as_str(), 9, 2));
     let exported = read(pg, |r| {
         let mut resources = Vec::new();
         r.export_resources(t, &mut |e| {

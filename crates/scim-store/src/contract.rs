@@ -222,8 +222,9 @@ pub trait Writer: Reader {
         attrs: &Map<String, Value>,
         now: i64,
     ) -> Result<Stored, Error>;
-    /// Marks a resource changed (one version more) without changing its attributes.
-    fn touch(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<(), Error>;
+    /// Marks a resource changed (one version more) without changing its attributes; returns it
+    /// as it now is. [`Error::NotFound`] if unknown.
+    fn touch(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<Stored, Error>;
     /// Deletes a resource and its memberships; [`Error::NotFound`] if unknown.
     fn delete(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<(), Error>;
     /// Reads a resource and holds it against concurrent writers until the job ends: what a

@@ -188,7 +188,7 @@ impl Writer for Db<'_> {
     ) -> Result<Stored, Error> {
         Db::replace(self, tenant, kind, id, keys, attrs, now)
     }
-    fn touch(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<(), Error> {
+    fn touch(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<Stored, Error> {
         Db::touch(self, tenant, kind, id, now)
     }
     fn delete(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<(), Error> {

@@ -193,18 +193,18 @@ impl Db<'_> {
 
     /// Marks a resource changed without touching its attributes (a membership change):
     /// `version + 1`, `modified = now`. [`Error::NotFound`] if the tenant has no such resource.
-    pub fn touch(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<(), Error> {
-        let updated = self
-            .conn()
-            .prepare_cached(
-                "UPDATE resources SET modified = ?4, version = version + 1
-                  WHERE id = ?3 AND tenant = ?1 AND kind = ?2",
-            )?
-            .execute((tenant.0, kind.code(), id, now))?;
-        if updated == 0 {
-            return Err(Error::NotFound);
-        }
-        Ok(())
+    pub fn touch(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<Stored, Error> {
+        // SQLite's RETURNING names the table's columns unqualified.
+        let sql = format!(
+            "UPDATE resources SET modified = ?4, version = version + 1
+              WHERE id = ?3 AND tenant = ?1 AND kind = ?2 RETURNING {}",
+            COLUMNS.replace("r.", "")
+        );
+        self.conn()
+            .prepare_cached(&sql)?
+            .query_row((tenant.0, kind.code(), id, now), stored)
+            .optional()?
+            .ok_or(Error::NotFound)
     }
 
     /// Deletes a resource for good; its memberships go with it (cascade).
@@ -256,9 +256,10 @@ mod tests {
         assert_eq!(store.read(|r| r.get(t, ResourceKind::User, &user.id)).unwrap(), Some(replaced));
 
         let id = user.id.clone();
-        store.write(move |w| w.touch(t, ResourceKind::User, &id, 3000)).unwrap();
+        let touched = store.write(move |w| w.touch(t, ResourceKind::User, &id, 3000)).unwrap();
         let got = store.read(|r| r.get(t, ResourceKind::User, &user.id)).unwrap().unwrap();
-        assert_eq!((got.modified, got.version, got.attrs), (3000, 3, attrs("x")));
+        assert_eq!((got.modified, got.version, &got.attrs), (3000, 3, &attrs("x")));
+        assert_eq!(touched, got);
 
         let id = user.id.clone();
         store.write(move |w| w.delete(t, ResourceKind::User, &id)).unwrap();
