@@ -9,6 +9,7 @@ use std::cell::{Cell, RefCell, RefMut};
 use postgres::types::{FromSql, ToSql};
 use postgres::{Row, Statement};
 use scim_store::Error;
+use tokio_postgres::Client;
 
 use crate::error::db;
 use crate::link::Ahead;
@@ -149,11 +150,21 @@ impl<'a> Session<'a> {
     /// Every row of `text`; the transaction's `BEGIN` (if not sent yet) and the held-back
     /// statements go with it.
     fn query(&self, text: Text<'_>, params: &Params<'_>) -> Result<Vec<Row>, Error> {
+        self.run(text, async |client, statement| client.query(statement, params).await)
+    }
+
+    /// Runs `work` with the prepared statement of `text`, the `BEGIN` (if not sent yet) and the
+    /// held-back statements going ahead of it in one flight.
+    fn run<T>(
+        &self,
+        text: Text<'_>,
+        work: impl AsyncFnOnce(&Client, &Statement) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<T, Error> {
         let mut conn = self.conn()?;
         let statement = Self::prepared(&mut conn, text)?;
         let deferred = self.deferred.take();
         let ahead = ahead(self.begin.take(), &deferred);
-        conn.link.call(&ahead, |client| client.query(&statement, params))
+        conn.link.call(&ahead, |client| work(client, &statement))
     }
 
     /// Every row of `sql`, a statement built at run time.
@@ -173,11 +184,7 @@ impl<'a> Session<'a> {
 
     /// Runs `sql`; returns how many rows it changed.
     pub(crate) fn exec(&self, sql: &'static str, params: &Params<'_>) -> Result<u64, Error> {
-        let mut conn = self.conn()?;
-        let statement = Self::prepared(&mut conn, Text::Fixed(sql))?;
-        let deferred = self.deferred.take();
-        let ahead = ahead(self.begin.take(), &deferred);
-        conn.link.call(&ahead, |client| client.execute(&statement, params))
+        self.run(Text::Fixed(sql), async |client, statement| client.execute(statement, params).await)
     }
 }
 
