@@ -275,8 +275,9 @@ fn bench(asked: &[String]) -> Result<(), String> {
 }
 
 /// Runs `bench` on a throwaway PostgreSQL with durable commits (`fsync` and `full_page_writes`
-/// on, unlike the tests' cluster), with one server process and then two on one database; the
-/// reports go to `out/postgres-1-replica` and `out/postgres-2-replicas`.
+/// on, unlike the tests' cluster) and PostgreSQL's stock `shared_buffers` (128 MB, where the
+/// tests' many clusters make do with 32), with one server process and then two on one
+/// database; the reports go to `out/postgres-1-replica` and `out/postgres-2-replicas`.
 fn bench_postgres(bench: Command, out: &Path) -> Result<(), String> {
     let bin =
         postgres::find_bin().ok_or("bench --db postgres needs PostgreSQL's server (apt-get install postgresql)")?;
@@ -286,7 +287,8 @@ fn bench_postgres(bench: Command, out: &Path) -> Result<(), String> {
     let url = cluster.admin_url();
     let outcome = postgres::psql(&bin, &url, "ALTER SYSTEM SET fsync = on")
         .and_then(|_| postgres::psql(&bin, &url, "ALTER SYSTEM SET full_page_writes = on"))
-        .and_then(|_| postgres::psql(&bin, &url, "SELECT pg_reload_conf()"))
+        .and_then(|_| postgres::psql(&bin, &url, "ALTER SYSTEM SET shared_buffers = '128MB'"))
+        .and_then(|_| cluster.ctl(&["restart", "--mode=fast"]))
         .and_then(|_| {
             for (replicas, name) in [(1, "postgres-1-replica"), (2, "postgres-2-replicas")] {
                 let mut command = Command::new(bench.get_program());

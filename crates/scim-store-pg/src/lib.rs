@@ -13,9 +13,10 @@
 //!
 //! It is blocking, like the contract: the server calls it from its store threads. Each pooled
 //! connection is a `link`: `tokio-postgres` driven on the calling thread by a small runtime of
-//! its own, which pipelines a transaction's `BEGIN` with its first statement and ends a read
-//! snapshot without waiting, so a read by id is one round trip; a pool of its own (`pool`)
-//! hands connections out with bounded waits.
+//! its own, which pipelines a transaction's `BEGIN` with its first statement; a read snapshot is
+//! ended by the next transaction's `BEGIN` on its connection, in the same flight, so a read by
+//! id is one round trip and one wake-up of the database. A pool of its own (`pool`) hands
+//! connections out with bounded waits.
 //!
 //! # The decision a reader would question
 //!
@@ -93,6 +94,7 @@ mod testkit;
 mod tests;
 
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use scim_store::contract::{Backend, Reader, WriteJob};
@@ -110,7 +112,7 @@ pub const WRITE_CONNECTIONS: usize = 16;
 
 /// The PostgreSQL [`Backend`]: a pool of connections to one database and the control watch.
 pub struct Postgres {
-    pool: Pool,
+    pool: Arc<Pool>,
     watch: Watch,
     batches: AtomicU64,
     location: String,
@@ -133,9 +135,9 @@ impl fmt::Debug for Postgres {
 pub fn connect(url: &str, options: &Options) -> Result<Postgres, Error> {
     let settings = Settings::parse(url)?;
     let location = settings.location();
-    let pool = Pool::new(settings.clone(), options.readers.max(1) + WRITE_CONNECTIONS);
+    let pool = Arc::new(Pool::new(settings.clone(), options.readers.max(1) + WRITE_CONNECTIONS));
     migrations::migrate(&mut settings.connect()?)?;
-    let watch = Watch::start(settings)?;
+    let watch = Watch::start(settings, pool.clone())?;
     // Made once per process: the first filter that folds case should not pay for them.
     filter_sql::fold_tables();
     tracing::debug!(%location, "opened the PostgreSQL store");

@@ -5,13 +5,9 @@
 //! read by id cost three round trips (`BEGIN`, `SELECT`, `COMMIT`), each a wake-up of the
 //! database's backend and of the store thread, on a machine whose two cores both sides share.
 //! `tokio-postgres` underneath pipelines requests: a request goes out when its future is first
-//! polled, and answers come back in order. A `Link` uses that for two things only:
-//! - [`Link::call`] sends a transaction's `BEGIN` and its first statement together, and a
-//!   write's held-back statements (its audit row) with its `COMMIT`;
-//! - [`Link::send`] sends a request whose answer nobody needs (ending a read-only snapshot),
-//!   writes it out, and returns; its answer is read and dropped the next time the connection
-//!   is driven. Requests on one connection run in the order sent, so the next job's `BEGIN`
-//!   follows it.
+//! polled, and answers come back in order. [`Link::call`] uses that to send a transaction's
+//! `BEGIN` (with the end of the read snapshot before it, see `Session`) together with its first
+//! statement, and a write's held-back statements (its audit row) with its `COMMIT`.
 //!
 //! Like `postgres::Client`, a link owns a current-thread runtime and polls the connection
 //! itself whenever it waits, so no other thread is involved.
@@ -88,24 +84,6 @@ impl Link {
             ahead.and(outcome)
         };
         outcome.map_err(db)
-    }
-
-    /// Sends `work`'s request and writes it out without waiting for its answer, which is read
-    /// and dropped when the connection is next driven.
-    pub(crate) fn send<'c, F>(&'c mut self, work: impl FnOnce(&'c Client) -> F)
-    where
-        F: Future + 'c,
-    {
-        let Link { runtime, driver, client } = self;
-        let client: &'c Client = client;
-        let mut request = pin!(work(client));
-        runtime.block_on(poll_fn(|cx| {
-            // The first poll hands the request to the connection; dropping the future after it
-            // only means nobody reads the answer.
-            let _ = request.as_mut().poll(cx);
-            driver.poll_connection(cx);
-            Poll::Ready(())
-        }));
     }
 }
 

@@ -112,6 +112,24 @@ pub(crate) struct Conn {
     pub(crate) statements: HashMap<&'static str, Statement>,
     /// Statements built at run time (listings), by their text; emptied when full.
     pub(crate) built: HashMap<String, Statement>,
+    /// Since when a read-only snapshot has been done with but not ended: its `COMMIT` goes out
+    /// with the next transaction's `BEGIN` (see `Session`), or [`Pool::end_idle_snapshots`]
+    /// sends it once the connection has sat idle. Outside a `Session`, use [`Conn::link`].
+    pub(crate) snapshot: Option<Instant>,
+}
+
+impl Conn {
+    pub(crate) fn new(link: Link) -> Conn {
+        Conn { link, statements: HashMap::new(), built: HashMap::new(), snapshot: None }
+    }
+
+    /// The link, with no snapshot left open on it: for a statement outside a `Session`.
+    pub(crate) fn link(&mut self) -> Result<&mut Link, Error> {
+        if self.snapshot.take().is_some() {
+            self.link.call(&[], |client| client.batch_execute("COMMIT"))?;
+        }
+        Ok(&mut self.link)
+    }
 }
 
 /// At most `max` connections to one database, handed out one job at a time.
@@ -175,6 +193,29 @@ impl Pool {
         result
     }
 
+    /// Ends the read snapshots left open on connections idle for `age` or more.
+    ///
+    /// Under load the next job on a connection ends its predecessor's snapshot in the same
+    /// flight as its own `BEGIN`; a connection that sits idle would otherwise hold a snapshot
+    /// (and so hold back vacuum) until it is next used. Called a few times a second by the
+    /// control watch's thread.
+    pub(crate) fn end_idle_snapshots(&self, age: Duration) {
+        let stale = {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let (stale, fresh) = std::mem::take(&mut state.idle)
+                .into_iter()
+                .partition(|conn: &Conn| conn.snapshot.is_some_and(|since| since.elapsed() >= age));
+            state.idle = fresh;
+            stale
+        };
+        for conn in stale {
+            let mut lease = Lease { pool: self, conn: Some(conn), broken: false };
+            if let Some(conn) = lease.conn.as_mut() {
+                lease.broken = conn.link().is_err();
+            }
+        }
+    }
+
     fn checkout(&self) -> Result<Lease<'_>, Error> {
         let deadline = Instant::now() + CHECKOUT_TIMEOUT;
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -191,7 +232,7 @@ impl Pool {
                 // The lease gives the slot back if connecting fails.
                 let mut lease = Lease { pool: self, conn: None, broken: true };
                 let link = self.settings.link()?;
-                lease.conn = Some(Conn { link, statements: HashMap::new(), built: HashMap::new() });
+                lease.conn = Some(Conn::new(link));
                 lease.broken = false;
                 return Ok(lease);
             }

@@ -5,6 +5,7 @@
 //! [`Writer`]. This file only opens and ends the transaction and runs statements.
 
 use std::cell::{Cell, RefCell, RefMut};
+use std::time::Instant;
 
 use postgres::types::{FromSql, ToSql};
 use postgres::{Row, Statement};
@@ -23,9 +24,12 @@ const BUILT_STATEMENTS: usize = 64;
 
 /// One job's transaction on a pooled connection.
 ///
-/// The transaction's `BEGIN` goes out with its first statement, in one flight (see `link`);
-/// a read-only snapshot's `COMMIT` goes out without waiting for its answer. A job that runs
-/// one statement thus costs one round trip.
+/// The transaction's `BEGIN` goes out with its first statement, in one flight (see `link`).
+/// A read-only snapshot is not ended when its job is done: its `COMMIT` goes ahead of the next
+/// transaction's `BEGIN` on the connection, in the same simple query, or is sent by
+/// [`Pool::end_idle_snapshots`](crate::pool::Pool::end_idle_snapshots) once the connection has
+/// sat idle. A job that runs one statement thus costs one round trip, and the database one
+/// wake-up.
 ///
 /// Reader methods take `&self`, and a statement needs the connection mutably, so it sits in a
 /// `RefCell`; a job that re-enters the session from inside an export callback gets an error,
@@ -34,6 +38,8 @@ pub(crate) struct Session<'a> {
     conn: RefCell<&'a mut Conn>,
     /// The `BEGIN` not sent yet: it goes with the first statement.
     begin: Cell<Option<&'static str>>,
+    /// The connection's open snapshot that this transaction's `BEGIN` ends, if any.
+    ends_snapshot: Option<Instant>,
     read_only: bool,
     /// Statements held back to go with the next statement or the commit (see [`Session::defer`]).
     deferred: RefCell<Vec<Deferred>>,
@@ -63,14 +69,17 @@ impl<'a> Session<'a> {
     /// Starts a `REPEATABLE READ READ ONLY` transaction (one snapshot) when `read_only`, else a
     /// `READ COMMITTED` one; nothing is sent until the first statement.
     pub(crate) fn begin(conn: &'a mut Conn, read_only: bool) -> Session<'a> {
-        let begin = if read_only {
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-        } else {
-            "BEGIN ISOLATION LEVEL READ COMMITTED"
+        let ends_snapshot = conn.snapshot.take();
+        let begin = match (read_only, ends_snapshot.is_some()) {
+            (true, false) => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            (true, true) => "COMMIT; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            (false, false) => "BEGIN ISOLATION LEVEL READ COMMITTED",
+            (false, true) => "COMMIT; BEGIN ISOLATION LEVEL READ COMMITTED",
         };
         Session {
             conn: RefCell::new(conn),
             begin: Cell::new(Some(begin)),
+            ends_snapshot,
             read_only,
             deferred: RefCell::new(Vec::new()),
         }
@@ -80,22 +89,27 @@ impl<'a> Session<'a> {
     ///
     /// A commit goes out with the held-back statements, in one flight; if one of them fails,
     /// the transaction is rolled back and that failure returned. A read-only snapshot wrote
-    /// nothing, so its end is sent without waiting: nothing can be lost, and the next job on
-    /// the connection follows it.
+    /// nothing, so it is left open, to be ended by whatever next uses the connection: nothing
+    /// can be lost.
     pub(crate) fn finish(self, keep: bool) -> Result<(), Error> {
-        let Session { conn, begin, read_only, deferred, .. } = self;
+        let Session { conn, begin, ends_snapshot, read_only, deferred } = self;
         let (conn, deferred, begin) = (conn.into_inner(), deferred.into_inner(), begin.get());
         match (read_only, keep, begin) {
-            // No statement went out: there is no transaction to end.
-            (true, _, Some(_)) => Ok(()),
-            (true, _, None) => {
-                conn.link.send(|client| client.batch_execute("COMMIT"));
+            // No statement went out: there is no transaction to end, and the snapshot before
+            // it is still open. Held-back statements are dropped unsent.
+            (true, _, Some(_)) | (false, false, Some(_)) => {
+                conn.snapshot = ends_snapshot;
                 Ok(())
             }
-            // Held-back statements are dropped unsent.
-            (false, false, Some(_)) => Ok(()),
+            (false, true, Some(_)) if deferred.is_empty() => {
+                conn.snapshot = ends_snapshot;
+                Ok(())
+            }
+            (true, _, None) => {
+                conn.snapshot = Some(Instant::now());
+                Ok(())
+            }
             (false, false, None) => conn.link.call(&[], |client| client.batch_execute("ROLLBACK")),
-            (false, true, Some(_)) if deferred.is_empty() => Ok(()),
             (false, true, begin) => {
                 let ahead = ahead(begin, &deferred);
                 conn.link.call(&ahead, |client| client.batch_execute("COMMIT"))

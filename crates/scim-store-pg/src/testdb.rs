@@ -5,8 +5,6 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use std::collections::HashMap;
-
 use postgres::{Client, NoTls};
 use scim_schema::ResourceKind;
 use scim_store::{Error, Keys, Page, Query, TenantKey};
@@ -56,7 +54,7 @@ impl TestDb {
         let mut config: tokio_postgres::Config = admin.parse().unwrap();
         config.dbname(&name);
         let link = Link::connect(&config, MakeRustls::new(false).unwrap(), "SET synchronous_commit = on").unwrap();
-        let conn = Conn { link, statements: HashMap::new(), built: HashMap::new() };
+        let conn = Conn::new(link);
         Some(TestDb { admin, name, client, conn })
     }
 

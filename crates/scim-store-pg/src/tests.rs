@@ -18,7 +18,7 @@ use scim_store::{
 use serde_json::{Map, json};
 
 use crate::testkit::{Fixture, TestDb, attrs, keys, read, write};
-use crate::{SCHEMA_VERSION, connect};
+use crate::{Postgres, SCHEMA_VERSION, connect};
 
 fn token(id: &str, tenant_id: &str) -> TokenRecord {
     TokenRecord { id: id.into(), tenant_id: tenant_id.into(), created: 1, expires: 2 }
@@ -186,7 +186,7 @@ fn the_quota_holds_under_concurrent_inserts_from_two_replicas() {
         f.pg.pool
             .with(|conn| {
                 let tenant = t.0;
-                let row = conn.link.call(&[], |client| async move {
+                let row = conn.link()?.call(&[], |client| async move {
                     client.query_one("SELECT COUNT(*) FROM tenant_counts WHERE tenant = $1", &[&tenant]).await
                 })?;
                 row.try_get(0).map_err(crate::error::db)
@@ -314,6 +314,36 @@ fn a_job_that_returns_false_is_rolled_back_and_reads_see_one_snapshot() {
     assert_eq!((first, second), (Some(0), Some(0)));
     assert_eq!(f.pg.commit_stats().batches, f.pg.commit_stats().jobs);
     assert!(f.pg.location().starts_with("postgres://") && !f.pg.location().contains('?'));
+}
+
+#[test]
+fn a_read_snapshot_ends_with_the_next_job_on_its_connection_or_once_idle() {
+    let Some(f) = Fixture::new() else { return };
+    let t = f.a;
+    let total = |pg: &Postgres| read(pg, |r| r.list(t, User, &Query { with_total: true, ..Query::default() })).unwrap();
+    assert_eq!(total(&f.pg).total, Some(0));
+    // Another replica commits; the next read here, on the connection whose snapshot was left
+    // open, starts a new one and sees it.
+    user(&f.replica(), t, "elsewhere").unwrap();
+    assert_eq!(total(&f.pg).total, Some(1));
+    // Left alone, the connection does not stay idle in its transaction.
+    let mut admin = crate::pool::Settings::parse(&f.db.url).unwrap().connect().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let open: i64 = admin
+            .query_one(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND state = 'idle in transaction'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if open == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{open} connections still idle in a transaction after 3 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
@@ -774,7 +804,7 @@ fn every_connection_commits_synchronously_whatever_the_database_default() {
     let settings = pg
         .pool
         .with(|conn| {
-            let row = conn.link.call(&[], |client| {
+            let row = conn.link()?.call(&[], |client| {
                 client.query_one(
                     "SELECT current_setting('synchronous_commit'), current_setting('statement_timeout')",
                     &[],

@@ -14,6 +14,9 @@
 //!
 //! So a change is seen on the next call after it commits, by notification or by polling; the
 //! server polls four times a second.
+//!
+//! The listener thread also ends, at each wake, the read snapshots left open on pooled
+//! connections that sat idle (see `Pool::end_idle_snapshots`).
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -25,6 +28,7 @@ use scim_store::Error;
 
 use crate::error::db;
 use crate::pool::{Pool, Settings};
+use crate::session::{Session, col};
 
 /// The channel the triggers notify.
 pub const CHANNEL: &str = "scim_control";
@@ -50,12 +54,12 @@ struct Shared {
 
 impl Watch {
     /// Starts the listener thread on its own connection.
-    pub(crate) fn start(settings: Settings) -> Result<Watch, Error> {
+    pub(crate) fn start(settings: Settings, pool: Arc<Pool>) -> Result<Watch, Error> {
         let shared = Arc::new(Shared::default());
         let listener = shared.clone();
         let thread = std::thread::Builder::new()
             .name("scim-pg-listen".into())
-            .spawn(move || listen(&settings, &listener))
+            .spawn(move || listen(&settings, &listener, &pool))
             .map_err(|e| Error::Backend(format!("cannot start the LISTEN thread: {e}")))?;
         Ok(Watch { shared, polled: Mutex::new(None), thread: Mutex::new(Some(thread)) })
     }
@@ -64,8 +68,10 @@ impl Watch {
     pub(crate) fn version(&self, pool: &Pool) -> Result<i64, Error> {
         if !self.shared.listening.load(Ordering::SeqCst) {
             let now = pool.with(|conn| {
-                let row = conn.link.call(&[], |client| client.query_one("SELECT version FROM control_version", &[]))?;
-                row.try_get::<_, i64>(0).map_err(db)
+                let session = Session::begin(conn, true);
+                let row = session.row("SELECT version FROM control_version", &[]);
+                session.finish(false)?;
+                col::<i64>(&row?.ok_or_else(|| Error::Backend("control_version is empty".into()))?, 0)
             })?;
             let mut polled = self.polled.lock().unwrap_or_else(PoisonError::into_inner);
             if *polled != Some(now) {
@@ -99,9 +105,9 @@ impl Drop for Watch {
 
 /// The listener thread: connect, `LISTEN`, count notifications; on any failure mark itself
 /// deaf (so [`Watch::version`] polls) and try again a second later.
-fn listen(settings: &Settings, shared: &Shared) {
+fn listen(settings: &Settings, shared: &Shared, pool: &Pool) {
     while !shared.stop.load(Ordering::SeqCst) {
-        if let Err(e) = listen_once(settings, shared) {
+        if let Err(e) = listen_once(settings, shared, pool) {
             tracing::debug!(error = %e, "the control LISTEN connection failed; polling until it is back");
         }
         shared.listening.store(false, Ordering::SeqCst);
@@ -110,11 +116,12 @@ fn listen(settings: &Settings, shared: &Shared) {
                 return;
             }
             std::thread::sleep(WAKE);
+            pool.end_idle_snapshots(WAKE);
         }
     }
 }
 
-fn listen_once(settings: &Settings, shared: &Shared) -> Result<(), Error> {
+fn listen_once(settings: &Settings, shared: &Shared, pool: &Pool) -> Result<(), Error> {
     let mut client = settings.connect()?;
     client.batch_execute(&format!("LISTEN {CHANNEL}")).map_err(db)?;
     // Whatever changed while nobody listened is announced by this one step.
@@ -122,6 +129,7 @@ fn listen_once(settings: &Settings, shared: &Shared) -> Result<(), Error> {
     shared.listening.store(true, Ordering::SeqCst);
     while !shared.stop.load(Ordering::SeqCst) {
         let next = client.notifications().timeout_iter(WAKE).next();
+        pool.end_idle_snapshots(WAKE);
         match next {
             Ok(Some(_)) => {
                 shared.version.fetch_add(1, Ordering::SeqCst);
