@@ -657,7 +657,9 @@ pub async fn patch(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> Re
     let expected = ctx.precondition()?;
     let (tenant, audit, store) = (ctx.tenant.key, ctx.audit(&Method::PATCH), ctx.state.store.clone());
     let stored = blocking(move || {
-        store.write(move |w| {
+        // PATCHes of one busy group may share a transaction and its commit (`write_on`).
+        let on = id.clone();
+        store.write_on(tenant, &on, move |w| {
             // A group's PATCH that only adds or removes members writes no attribute, so it need
             // not hold the group from its first read: member rows commute, and `touch` bumps
             // the version in one statement at the end, holding the group (on PostgreSQL) only

@@ -36,6 +36,12 @@
 //! - read-modify-write from [`Writer::get_for_update`](scim_store::contract::Writer::get_for_update),
 //!   a `SELECT … FOR UPDATE` that holds the row until the job commits.
 //!
+//! One exception queues in the process: jobs on one resource
+//! ([`Backend::write_on`](scim_store::Backend::write_on), a group's PATCH). A member change
+//! bumps the group's version, which holds its row until the commit is durable, so adds to one
+//! busy group would commit one at a time; instead the jobs that wait while one runs are run
+//! next as one transaction, a savepoint each, and share its commit (`batch`).
+//!
 //! Reads run in a `REPEATABLE READ READ ONLY` transaction: one snapshot per job.
 //!
 //! # Failures
@@ -66,6 +72,7 @@
 
 mod access;
 mod audit;
+mod batch;
 mod credentials;
 mod error;
 mod filter_sql;
@@ -95,10 +102,9 @@ mod tests;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use scim_store::contract::{Backend, Reader, WriteJob};
-use scim_store::{BATCH_SIZE_BOUNDS, CommitSnapshot, Error, Options};
+use scim_store::{CommitSnapshot, CommitStats, Error, Options, TenantKey};
 
 pub use migrations::SCHEMA_VERSION;
 use pool::{Pool, Settings};
@@ -114,7 +120,8 @@ pub const WRITE_CONNECTIONS: usize = 16;
 pub struct Postgres {
     pool: Arc<Pool>,
     watch: Watch,
-    batches: AtomicU64,
+    lines: batch::Lines,
+    stats: CommitStats,
     location: String,
 }
 
@@ -141,7 +148,7 @@ pub fn connect(url: &str, options: &Options) -> Result<Postgres, Error> {
     // Made once per process: the first filter that folds case should not pay for them.
     filter_sql::fold_tables();
     tracing::debug!(%location, "opened the PostgreSQL store");
-    Ok(Postgres { pool, watch, batches: AtomicU64::new(0), location })
+    Ok(Postgres { pool, watch, lines: batch::Lines::default(), stats: CommitStats::default(), location })
 }
 
 impl Backend for Postgres {
@@ -159,7 +166,7 @@ impl Backend for Postgres {
     }
 
     fn write(&self, job: WriteJob) -> Result<(), Error> {
-        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.stats.record_batch(1);
         self.pool.with(|conn| {
             let mut session = Session::begin(conn, false);
             let keep = job(&mut session);
@@ -167,15 +174,17 @@ impl Backend for Postgres {
         })
     }
 
+    fn write_on(&self, tenant: TenantKey, id: &str, job: WriteJob) -> Result<(), Error> {
+        self.lines.write(&self.pool, &self.stats, tenant, id, job)
+    }
+
     fn data_version(&self) -> Result<i64, Error> {
         self.watch.version(&self.pool)
     }
 
-    /// Each write is its own transaction: a batch of one job, counted as such so `/metrics`
-    /// reads the same on both backends. Nothing is ever queued in the process.
+    /// A write is a batch of one job, and jobs on one busy resource form larger ones (`batch`).
     fn commit_stats(&self) -> CommitSnapshot {
-        let batches = self.batches.load(Ordering::Relaxed);
-        CommitSnapshot { queue_depth: 0, batches, jobs: batches, batches_at_most: [batches; BATCH_SIZE_BOUNDS.len()] }
+        self.stats.snapshot()
     }
 
     fn close(self: Box<Self>) -> Result<(), Error> {

@@ -4,7 +4,8 @@
 //! `resources.rs`, ...); `access.rs` says which of them are the contract's [`Reader`] and
 //! [`Writer`]. This file only opens and ends the transaction and runs statements.
 
-use std::cell::{Cell, RefCell, RefMut};
+use std::borrow::Cow;
+use std::cell::{RefCell, RefMut};
 use std::time::Instant;
 
 use postgres::types::{FromSql, ToSql};
@@ -36,8 +37,9 @@ const BUILT_STATEMENTS: usize = 64;
 /// never a panic.
 pub(crate) struct Session<'a> {
     conn: RefCell<&'a mut Conn>,
-    /// The `BEGIN` not sent yet: it goes with the first statement.
-    begin: Cell<Option<&'static str>>,
+    /// The simple statements not sent yet (the `BEGIN`, a batch job's `SAVEPOINT`): they go
+    /// with the next statement.
+    begin: RefCell<Option<Cow<'static, str>>>,
     /// The connection's open snapshot that this transaction's `BEGIN` ends, if any.
     ends_snapshot: Option<Instant>,
     read_only: bool,
@@ -53,7 +55,7 @@ struct Deferred {
 
 /// What goes ahead of the next request: the `BEGIN` if not sent yet, then the held-back
 /// statements, in the order the job made them.
-fn ahead<'d>(begin: Option<&'static str>, deferred: &'d [Deferred]) -> Vec<Ahead<'d>> {
+fn ahead<'d>(begin: Option<&'d str>, deferred: &'d [Deferred]) -> Vec<Ahead<'d>> {
     let held = deferred.iter().map(|d| Ahead::Execute(&d.statement, d.params.iter().map(|p| &**p).collect()));
     begin.map(Ahead::Simple).into_iter().chain(held).collect()
 }
@@ -78,7 +80,7 @@ impl<'a> Session<'a> {
         };
         Session {
             conn: RefCell::new(conn),
-            begin: Cell::new(Some(begin)),
+            begin: RefCell::new(Some(Cow::Borrowed(begin))),
             ends_snapshot,
             read_only,
             deferred: RefCell::new(Vec::new()),
@@ -93,7 +95,7 @@ impl<'a> Session<'a> {
     /// can be lost.
     pub(crate) fn finish(self, keep: bool) -> Result<(), Error> {
         let Session { conn, begin, ends_snapshot, read_only, deferred } = self;
-        let (conn, deferred, begin) = (conn.into_inner(), deferred.into_inner(), begin.get());
+        let (conn, deferred, begin) = (conn.into_inner(), deferred.into_inner(), begin.into_inner());
         match (read_only, keep, begin) {
             // No statement went out: there is no transaction to end, and the snapshot before
             // it is still open. Held-back statements are dropped unsent.
@@ -111,10 +113,33 @@ impl<'a> Session<'a> {
             }
             (false, false, None) => conn.link.call(&[], |client| client.batch_execute("ROLLBACK")),
             (false, true, begin) => {
-                let ahead = ahead(begin, &deferred);
+                let ahead = ahead(begin.as_deref(), &deferred);
                 conn.link.call(&ahead, |client| client.batch_execute("COMMIT"))
             }
         }
+    }
+
+    /// Starts the next job of a batch (see `batch`) in a savepoint of its own, which goes out
+    /// with the job's first statement.
+    pub(crate) fn savepoint(&self) {
+        let mut begin = self.begin.borrow_mut();
+        *begin = Some(match begin.take() {
+            Some(before) => Cow::Owned(format!("{before}; SAVEPOINT job")),
+            None => Cow::Borrowed("SAVEPOINT job"),
+        });
+    }
+
+    /// Ends a batch job's savepoint: keeps what the job wrote, its held-back statements going
+    /// first in the same flight, or rolls back to the savepoint, dropping them unsent. An
+    /// error means the transaction can no longer be trusted: the batch must be abandoned.
+    pub(crate) fn end_savepoint(&self, keep: bool) -> Result<(), Error> {
+        let mut conn = self.conn()?;
+        let (begin, mut deferred) = (self.begin.take(), self.deferred.take());
+        if !keep {
+            deferred.clear();
+        }
+        let sql = if keep { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+        conn.link.call(&ahead(begin.as_deref(), &deferred), |client| client.batch_execute(sql))
     }
 
     /// Holds `sql` back to go out with the job's next statement or its commit, in the same
@@ -176,8 +201,8 @@ impl<'a> Session<'a> {
     ) -> Result<T, Error> {
         let mut conn = self.conn()?;
         let statement = Self::prepared(&mut conn, text)?;
-        let deferred = self.deferred.take();
-        let ahead = ahead(self.begin.take(), &deferred);
+        let (begin, deferred) = (self.begin.take(), self.deferred.take());
+        let ahead = ahead(begin.as_deref(), &deferred);
         conn.link.call(&ahead, |client| work(client, &statement))
     }
 

@@ -4,7 +4,7 @@
 
 use std::sync::mpsc;
 
-use scim_store::contract::{Backend, Reader, Writer};
+use scim_store::contract::{Backend, Reader, WriteJob, Writer};
 use scim_store::{Error, Keys, Options, TenantKey};
 use serde_json::{Map, Value};
 
@@ -90,8 +90,25 @@ pub(crate) fn write<T: Send + 'static>(
     pg: &dyn Backend,
     f: impl FnOnce(&mut dyn Writer) -> Result<T, Error> + Send + 'static,
 ) -> Result<T, Error> {
+    submit(|job| pg.write(job), f)
+}
+
+/// [`write`] for a job on the tenant's resource `id` (`Backend::write_on`).
+pub(crate) fn write_on<T: Send + 'static>(
+    pg: &dyn Backend,
+    tenant: TenantKey,
+    id: &str,
+    f: impl FnOnce(&mut dyn Writer) -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    submit(|job| pg.write_on(tenant, id, job), f)
+}
+
+fn submit<T: Send + 'static>(
+    submit: impl FnOnce(WriteJob) -> Result<(), Error>,
+    f: impl FnOnce(&mut dyn Writer) -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
     let (send, receive) = mpsc::channel();
-    pg.write(Box::new(move |w| {
+    submit(Box::new(move |w| {
         let result = f(w);
         let keep = result.is_ok();
         let _ = send.send(result);

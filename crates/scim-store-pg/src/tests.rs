@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Barrier, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use scim_schema::ResourceKind::{Group, User};
@@ -17,7 +17,7 @@ use scim_store::{
 };
 use serde_json::{Map, json};
 
-use crate::testkit::{Fixture, TestDb, attrs, keys, read, write};
+use crate::testkit::{Fixture, TestDb, attrs, keys, read, write, write_on};
 use crate::{Postgres, SCHEMA_VERSION, connect};
 
 fn token(id: &str, tenant_id: &str) -> TokenRecord {
@@ -344,6 +344,99 @@ fn a_read_snapshot_ends_with_the_next_job_on_its_connection_or_once_idle() {
         assert!(Instant::now() < deadline, "{open} connections still idle in a transaction after 3 s");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn writes_on_one_busy_resource_share_a_transaction_and_keep_their_own_outcomes() {
+    let Some(f) = Fixture::new() else { return };
+    let (pg, t) = (&f.pg, f.a);
+    let g = group(pg, t, "busy");
+    let users: Vec<String> = (0..12).map(|i| user(pg, t, &format!("m{i}")).unwrap().id).collect();
+    let version = |g: &str| read(pg, |r| r.get(t, Group, g)).unwrap().unwrap().version;
+    let members = |g: &str| read(pg, |r| r.member_ids(t, g)).unwrap().len();
+    let add = |g: &str, u: &str| {
+        let (g, u) = (g.to_owned(), u.to_owned());
+        move |w: &mut dyn scim_store::Writer| {
+            w.add_members(t, &g, &[u], false)?;
+            w.touch(t, Group, &g, 2).map(drop)
+        }
+    };
+    // The first job holds its line until eleven more wait in it; they then run as one batch,
+    // in which one job fails, one panics and one records an audit row that cannot be written.
+    let round = |g: &str, audit_fails: bool| {
+        std::thread::scope(|scope| {
+            let (started, running) = mpsc::channel();
+            let (release, held) = mpsc::channel::<()>();
+            let first = add(g, &users[0]);
+            let first = scope.spawn(move || {
+                write_on(pg, t, g, move |w| {
+                    started.send(()).unwrap();
+                    held.recv().unwrap();
+                    first(w)
+                })
+            });
+            running.recv().unwrap();
+            let others: Vec<_> = (1..12)
+                .map(|i| {
+                    let job = add(g, &users[i]);
+                    scope.spawn(move || {
+                        write_on(pg, t, g, move |w| match i {
+                            5 => job(w).and(Err(Error::NotFound)),
+                            7 => panic!("a job panics"),
+                            9 if audit_fails => {
+                                job(w)?;
+                                let note = NewAudit {
+                                    at: 1,
+                                    request_id: "r".into(),
+                                    action: "PatchGroup".into(),
+                                    resource_id: None,
+                                    status: 204,
+                                    detail: None,
+                                };
+                                w.record_audit(scim_store::TenantKey(999_999), &note)
+                            }
+                            _ => job(w),
+                        })
+                    })
+                })
+                .collect();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while pg.commit_stats().queue_depth < 11 {
+                assert!(Instant::now() < deadline, "the jobs did not queue behind the first");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            release.send(()).unwrap();
+            let first = first.join().unwrap();
+            let others: Vec<_> = others.into_iter().map(|o| o.join()).collect();
+            (first, others)
+        })
+    };
+    let before = version(&g);
+    let (first, others) = round(&g, false);
+    assert!(first.is_ok());
+    for (i, outcome) in (1..12).zip(&others) {
+        match i {
+            5 => assert!(matches!(outcome, Ok(Err(Error::NotFound)))),
+            7 => assert!(outcome.is_err(), "the panic resumes on the job's own thread"),
+            _ => assert!(matches!(outcome, Ok(Ok(()))), "job {i}: {outcome:?}"),
+        }
+    }
+    // Each job that kept its writes added its member and bumped the version once.
+    assert_eq!((members(&g), version(&g)), (10, before + 10));
+    let sizes = pg.commit_stats().batches_at_most;
+    assert!(sizes[4] > sizes[3], "no batch of 9 to 16 jobs: {sizes:?}");
+
+    // A batch whose transaction fails keeps nothing of any job in it.
+    let other = group(pg, t, "other");
+    let (first, others) = round(&other, true);
+    assert!(first.is_ok());
+    for (i, outcome) in (1..12).zip(&others) {
+        match i {
+            7 => assert!(outcome.is_err()),
+            _ => assert!(matches!(outcome, Ok(Err(_))), "job {i}: {outcome:?}"),
+        }
+    }
+    assert_eq!(members(&other), 1);
 }
 
 #[test]

@@ -71,7 +71,18 @@ impl CommitStats {
         }
     }
 
-    fn record_batch(&self, jobs: usize) {
+    /// Counts a job submitted and waiting to be taken into a batch.
+    pub fn record_queued(&self) {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts `jobs` queued jobs as taken from the queue (into a batch, or away).
+    pub fn record_taken(&self, jobs: usize) {
+        self.queued.fetch_sub(jobs as u64, Ordering::Relaxed);
+    }
+
+    /// Counts a batch of `jobs` run in one transaction.
+    pub fn record_batch(&self, jobs: usize) {
         let jobs = jobs as u64;
         self.batches.fetch_add(1, Ordering::Relaxed);
         self.jobs.fetch_add(jobs, Ordering::Relaxed);
@@ -196,9 +207,9 @@ impl Committer {
         };
         let (reply, answer) = mpsc::channel();
         let job = Pending { work: Some(work), outcome: None, reply };
-        self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        self.stats.record_queued();
         if queue.send(job).is_err() {
-            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+            self.stats.record_taken(1);
             return Err(Error::Closed);
         }
         match answer.recv() {
@@ -239,7 +250,7 @@ fn serve(conn: Connection, jobs: Receiver<Pending>, commits: &AtomicI64, stats: 
                 Err(_) => break,
             }
         }
-        stats.queued.fetch_sub(batch.len() as u64, Ordering::Relaxed);
+        stats.record_taken(batch.len());
         stats.record_batch(batch.len());
         run_batch(&conn, batch, commits);
     }

@@ -48,6 +48,16 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// Runs `job` once in a write transaction; see the trait's contract.
     fn write(&self, job: WriteJob) -> Result<(), Error>;
 
+    /// Runs `job` as [`Backend::write`] does, for a job that writes the tenant's resource `id`
+    /// (a group whose members it changes, say). Jobs on one resource may be run together in
+    /// one transaction, one after another, each in a savepoint of its own, so that writes to
+    /// a busy resource share a commit instead of each waiting for the one before to commit.
+    /// Every other promise of `write` holds for each job. By default, just `write`.
+    fn write_on(&self, tenant: TenantKey, id: &str, job: WriteJob) -> Result<(), Error> {
+        let _ = (tenant, id);
+        self.write(job)
+    }
+
     /// A number that changes whenever the control data changes (see the contract). Compare values
     /// for equality only.
     fn data_version(&self) -> Result<i64, Error>;

@@ -7,10 +7,10 @@ use std::fmt;
 use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::contract::{Backend, Reader, Writer};
+use crate::contract::{Backend, Reader, WriteJob, Writer};
 use crate::{
     AccessKeyRecord, AdminAction, AdminTokenRecord, CommitSnapshot, Error, Moved, RateLimit, Retention, Tenant,
-    TokenRecord, transfer,
+    TenantKey, TokenRecord, transfer,
 };
 
 /// The store: every tenant's directory, in SQLite ([`Store::open`]) or another [`Backend`]
@@ -62,9 +62,37 @@ impl Store {
         T: Send + 'static,
         E: From<Error> + Send + 'static,
     {
+        self.submit(|job| self.backend.write(job), f)
+    }
+
+    /// [`Store::write`] for a job that writes the tenant's resource `id`: jobs on one busy
+    /// resource may share a transaction and its commit (see [`Backend::write_on`]).
+    pub fn write_on<T, E>(
+        &self,
+        tenant: TenantKey,
+        id: &str,
+        f: impl FnOnce(&mut dyn Writer) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+    {
+        self.submit(|job| self.backend.write_on(tenant, id, job), f)
+    }
+
+    /// Wraps `f` into a job, hands it to `submit`, and tells its outcome.
+    fn submit<T, E>(
+        &self,
+        submit: impl FnOnce(WriteJob) -> Result<(), Error>,
+        f: impl FnOnce(&mut dyn Writer) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+    {
         let slot: Arc<Mutex<Option<Result<T, E>>>> = Arc::new(Mutex::new(None));
         let filled = Arc::clone(&slot);
-        let committed = self.backend.write(Box::new(move |w| {
+        let committed = submit(Box::new(move |w| {
             let result = f(w);
             let keep = result.is_ok();
             *filled.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);

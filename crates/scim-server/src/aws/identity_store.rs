@@ -551,9 +551,9 @@ async fn create_membership(call: &Call) -> Result<Value, ApiError> {
     let group = id_of(call, ResourceKind::Group)?;
     let user = member_id(call)?;
     let (tenant, audit, store) = (call.tenant.key, call.audit(), call.state.store.clone());
-    let (g, u) = (group.clone(), user.clone());
+    let (g, u, group_id) = (group.clone(), user.clone(), group.clone());
     let key = blocking(move || {
-        store.write(move |w| {
+        store.write_on(tenant, &group_id, move |w| {
             both_exist(w, tenant, &g, &u)?;
             if w.add_members(tenant, &g, std::slice::from_ref(&u), false)? == 0 {
                 return Err(ApiError::AlreadyExists("GroupMembership".into()));
