@@ -662,9 +662,10 @@ pub async fn patch(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> Re
         store.write_on(tenant, &on, move |w| {
             // A group's PATCH that only adds or removes members writes no attribute, so it need
             // not hold the group from its first read: member rows commute, and `touch` bumps
-            // the version in one statement at the end, holding the group (on PostgreSQL) only
-            // from there to the commit, so PATCHes of one busy group overlap. A change of
-            // attributes, a members replace or a precondition holds it from the read.
+            // the version in one statement at the end (with the commit, when the answer has no
+            // body), holding the group (on PostgreSQL) only from there to the commit, so
+            // PATCHes of one busy group overlap. A change of attributes, a members replace or a
+            // precondition holds it from the read.
             let held = kind == ResourceKind::User || expected.is_some();
             let read = |w: &mut dyn Writer, hold: bool| {
                 if hold { w.get_for_update(tenant, kind, &id) } else { w.get(tenant, kind, &id) }
@@ -684,7 +685,12 @@ pub async fn patch(ctx: &Ctx, kind: ResourceKind, id: String, body: Value) -> Re
                 stored = w.replace(tenant, kind, &id, &keys, &patched.resource.attrs, audit.at)?;
             }
             if apply_members(w, tenant, &id, &patched.members, profile.nested_groups)? && !attrs_changed {
-                stored = w.touch(tenant, kind, &id, audit.at).map_err(found(kind))?;
+                if kind == ResourceKind::Group && profile.group_patch_no_content {
+                    // The answer has no body: the version bump can wait for the commit.
+                    w.touch_later(tenant, kind, &id, audit.at)?;
+                } else {
+                    stored = w.touch(tenant, kind, &id, audit.at).map_err(found(kind))?;
+                }
             }
             audited(w, tenant, audit, &id, StatusCode::OK)?;
             Ok::<_, ApiError>(stored)

@@ -173,6 +173,9 @@ impl Writer for Session<'_> {
     fn touch(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<Stored, Error> {
         Session::touch(self, tenant, kind, id, now)
     }
+    fn touch_later(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<(), Error> {
+        Session::touch_later(self, tenant, kind, id, now)
+    }
     fn delete(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<(), Error> {
         Session::delete(self, tenant, kind, id)
     }

@@ -89,16 +89,19 @@ impl Lines {
                 None
             }
         };
-        loop {
-            let batch = match lead.take() {
-                Some(batch) => batch,
-                None => match wait(&told) {
-                    Ok(batch) => batch,
-                    Err(done) => return done,
-                },
-            };
+        let mut panicked = None;
+        while let Some(batch) = match lead.take() {
+            Some(batch) => Some(batch),
+            None => match wait(&told) {
+                Ok(batch) => Some(batch),
+                Err(done) => return done,
+            },
+        } {
             stats.record_batch(batch.len());
-            run(pool, batch);
+            // Nothing in `run` should panic (a job's panic is caught there); if something did,
+            // the line is still passed on, or the jobs waiting in it would wait forever.
+            let ran = panic::catch_unwind(AssertUnwindSafe(|| run(pool, batch)));
+            panicked = panicked.or(ran.err());
             // Pass the line on to the first job waiting in it, or close it.
             let mut lines = self.lock();
             let Some(line) = lines.get_mut(&key) else { break };
@@ -109,11 +112,16 @@ impl Lines {
             let next: Vec<Queued> = line.drain(..line.len().min(MAX_BATCH)).collect();
             drop(lines);
             stats.record_taken(next.len());
-            let first = next[0].turn.clone();
-            // A thread gone from its wait cannot lead: this one runs the batch instead.
-            if let Err(mpsc::SendError(Turn::Lead(next))) = first.send(Turn::Lead(next)) {
-                lead = Some(next);
+            let Some(first) = next.first().map(|q| q.turn.clone()) else { break };
+            match first.send(Turn::Lead(next)) {
+                Ok(()) => break,
+                // A thread gone from its wait cannot lead: this one runs the batch instead.
+                Err(mpsc::SendError(Turn::Lead(next))) => lead = Some(next),
+                Err(_) => break,
             }
+        }
+        if let Some(panic) = panicked {
+            panic::resume_unwind(panic);
         }
         match wait(&told) {
             Ok(_) => Err(Error::Backend("a batch was handed to a job that had already run".into())),

@@ -286,6 +286,15 @@ impl Session<'_> {
         row.as_ref().map(stored).transpose()?.ok_or(Error::NotFound)
     }
 
+    /// [`Session::touch`] held back until the commit (see `Writer::touch_later`): the row is
+    /// locked only by the commit's flight, and a batch's jobs (`batch`) touch it together there.
+    pub(crate) fn touch_later(&self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<(), Error> {
+        self.defer_to_commit(
+            "UPDATE resources SET modified = $4, version = version + 1 WHERE id = $3 AND tenant = $1 AND kind = $2",
+            vec![Box::new(tenant.0), Box::new(code(kind)), Box::new(id.to_owned()), Box::new(now)],
+        )
+    }
+
     /// Deletes the resource (its memberships go by cascade) and gives its quota place back.
     pub(crate) fn delete(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<(), Error> {
         crate::tenants::found(self.exec(

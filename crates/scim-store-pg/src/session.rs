@@ -5,7 +5,7 @@
 //! [`Writer`]. This file only opens and ends the transaction and runs statements.
 
 use std::borrow::Cow;
-use std::cell::{RefCell, RefMut};
+use std::cell::{Cell, RefCell, RefMut};
 use std::time::Instant;
 
 use postgres::types::{FromSql, ToSql};
@@ -45,6 +45,10 @@ pub(crate) struct Session<'a> {
     read_only: bool,
     /// Statements held back to go with the next statement or the commit (see [`Session::defer`]).
     deferred: RefCell<Vec<Deferred>>,
+    /// Statements held back to go with the commit only (see [`Session::defer_to_commit`]).
+    at_commit: RefCell<Vec<Deferred>>,
+    /// How many of `at_commit` were held back before the current batch job's savepoint.
+    job_start: Cell<usize>,
 }
 
 /// A statement held back, with its parameters.
@@ -84,6 +88,8 @@ impl<'a> Session<'a> {
             ends_snapshot,
             read_only,
             deferred: RefCell::new(Vec::new()),
+            at_commit: RefCell::new(Vec::new()),
+            job_start: Cell::new(0),
         }
     }
 
@@ -94,8 +100,9 @@ impl<'a> Session<'a> {
     /// nothing, so it is left open, to be ended by whatever next uses the connection: nothing
     /// can be lost.
     pub(crate) fn finish(self, keep: bool) -> Result<(), Error> {
-        let Session { conn, begin, ends_snapshot, read_only, deferred } = self;
-        let (conn, deferred, begin) = (conn.into_inner(), deferred.into_inner(), begin.into_inner());
+        let Session { conn, begin, ends_snapshot, read_only, deferred, at_commit, .. } = self;
+        let (conn, mut deferred, begin) = (conn.into_inner(), deferred.into_inner(), begin.into_inner());
+        deferred.extend(at_commit.into_inner());
         match (read_only, keep, begin) {
             // No statement went out: there is no transaction to end, and the snapshot before
             // it is still open. Held-back statements are dropped unsent.
@@ -122,6 +129,7 @@ impl<'a> Session<'a> {
     /// Starts the next job of a batch (see `batch`) in a savepoint of its own, which goes out
     /// with the job's first statement.
     pub(crate) fn savepoint(&self) {
+        self.job_start.set(self.at_commit.borrow().len());
         let mut begin = self.begin.borrow_mut();
         *begin = Some(match begin.take() {
             Some(before) => Cow::Owned(format!("{before}; SAVEPOINT job")),
@@ -137,6 +145,7 @@ impl<'a> Session<'a> {
         let (begin, mut deferred) = (self.begin.take(), self.deferred.take());
         if !keep {
             deferred.clear();
+            self.at_commit.borrow_mut().truncate(self.job_start.get());
         }
         let sql = if keep { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
         conn.link.call(&ahead(begin.as_deref(), &deferred), |client| client.batch_execute(sql))
@@ -149,6 +158,17 @@ impl<'a> Session<'a> {
         let mut conn = self.conn()?;
         let statement = Self::prepared(&mut conn, Text::Fixed(sql))?;
         self.deferred.borrow_mut().push(Deferred { statement, params });
+        Ok(())
+    }
+
+    /// Holds `sql` back to go out with the commit, after the job's other statements: for a
+    /// statement that locks a row others wait for, and whose answer the job does not need. If
+    /// it fails, the commit fails with its error and nothing is kept (in a batch: nothing of
+    /// any job).
+    pub(crate) fn defer_to_commit(&self, sql: &'static str, params: Vec<Box<dyn ToSql + Sync>>) -> Result<(), Error> {
+        let mut conn = self.conn()?;
+        let statement = Self::prepared(&mut conn, Text::Fixed(sql))?;
+        self.at_commit.borrow_mut().push(Deferred { statement, params });
         Ok(())
     }
 

@@ -354,11 +354,12 @@ fn writes_on_one_busy_resource_share_a_transaction_and_keep_their_own_outcomes()
     let users: Vec<String> = (0..12).map(|i| user(pg, t, &format!("m{i}")).unwrap().id).collect();
     let version = |g: &str| read(pg, |r| r.get(t, Group, g)).unwrap().unwrap().version;
     let members = |g: &str| read(pg, |r| r.member_ids(t, g)).unwrap().len();
-    let add = |g: &str, u: &str| {
-        let (g, u) = (g.to_owned(), u.to_owned());
+    // Odd jobs hold their version bump back for the commit (`touch_later`), even ones do not.
+    let add = |g: &str, i: usize| {
+        let (g, u) = (g.to_owned(), users[i].clone());
         move |w: &mut dyn scim_store::Writer| {
             w.add_members(t, &g, &[u], false)?;
-            w.touch(t, Group, &g, 2).map(drop)
+            if i % 2 == 1 { w.touch_later(t, Group, &g, 2) } else { w.touch(t, Group, &g, 2).map(drop) }
         }
     };
     // The first job holds its line until eleven more wait in it; they then run as one batch,
@@ -367,7 +368,7 @@ fn writes_on_one_busy_resource_share_a_transaction_and_keep_their_own_outcomes()
         std::thread::scope(|scope| {
             let (started, running) = mpsc::channel();
             let (release, held) = mpsc::channel::<()>();
-            let first = add(g, &users[0]);
+            let first = add(g, 0);
             let first = scope.spawn(move || {
                 write_on(pg, t, g, move |w| {
                     started.send(()).unwrap();
@@ -378,7 +379,7 @@ fn writes_on_one_busy_resource_share_a_transaction_and_keep_their_own_outcomes()
             running.recv().unwrap();
             let others: Vec<_> = (1..12)
                 .map(|i| {
-                    let job = add(g, &users[i]);
+                    let job = add(g, i);
                     scope.spawn(move || {
                         write_on(pg, t, g, move |w| match i {
                             5 => job(w).and(Err(Error::NotFound)),
@@ -421,7 +422,8 @@ fn writes_on_one_busy_resource_share_a_transaction_and_keep_their_own_outcomes()
             _ => assert!(matches!(outcome, Ok(Ok(()))), "job {i}: {outcome:?}"),
         }
     }
-    // Each job that kept its writes added its member and bumped the version once.
+    // Each job that kept its writes added its member and bumped the version once; the bumps
+    // held back by the failed and the panicked job went with them.
     assert_eq!((members(&g), version(&g)), (10, before + 10));
     let sizes = pg.commit_stats().batches_at_most;
     assert!(sizes[4] > sizes[3], "no batch of 9 to 16 jobs: {sizes:?}");
@@ -437,6 +439,29 @@ fn writes_on_one_busy_resource_share_a_transaction_and_keep_their_own_outcomes()
         }
     }
     assert_eq!(members(&other), 1);
+}
+
+#[test]
+fn a_touch_held_for_the_commit_bumps_the_version_only_once_the_job_commits() {
+    let Some(f) = Fixture::new() else { return };
+    let (pg, t) = (&f.pg, f.a);
+    let g = group(pg, t, "g");
+    let version = || read(pg, |r| r.get(t, Group, &g)).unwrap().unwrap().version;
+    let before = version();
+    let id = g.clone();
+    let inside = write(pg, move |w| {
+        w.touch_later(t, Group, &id, 5)?;
+        Ok(w.get(t, Group, &id)?.unwrap().version)
+    });
+    assert_eq!((inside.unwrap(), version()), (before, before + 1));
+    let id = g.clone();
+    let failed = write(pg, move |w| {
+        w.touch_later(t, Group, &id, 6)?;
+        Err::<(), _>(Error::NotFound)
+    });
+    assert!(matches!(failed, Err(Error::NotFound)));
+    assert_eq!(version(), before + 1);
+    write(pg, move |w| w.touch_later(t, Group, "no-such-group", 7)).unwrap();
 }
 
 #[test]

@@ -235,6 +235,11 @@ pub trait Writer: Reader {
     /// Marks a resource changed (one version more) without changing its attributes; returns it
     /// as it now is. [`Error::NotFound`] if unknown.
     fn touch(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<Stored, Error>;
+    /// Marks a resource changed as [`Writer::touch`] does, for a caller that needs nothing
+    /// back: the backend may hold the statement back until the job commits, so that the row,
+    /// which concurrent writers of the resource wait for, is held for the shortest time. A
+    /// resource gone by then is left alone, without an error.
+    fn touch_later(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<(), Error>;
     /// Deletes a resource and its memberships; [`Error::NotFound`] if unknown.
     fn delete(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<(), Error>;
     /// Reads a resource and holds it against concurrent writers until the job ends: what a

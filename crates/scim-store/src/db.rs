@@ -191,6 +191,9 @@ impl Writer for Db<'_> {
     fn touch(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<Stored, Error> {
         Db::touch(self, tenant, kind, id, now)
     }
+    fn touch_later(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<(), Error> {
+        Db::touch_later(self, tenant, kind, id, now)
+    }
     fn delete(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<(), Error> {
         Db::delete(self, tenant, kind, id)
     }

@@ -207,6 +207,17 @@ impl Db<'_> {
             .ok_or(Error::NotFound)
     }
 
+    /// [`Db::touch`] for a caller that needs nothing back; an unknown resource is left alone.
+    /// SQLite has one writer, so nothing is gained by waiting for the commit: it runs now.
+    pub fn touch_later(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<(), Error> {
+        self.conn()
+            .prepare_cached(
+                "UPDATE resources SET modified = ?4, version = version + 1 WHERE id = ?3 AND tenant = ?1 AND kind = ?2",
+            )?
+            .execute((tenant.0, kind.code(), id, now))?;
+        Ok(())
+    }
+
     /// Deletes a resource for good; its memberships go with it (cascade).
     /// [`Error::NotFound`] if the tenant has no such resource.
     pub fn delete(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<(), Error> {
@@ -260,6 +271,12 @@ mod tests {
         let got = store.read(|r| r.get(t, ResourceKind::User, &user.id)).unwrap().unwrap();
         assert_eq!((got.modified, got.version, &got.attrs), (3000, 3, &attrs("x")));
         assert_eq!(touched, got);
+
+        let id = user.id.clone();
+        store.write(move |w| w.touch_later(t, ResourceKind::User, &id, 4000)).unwrap();
+        let got = store.read(|r| r.get(t, ResourceKind::User, &user.id)).unwrap().unwrap();
+        assert_eq!((got.modified, got.version), (4000, 4));
+        store.write(move |w| w.touch_later(t, ResourceKind::User, "no-such-user", 5000)).unwrap();
 
         let id = user.id.clone();
         store.write(move |w| w.delete(t, ResourceKind::User, &id)).unwrap();

@@ -558,7 +558,7 @@ async fn create_membership(call: &Call) -> Result<Value, ApiError> {
             if w.add_members(tenant, &g, std::slice::from_ref(&u), false)? == 0 {
                 return Err(ApiError::AlreadyExists("GroupMembership".into()));
             }
-            w.touch(tenant, ResourceKind::Group, &g, audit.at)?;
+            w.touch_later(tenant, ResourceKind::Group, &g, audit.at)?;
             let key = w.membership_key(tenant, &g, &u)?.ok_or_else(|| not_found(ResourceKind::Group, &g))?;
             audited(w, tenant, audit, &g, StatusCode::OK)?;
             Ok::<_, ApiError>(key)
@@ -604,7 +604,7 @@ async fn delete_membership(call: &Call) -> Result<Value, ApiError> {
                 .membership(tenant, key)?
                 .ok_or(ApiError::ResourceNotFound { resource_type: "GROUP_MEMBERSHIP", id })?;
             w.remove_members(tenant, &group, &[user])?;
-            w.touch(tenant, ResourceKind::Group, &group, audit.at)?;
+            w.touch_later(tenant, ResourceKind::Group, &group, audit.at)?;
             audited(w, tenant, audit, &group, StatusCode::OK)
         })
     })
