@@ -43,10 +43,10 @@ pub fn render(
     kind: ResourceKind,
     meta: Meta<'_>,
     mut attrs: Map<String, Value>,
-    memberships: Memberships,
+    mut memberships: Memberships,
     location: Option<&str>,
 ) -> Value {
-    let mut out = Map::new();
+    let mut out = Map::with_capacity(attrs.len() + 4);
     out.insert("id".into(), Value::String(meta.id.to_owned()));
     if let Some(external_id) = attrs.remove("externalId") {
         out.insert("externalId".into(), external_id);
@@ -74,13 +74,13 @@ pub fn render(
     };
     for def in kind.schema().attributes {
         if def.name == membership_name {
-            match &memberships {
+            match std::mem::replace(&mut memberships, Memberships::Omitted) {
                 Memberships::Omitted => {}
                 Memberships::Empty => {
                     out.insert(def.name.into(), Value::Array(Vec::new()));
                 }
                 Memberships::Listed(values) => {
-                    out.insert(def.name.into(), Value::Array(values.clone()));
+                    out.insert(def.name.into(), Value::Array(values));
                 }
             }
         } else if def.returned != Returned::Never

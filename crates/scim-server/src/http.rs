@@ -162,7 +162,14 @@ impl Writer<'_> {
     /// AWS APIs' does), and its body serialised.
     pub fn render(&self, reply: Reply) -> Response<Body> {
         let bytes = match &reply.body {
-            ReplyBody::Json(value) => Bytes::from(serde_json::to_vec(value).unwrap_or_default()),
+            ReplyBody::Json(value) => {
+                // Sized for a typical resource, so its bytes are written without regrowing.
+                let mut bytes = Vec::with_capacity(1024);
+                match serde_json::to_writer(&mut bytes, value) {
+                    Ok(()) => Bytes::from(bytes),
+                    Err(_) => Bytes::new(),
+                }
+            }
             ReplyBody::Empty => Bytes::new(),
         };
         let mut response = Response::new(Full::new(bytes));

@@ -45,8 +45,8 @@ pub(crate) const COLUMNS: &str = "r.seq, r.id, r.created, r.modified, r.version,
 
 /// A [`Stored`] from a row of [`COLUMNS`].
 pub(crate) fn stored(row: &Row<'_>) -> rusqlite::Result<Stored> {
-    let attrs: String = row.get(5)?;
-    let attrs = serde_json::from_str(&attrs)
+    // Parsed from the row's own text, not from a copy of it.
+    let attrs = serde_json::from_str(row.get_ref(5)?.as_str()?)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(5, Type::Text, Box::new(e)))?;
     Ok(Stored {
         seq: row.get(0)?,
