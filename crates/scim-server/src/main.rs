@@ -29,6 +29,7 @@ mod error;
 mod health;
 mod http;
 mod lanes;
+mod logging;
 mod metrics;
 mod ratelimit;
 mod refusals;
@@ -98,30 +99,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// Sets up logging to standard error. Lines are formatted on the request's thread but written
-/// by a logging thread, through a buffer flushed whenever no line is waiting: one `write` per
-/// burst under load instead of one per request, and at once when idle. The returned guard
-/// flushes what is left when dropped, at exit.
-fn init_logging(args: &Args) -> Result<tracing_appender::non_blocking::WorkerGuard, CliError> {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SCIM_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    // Not lossy: if standard error cannot keep up, requests wait rather than lines vanish.
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("scim-log")
-        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi);
-    match args.get("log-format", "SCIM_LOG_FORMAT").as_deref() {
-        None | Some("human") => builder.init(),
-        Some("json") => builder.json().flatten_event(true).init(),
-        Some(other) => return Err(CliError::Usage(format!("--log-format must be human or json, not {other:?}"))),
-    }
-    Ok(guard)
-}
-
 fn serve(args: &Args) -> Result<(), CliError> {
-    let _log = init_logging(args)?;
+    let _log = logging::init(args)?;
     let store = Arc::new(cli::open(args)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
