@@ -5,6 +5,7 @@
 //! so responses are stable and diffable. Nothing is emitted that the profile would refuse on
 //! input: an Okta PUT that echoes a GET back must pass.
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::definition::{ResourceKind, Returned};
@@ -47,54 +48,219 @@ pub fn render(
     location: Option<&str>,
 ) -> Value {
     let mut out = Map::with_capacity(attrs.len() + 4);
-    out.insert("id".into(), Value::String(meta.id.to_owned()));
-    if let Some(external_id) = attrs.remove("externalId") {
-        out.insert("externalId".into(), external_id);
-    }
-    let mut meta_out = Map::new();
-    meta_out.insert("resourceType".into(), Value::String(kind.name().to_owned()));
-    meta_out.insert("created".into(), Value::String(format_datetime(meta.created)));
-    meta_out.insert("lastModified".into(), Value::String(format_datetime(meta.modified)));
+    layout(kind, &mut attrs, |part| match part {
+        Part::Id => {
+            out.insert("id".into(), Value::String(meta.id.to_owned()));
+        }
+        Part::Meta => {
+            out.insert("meta".into(), meta_of(profile, kind, meta, location));
+        }
+        Part::Schemas(schemas) => {
+            out.insert("schemas".into(), Value::Array(schemas.map(|s| Value::String(s.to_owned())).collect()));
+        }
+        Part::Memberships(name) => {
+            if let Some(values) = std::mem::replace(&mut memberships, Memberships::Omitted).into_value() {
+                out.insert(name.into(), values);
+            }
+        }
+        Part::Attribute(name, value) => {
+            out.insert(name.into(), value);
+        }
+    });
+    Value::Object(out)
+}
+
+/// [`render`] written straight out as compact JSON, from attributes left as the text of a JSON
+/// object (`attrs`): nothing beneath the top level is parsed, so a resource read back is not
+/// built into a tree only to be written out again. For attributes that `serde_json` wrote
+/// (compact), the bytes are exactly those of [`render`]'s output serialized. `None` if `attrs`
+/// is not a JSON object whose keys need no unescaping: [`render`] is then the way.
+pub fn render_text(
+    profile: &Profile,
+    kind: ResourceKind,
+    meta: Meta<'_>,
+    attrs: &str,
+    memberships: &Memberships,
+    location: Option<&str>,
+) -> Option<Vec<u8>> {
+    let mut attrs: TextAttrs<'_> = serde_json::from_str(attrs).ok()?;
+    let mut out = Vec::with_capacity(1024);
+    out.push(b'{');
+    let mut first = true;
+    let mut failed = false;
+    layout(kind, &mut attrs, |part| {
+        let mut key = |out: &mut Vec<u8>, name: &str| {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            failed |= serde_json::to_writer(&mut *out, name).is_err();
+            out.push(b':');
+        };
+        let written = match part {
+            Part::Id => {
+                key(&mut out, "id");
+                serde_json::to_writer(&mut out, meta.id)
+            }
+            Part::Meta => {
+                key(&mut out, "meta");
+                serde_json::to_writer(&mut out, &meta_of(profile, kind, meta, location))
+            }
+            Part::Schemas(schemas) => {
+                key(&mut out, "schemas");
+                serde_json::to_writer(&mut out, &schemas.collect::<Vec<_>>())
+            }
+            Part::Memberships(name) => match memberships {
+                Memberships::Omitted => Ok(()),
+                Memberships::Empty => {
+                    key(&mut out, name);
+                    out.extend_from_slice(b"[]");
+                    Ok(())
+                }
+                Memberships::Listed(values) => {
+                    key(&mut out, name);
+                    serde_json::to_writer(&mut out, values)
+                }
+            },
+            Part::Attribute(name, value) => {
+                key(&mut out, name);
+                out.extend_from_slice(value.get().as_bytes());
+                Ok(())
+            }
+        };
+        failed |= written.is_err();
+    });
+    out.push(b'}');
+    (!failed).then_some(out)
+}
+
+/// The `meta` attribute.
+fn meta_of(profile: &Profile, kind: ResourceKind, meta: Meta<'_>, location: Option<&str>) -> Value {
+    let mut out = Map::with_capacity(5);
+    out.insert("resourceType".into(), Value::String(kind.name().to_owned()));
+    out.insert("created".into(), Value::String(format_datetime(meta.created)));
+    out.insert("lastModified".into(), Value::String(format_datetime(meta.modified)));
     if profile.meta_location
         && let Some(location) = location
     {
-        meta_out.insert("location".into(), Value::String(location.to_owned()));
+        out.insert("location".into(), Value::String(location.to_owned()));
     }
     if profile.etags {
-        meta_out.insert("version".into(), Value::String(etag(meta.version)));
+        out.insert("version".into(), Value::String(etag(meta.version)));
     }
-    out.insert("meta".into(), Value::Object(meta_out));
-    let mut schemas = vec![Value::String(kind.schema().id.to_owned())];
-    schemas
-        .extend(kind.extensions().iter().filter(|e| attrs.contains_key(e.id)).map(|e| Value::String(e.id.to_owned())));
-    out.insert("schemas".into(), Value::Array(schemas));
+    Value::Object(out)
+}
+
+impl Memberships {
+    /// The attribute's value, or `None` when it is omitted.
+    fn into_value(self) -> Option<Value> {
+        match self {
+            Memberships::Omitted => None,
+            Memberships::Empty => Some(Value::Array(Vec::new())),
+            Memberships::Listed(values) => Some(Value::Array(values)),
+        }
+    }
+}
+
+/// One part of a rendered resource, as [`layout`] orders them.
+enum Part<V, S> {
+    /// `id`.
+    Id,
+    /// `meta`.
+    Meta,
+    /// `schemas`: the core schema, then each extension the resource has.
+    Schemas(S),
+    /// The memberships' attribute (`groups` or `members`), at its place among the attributes.
+    Memberships(&'static str),
+    /// A stored attribute (`externalId`, a core attribute, an extension) and its value.
+    Attribute(&'static str, V),
+}
+
+/// Attributes the two renderings take their values from, by name.
+trait Attributes {
+    type Value;
+    fn has(&self, name: &str) -> bool;
+    fn take(&mut self, name: &str) -> Option<Self::Value>;
+}
+
+impl Attributes for Map<String, Value> {
+    type Value = Value;
+    fn has(&self, name: &str) -> bool {
+        self.contains_key(name)
+    }
+    fn take(&mut self, name: &str) -> Option<Value> {
+        self.remove(name)
+    }
+}
+
+/// A JSON object's top-level members, their values left as text. Keys are borrowed from the
+/// text, so one that needs unescaping fails to parse (and [`render`] takes over).
+struct TextAttrs<'a>(Vec<(&'a str, &'a RawValue)>);
+
+impl<'de> serde::Deserialize<'de> for TextAttrs<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = TextAttrs<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<TextAttrs<'de>, M::Error> {
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(16));
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(TextAttrs(members))
+            }
+        }
+        deserializer.deserialize_map(Members)
+    }
+}
+
+impl<'a> Attributes for TextAttrs<'a> {
+    type Value = &'a RawValue;
+    fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(key, _)| *key == name)
+    }
+    fn take(&mut self, name: &str) -> Option<&'a RawValue> {
+        let at = self.0.iter().position(|(key, _)| *key == name)?;
+        Some(self.0.swap_remove(at).1)
+    }
+}
+
+/// The order of a rendered resource, the one place it is decided: `id`, `externalId`, `meta`,
+/// `schemas`, then the core attributes as the schema lists them (never those returned never;
+/// the memberships at their place), then the extensions. Attributes the schema does not name
+/// are left out.
+fn layout<A: Attributes>(
+    kind: ResourceKind,
+    attrs: &mut A,
+    mut put: impl FnMut(Part<A::Value, &mut dyn Iterator<Item = &'static str>>),
+) {
+    put(Part::Id);
+    if let Some(external_id) = attrs.take("externalId") {
+        put(Part::Attribute("externalId", external_id));
+    }
+    put(Part::Meta);
+    let extensions = kind.extensions().iter().filter(|e| attrs.has(e.id)).map(|e| e.id);
+    put(Part::Schemas(&mut std::iter::once(kind.schema().id).chain(extensions)));
     let membership_name = match kind {
         ResourceKind::User => "groups",
         ResourceKind::Group => "members",
     };
     for def in kind.schema().attributes {
         if def.name == membership_name {
-            match std::mem::replace(&mut memberships, Memberships::Omitted) {
-                Memberships::Omitted => {}
-                Memberships::Empty => {
-                    out.insert(def.name.into(), Value::Array(Vec::new()));
-                }
-                Memberships::Listed(values) => {
-                    out.insert(def.name.into(), Value::Array(values));
-                }
-            }
+            put(Part::Memberships(def.name));
         } else if def.returned != Returned::Never
-            && let Some(value) = attrs.remove(def.name)
+            && let Some(value) = attrs.take(def.name)
         {
-            out.insert(def.name.into(), value);
+            put(Part::Attribute(def.name, value));
         }
     }
     for extension in kind.extensions() {
-        if let Some(value) = attrs.remove(extension.id) {
-            out.insert(extension.id.into(), value);
+        if let Some(value) = attrs.take(extension.id) {
+            put(Part::Attribute(extension.id, value));
         }
     }
-    Value::Object(out)
 }
 
 /// Which attributes a response carries: the `attributes` and `excludedAttributes` parameters
@@ -237,6 +403,7 @@ pub fn etag(version: i64) -> String {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
+    use proptest::strategy::Strategy;
     use serde_json::json;
 
     use super::*;
@@ -310,6 +477,98 @@ mod tests {
             &Projection::Only(paths("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department")),
         );
         assert_eq!(ext["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"], json!({"department": "D"}));
+    }
+
+    /// `render_text` over the stored text must give exactly the bytes of `render` serialized.
+    fn same_bytes(profile: &Profile, kind: ResourceKind, attrs: &Map<String, Value>, memberships: Memberships) {
+        let meta = Meta { id: "i\"d", created: 1_585_622_175_000, modified: 1_585_622_176_123, version: 7 };
+        let text = Value::Object(attrs.clone()).to_string();
+        let expected =
+            serde_json::to_vec(&render(profile, kind, meta, attrs.clone(), memberships.clone(), Some("https://h/U/1")))
+                .unwrap();
+        let got = render_text(profile, kind, meta, &text, &memberships, Some("https://h/U/1"));
+        if attrs.keys().any(|k| serde_json::to_string(k).unwrap().len() != k.len() + 2) {
+            // A key that needs escaping is not borrowed: the caller renders the tree instead.
+            assert_eq!(got, None);
+        } else {
+            let got = got.unwrap();
+            assert_eq!(String::from_utf8(got).unwrap(), String::from_utf8(expected).unwrap());
+        }
+    }
+
+    #[test]
+    fn rendering_the_stored_text_gives_the_bytes_of_rendering_the_tree() {
+        let user = json!({
+            "password": "never", "nickName": "n\u{1}\"\\é😀", "userName": "a", "externalId": "e",
+            "unknown": 1, "emails": [{"value": "a@x", "primary": true}], "active": false,
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R", "n": 1.5e300},
+            "name": {"givenName": "G", "familyName": null},
+        });
+        let user = user.as_object().unwrap();
+        let group = json!({"displayName": "G", "externalId": "x"});
+        let group = group.as_object().unwrap();
+        let listed = Memberships::Listed(vec![json!({"value": "u1", "$ref": "https://h/Users/u1"})]);
+        for profile in [&IDENTITY_CENTER, &crate::profile::RFC] {
+            same_bytes(profile, ResourceKind::User, user, Memberships::Omitted);
+            same_bytes(profile, ResourceKind::User, user, listed.clone());
+            same_bytes(profile, ResourceKind::User, &Map::new(), Memberships::Empty);
+            same_bytes(profile, ResourceKind::Group, group, listed.clone());
+            same_bytes(profile, ResourceKind::Group, group, Memberships::Empty);
+            same_bytes(profile, ResourceKind::Group, group, Memberships::Omitted);
+        }
+        let mut escaped = user.clone();
+        escaped.insert("we\"ird".into(), json!(1));
+        same_bytes(&IDENTITY_CENTER, ResourceKind::User, &escaped, Memberships::Omitted);
+        let meta = Meta { id: "u", created: 0, modified: 0, version: 1 };
+        for text in ["[]", "1", "{", "{\"a\":1}x", ""] {
+            assert_eq!(
+                render_text(&IDENTITY_CENTER, ResourceKind::User, meta, text, &Memberships::Omitted, None),
+                None
+            );
+        }
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            ".{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::vec((".{0,6}", inner), 0..4)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        #[test]
+        fn any_stored_object_renders_the_same_from_text_as_from_the_tree(
+            members in proptest::collection::vec((
+                proptest::prop_oneof![
+                    proptest::sample::select(vec![
+                        "userName", "name", "displayName", "emails", "externalId", "password", "active",
+                        "members", "groups", "title", "addresses",
+                        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+                    ]).prop_map(str::to_owned),
+                    ".{0,8}",
+                ],
+                json_value(),
+            ), 0..10),
+            group in proptest::prelude::any::<bool>(),
+            rfc in proptest::prelude::any::<bool>(),
+        ) {
+            let attrs: Map<String, Value> = members.into_iter().collect();
+            let kind = if group { ResourceKind::Group } else { ResourceKind::User };
+            let profile = if rfc { &crate::profile::RFC } else { &IDENTITY_CENTER };
+            same_bytes(profile, kind, &attrs, Memberships::Omitted);
+        }
     }
 
     #[test]

@@ -161,15 +161,16 @@ impl Writer<'_> {
     /// reply's own headers (one naming the content type replaces the writer's in place, as the
     /// AWS APIs' does), and its body serialised.
     pub fn render(&self, reply: Reply) -> Response<Body> {
-        let bytes = match &reply.body {
+        let bytes = match reply.body {
             ReplyBody::Json(value) => {
                 // Sized for a typical resource, so its bytes are written without regrowing.
                 let mut bytes = Vec::with_capacity(1024);
-                match serde_json::to_writer(&mut bytes, value) {
+                match serde_json::to_writer(&mut bytes, &value) {
                     Ok(()) => Bytes::from(bytes),
                     Err(_) => Bytes::new(),
                 }
             }
+            ReplyBody::Written(json) => Bytes::from(json),
             ReplyBody::Empty => Bytes::new(),
         };
         let mut response = Response::new(Full::new(bytes));

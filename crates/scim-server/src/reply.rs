@@ -26,6 +26,9 @@ pub struct Reply {
 pub enum ReplyBody {
     /// A JSON document.
     Json(Value),
+    /// A JSON document already written out: a resource rendered straight from its stored text
+    /// (`scim_schema::render::render_text`).
+    Written(Vec<u8>),
     /// No body (still typed as JSON, as AWS does).
     Empty,
 }
@@ -48,10 +51,16 @@ impl Reply {
         self
     }
 
+    /// A reply with `status` and a JSON body already written out.
+    pub fn written(status: StatusCode, json: Vec<u8>) -> Reply {
+        Reply { status, headers: Vec::new(), body: ReplyBody::Written(json) }
+    }
+
     /// The JSON body taken out (`null` when there is none).
     pub fn into_json(self) -> Value {
         match self.body {
             ReplyBody::Json(value) => value,
+            ReplyBody::Written(json) => serde_json::from_slice(&json).unwrap_or(Value::Null),
             ReplyBody::Empty => Value::Null,
         }
     }
@@ -74,5 +83,6 @@ mod tests {
         assert_eq!(names, [("location", "/Users/1"), ("etag", "W/\"2\"")]);
         assert_eq!(reply.into_json(), json!({"id": "1"}));
         assert_eq!(Reply::empty(StatusCode::NO_CONTENT).into_json(), Value::Null);
+        assert_eq!(Reply::written(StatusCode::OK, b"{\"id\":\"1\"}".to_vec()).into_json(), json!({"id": "1"}));
     }
 }

@@ -106,19 +106,51 @@ impl Ctx {
     ) -> Result<Reply, ApiError> {
         let (version, location) = (stored.version, self.location(kind, &stored.id));
         let body = self.render(kind, stored, memberships, &self.projection()?);
-        let mut reply = Reply::json(status, body);
+        Ok(self.with_headers(Reply::json(status, body), version, &location))
+    }
+
+    /// A single resource read back: written straight from its stored text where nothing is
+    /// projected (the common case, and the cheap one), else as [`Ctx::respond`] does.
+    fn respond_text(
+        &self,
+        kind: ResourceKind,
+        stored: Stored<String>,
+        memberships: Memberships,
+    ) -> Result<Reply, ApiError> {
+        let projection = self.projection()?;
+        if projection == Projection::All {
+            let location = self.location(kind, &stored.id);
+            let meta = render::Meta {
+                id: &stored.id,
+                created: stored.created,
+                modified: stored.modified,
+                version: stored.version,
+            };
+            let written = render::render_text(self.profile(), kind, meta, &stored.attrs, &memberships, Some(&location));
+            if let Some(json) = written {
+                return Ok(self.with_headers(Reply::written(StatusCode::OK, json), stored.version, &location));
+            }
+        }
+        let attrs = serde_json::from_str(&stored.attrs)
+            .map_err(|e| ApiError::Internal(format!("a stored resource is not a JSON object: {e}")))?;
+        let Stored { seq, id, created, modified, version, .. } = stored;
+        self.respond(StatusCode::OK, kind, Stored { seq, id, created, modified, version, attrs }, memberships)
+    }
+
+    /// `reply` with the `ETag` of `version` and, on 201, the `Location`, where the profile has them.
+    fn with_headers(&self, mut reply: Reply, version: i64, location: &str) -> Reply {
         if self.profile().etags
             && let Ok(tag) = HeaderValue::from_str(&render::etag(version))
         {
             reply = reply.with_header(hyper::header::ETAG, tag);
         }
-        if status == StatusCode::CREATED
+        if reply.status == StatusCode::CREATED
             && self.profile().meta_location
-            && let Ok(location) = HeaderValue::from_str(&location)
+            && let Ok(location) = HeaderValue::from_str(location)
         {
             reply = reply.with_header(hyper::header::LOCATION, location);
         }
-        Ok(reply)
+        reply
     }
 
     /// The `If-Match` precondition of a write, where the profile honours ETags; a malformed one
@@ -249,7 +281,7 @@ pub async fn get(ctx: &Ctx, kind: ResourceKind, id: String) -> Result<Reply, Api
     };
     let (stored, ids) = blocking_read(move || {
         store.read(|r| {
-            let stored = r.get(tenant, kind, &id)?.ok_or(ApiError::NotFound(kind))?;
+            let stored = r.get_text(tenant, kind, &id)?.ok_or(ApiError::NotFound(kind))?;
             let ids = match (with_members, kind) {
                 (false, _) => None,
                 (true, _) => listed_memberships(r, tenant, kind, &[id.as_str()])?.pop(),
@@ -267,7 +299,7 @@ pub async fn get(ctx: &Ctx, kind: ResourceKind, id: String) -> Result<Reply, Api
         }
         return Ok(reply);
     }
-    ctx.respond(StatusCode::OK, kind, stored, ctx.memberships(kind, ids))
+    ctx.respond_text(kind, stored, ctx.memberships(kind, ids))
 }
 
 /// How a list request pages.

@@ -111,6 +111,11 @@ pub trait Reader {
 
     /// The resource, if the tenant has one of this kind and id.
     fn get(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<Option<Stored>, Error>;
+    /// [`Reader::get`] for a caller that only writes the attributes out again: they come as the
+    /// text of a JSON object, which a backend that stores text hands over without parsing it.
+    fn get_text(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<Option<Stored<String>>, Error> {
+        Ok(self.get(tenant, kind, id)?.map(Stored::into_text))
+    }
     /// Whether the tenant has a resource of this kind and id.
     fn exists(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<bool, Error>;
     /// One page of the tenant's resources of `kind`; see [`Query`] for what each field means.

@@ -70,6 +70,9 @@ impl Reader for Db<'_> {
     fn get(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<Option<Stored>, Error> {
         Db::get(self, tenant, kind, id)
     }
+    fn get_text(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<Option<Stored<String>>, Error> {
+        Db::get_text(self, tenant, kind, id)
+    }
     fn exists(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<bool, Error> {
         Db::exists(self, tenant, kind, id)
     }

@@ -23,9 +23,11 @@ pub struct Keys {
     pub email: Option<String>,
 }
 
-/// A user or group as stored.
+/// A user or group as stored; its attributes as a JSON object by default, or (`Stored<String>`,
+/// from [`crate::Reader::get_text`]) as the object's text, for a caller that only writes them
+/// out again.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Stored {
+pub struct Stored<A = Map<String, Value>> {
     /// Creation order within the database: the list order and the paging cursor.
     pub seq: i64,
     /// The server-generated id (a UUID v4).
@@ -37,17 +39,39 @@ pub struct Stored {
     /// 1 at creation, one more on every change (an ETag's source).
     pub version: i64,
     /// Every attribute as the schema layer gave it, without `id` or `meta`.
-    pub attrs: Map<String, Value>,
+    pub attrs: A,
+}
+
+impl Stored {
+    /// The same resource with its attributes as the text of a JSON object.
+    pub fn into_text(self) -> Stored<String> {
+        let Stored { seq, id, created, modified, version, attrs } = self;
+        Stored { seq, id, created, modified, version, attrs: Value::Object(attrs).to_string() }
+    }
 }
 
 /// The `resources` columns [`stored`] reads, in order, for a query aliasing the table `r`.
 pub(crate) const COLUMNS: &str = "r.seq, r.id, r.created, r.modified, r.version, r.attrs";
+
+/// One resource by tenant, kind and id, as [`COLUMNS`].
+const GET: &str = "SELECT r.seq, r.id, r.created, r.modified, r.version, r.attrs FROM resources r \
+                   WHERE r.id = ?3 AND r.tenant = ?1 AND r.kind = ?2";
 
 /// A [`Stored`] from a row of [`COLUMNS`].
 pub(crate) fn stored(row: &Row<'_>) -> rusqlite::Result<Stored> {
     // Parsed from the row's own text, not from a copy of it.
     let attrs = serde_json::from_str(row.get_ref(5)?.as_str()?)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(5, Type::Text, Box::new(e)))?;
+    stored_with(row, attrs)
+}
+
+/// A [`Stored`] from a row of [`COLUMNS`], its attributes as the stored text: written by
+/// `encode`, so compact JSON of an object.
+fn stored_text(row: &Row<'_>) -> rusqlite::Result<Stored<String>> {
+    stored_with(row, row.get(5)?)
+}
+
+fn stored_with<A>(row: &Row<'_>, attrs: A) -> rusqlite::Result<Stored<A>> {
     Ok(Stored {
         seq: row.get(0)?,
         id: row.get(1)?,
@@ -93,8 +117,12 @@ impl Keys {
 impl Db<'_> {
     /// The tenant's resource of this kind with this id, if any.
     pub fn get(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<Option<Stored>, Error> {
-        let sql = format!("SELECT {COLUMNS} FROM resources r WHERE r.id = ?3 AND r.tenant = ?1 AND r.kind = ?2");
-        Ok(self.conn.prepare_cached(&sql)?.query_row((tenant.0, kind.code(), id), stored).optional()?)
+        Ok(self.conn.prepare_cached(GET)?.query_row((tenant.0, kind.code(), id), stored).optional()?)
+    }
+
+    /// [`Db::get`] with the attributes left as their stored text, never parsed.
+    pub fn get_text(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<Option<Stored<String>>, Error> {
+        Ok(self.conn.prepare_cached(GET)?.query_row((tenant.0, kind.code(), id), stored_text).optional()?)
     }
 
     /// Whether the tenant has a resource of this kind with this id.
@@ -264,7 +292,11 @@ mod tests {
             .write(move |w| w.replace(t, ResourceKind::User, &id, &keys("alice2", None, None), &attrs("x"), 2000))
             .unwrap();
         assert_eq!((replaced.seq, replaced.created, replaced.modified, replaced.version), (user.seq, 1000, 2000, 2));
-        assert_eq!(store.read(|r| r.get(t, ResourceKind::User, &user.id)).unwrap(), Some(replaced));
+        assert_eq!(store.read(|r| r.get(t, ResourceKind::User, &user.id)).unwrap(), Some(replaced.clone()));
+        // The text form is the stored text itself: what `get` parses.
+        let text = store.read(|r| r.get_text(t, ResourceKind::User, &user.id)).unwrap().unwrap();
+        assert_eq!(text, replaced.into_text());
+        assert_eq!(store.read(|r| r.get_text(t, ResourceKind::Group, &user.id)).unwrap(), None);
 
         let id = user.id.clone();
         let touched = store.write(move |w| w.touch(t, ResourceKind::User, &id, 3000)).unwrap();
