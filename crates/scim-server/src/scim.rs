@@ -118,23 +118,36 @@ impl Ctx {
         memberships: Memberships,
     ) -> Result<Reply, ApiError> {
         let projection = self.projection()?;
-        if projection == Projection::All {
-            let location = self.location(kind, &stored.id);
-            let meta = render::Meta {
-                id: &stored.id,
-                created: stored.created,
-                modified: stored.modified,
-                version: stored.version,
-            };
-            let written = render::render_text(self.profile(), kind, meta, &stored.attrs, &memberships, Some(&location));
-            if let Some(json) = written {
-                return Ok(self.with_headers(Reply::written(StatusCode::OK, json), stored.version, &location));
-            }
+        if projection != Projection::All {
+            return self.respond(StatusCode::OK, kind, parsed(stored)?, memberships);
         }
-        let attrs = serde_json::from_str(&stored.attrs)
-            .map_err(|e| ApiError::Internal(format!("a stored resource is not a JSON object: {e}")))?;
-        let Stored { seq, id, created, modified, version, .. } = stored;
-        self.respond(StatusCode::OK, kind, Stored { seq, id, created, modified, version, attrs }, memberships)
+        let (version, location) = (stored.version, self.location(kind, &stored.id));
+        let json = self.written(kind, stored, memberships)?;
+        Ok(self.with_headers(Reply::written(StatusCode::OK, json), version, &location))
+    }
+
+    /// A resource rendered without projection and written out: from its stored text, or (for
+    /// a text `render_text` declines) through the tree.
+    fn written(
+        &self,
+        kind: ResourceKind,
+        stored: Stored<String>,
+        memberships: Memberships,
+    ) -> Result<Vec<u8>, ApiError> {
+        let location = self.location(kind, &stored.id);
+        let meta = render::Meta {
+            id: &stored.id,
+            created: stored.created,
+            modified: stored.modified,
+            version: stored.version,
+        };
+        if let Some(json) =
+            render::render_text(self.profile(), kind, meta, &stored.attrs, &memberships, Some(&location))
+        {
+            return Ok(json);
+        }
+        let tree = self.render(kind, parsed(stored)?, memberships, &Projection::All);
+        serde_json::to_vec(&tree).map_err(|e| ApiError::Internal(format!("cannot write a resource: {e}")))
     }
 
     /// `reply` with the `ETag` of `version` and, on 201, the `Location`, where the profile has them.
@@ -525,8 +538,7 @@ pub async fn list(ctx: &Ctx, kind: ResourceKind, params: ListParams) -> Result<R
         }
     }
     out.insert("schemas".into(), json!([LIST_RESPONSE]));
-    out.insert("Resources".into(), Value::Array(resources));
-    Ok(Reply::json(StatusCode::OK, Value::Object(out)))
+    list_reply(out, vec![resources])
 }
 
 /// Runs a list query and renders its page (with each resource's memberships where the profile
@@ -546,7 +558,7 @@ async fn fetch(
             {
                 return Err(ApiError::MemberNotFound);
             }
-            let page = r.list(tenant, kind, &query)?;
+            let page = r.list_text(tenant, kind, &query)?;
             let memberships = if with_members {
                 let ids: Vec<&str> = page.items.iter().map(|item| item.id.as_str()).collect();
                 listed_memberships(r, tenant, kind, &ids)?
@@ -559,19 +571,24 @@ async fn fetch(
     .await?;
     let mut memberships = memberships.into_iter();
     let last_seq = page.items.last().map(|s| s.seq);
-    let resources = page
-        .items
-        .into_iter()
-        .map(|s| {
-            let shown = match (memberships.next(), kind) {
-                (Some(rows), _) => ctx.memberships(kind, Some(rows)),
-                // identity-center lists show an empty member list, as AWS's examples do.
-                (None, ResourceKind::Group) => Memberships::Empty,
-                (None, ResourceKind::User) => Memberships::Omitted,
-            };
-            ctx.render(kind, s, shown, projection)
-        })
-        .collect();
+    let items = page.items.into_iter().map(|s| {
+        let shown = match (memberships.next(), kind) {
+            (Some(rows), _) => ctx.memberships(kind, Some(rows)),
+            // identity-center lists show an empty member list, as AWS's examples do.
+            (None, ResourceKind::Group) => Memberships::Empty,
+            (None, ResourceKind::User) => Memberships::Omitted,
+        };
+        (s, shown)
+    });
+    let resources = if *projection == Projection::All {
+        Rendered::Written(items.map(|(s, shown)| ctx.written(kind, s, shown)).collect::<Result<_, _>>()?)
+    } else {
+        Rendered::Trees(
+            items
+                .map(|(s, shown)| Ok(ctx.render(kind, parsed(s)?, shown, projection)))
+                .collect::<Result<_, ApiError>>()?,
+        )
+    };
     Ok(Fetched { total: page.total, more: page.more, last_seq, resources })
 }
 
@@ -584,7 +601,68 @@ struct Fetched {
     /// The sequence number of the page's last resource, for the next cursor.
     last_seq: Option<i64>,
     /// The page's resources, rendered.
-    resources: Vec<Value>,
+    resources: Rendered,
+}
+
+/// A page's resources, rendered: written out where nothing is projected (the common case,
+/// straight from the stored text), else as trees to project.
+enum Rendered {
+    Written(Vec<Vec<u8>>),
+    Trees(Vec<Value>),
+}
+
+impl Rendered {
+    fn len(&self) -> usize {
+        match self {
+            Rendered::Written(items) => items.len(),
+            Rendered::Trees(items) => items.len(),
+        }
+    }
+}
+
+/// A list response: `envelope` (every member but `Resources`), then the pages' resources in
+/// order, written out without building a tree where every page was written.
+fn list_reply(mut envelope: Map<String, Value>, pages: Vec<Rendered>) -> Result<Reply, ApiError> {
+    if pages.iter().all(|p| matches!(p, Rendered::Written(_))) {
+        let mut out = serde_json::to_vec(&Value::Object(envelope))
+            .map_err(|e| ApiError::Internal(format!("cannot write a list: {e}")))?;
+        // The envelope is never empty (it has `schemas`): its closing brace gives way to one
+        // more member.
+        out.pop();
+        out.extend_from_slice(b",\"Resources\":[");
+        let items = pages.into_iter().flat_map(|p| match p {
+            Rendered::Written(items) => items,
+            Rendered::Trees(_) => Vec::new(),
+        });
+        for (i, item) in items.enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&item);
+        }
+        out.extend_from_slice(b"]}");
+        return Ok(Reply::written(StatusCode::OK, out));
+    }
+    let mut resources = Vec::new();
+    for page in pages {
+        match page {
+            Rendered::Trees(items) => resources.extend(items),
+            // Only if pages were rendered differently, which one projection never does.
+            Rendered::Written(items) => {
+                resources.extend(items.iter().filter_map(|item| serde_json::from_slice::<Value>(item).ok()));
+            }
+        }
+    }
+    envelope.insert("Resources".into(), Value::Array(resources));
+    Ok(Reply::json(StatusCode::OK, Value::Object(envelope)))
+}
+
+/// A resource's stored text parsed, for the tree rendering.
+fn parsed(stored: Stored<String>) -> Result<Stored, ApiError> {
+    let attrs = serde_json::from_str(&stored.attrs)
+        .map_err(|e| ApiError::Internal(format!("a stored resource is not a JSON object: {e}")))?;
+    let Stored { seq, id, created, modified, version, .. } = stored;
+    Ok(Stored { seq, id, created, modified, version, attrs })
 }
 
 /// `POST /.search` (RFC 7644 section 3.4.3): Users, then Groups, as one list, each sorted by
@@ -597,7 +675,7 @@ pub async fn search_all(ctx: &Ctx, params: ListParams) -> Result<Reply, ApiError
     let Shape { count, projection, sort, filter } = params.shape(ctx.profile())?;
     let start = params.start_index()?;
     let mut skip = start - 1;
-    let (mut total, mut resources, mut refusals) = (0u64, Vec::new(), Vec::new());
+    let (mut total, mut listed, mut pages, mut refusals) = (0u64, 0, Vec::new(), Vec::new());
     for kind in [ResourceKind::User, ResourceKind::Group] {
         if let Some(f) = &filter
             && let Err(e) = scim_schema::eval::validate(kind, f)
@@ -605,7 +683,7 @@ pub async fn search_all(ctx: &Ctx, params: ListParams) -> Result<Reply, ApiError
             refusals.push(e);
             continue;
         }
-        let limit = count - resources.len();
+        let limit = count - listed;
         let query = Query {
             filter: filter.clone(),
             sort: sort.clone(),
@@ -614,23 +692,22 @@ pub async fn search_all(ctx: &Ctx, params: ListParams) -> Result<Reply, ApiError
             with_total: true,
             ..Query::default()
         };
-        let mut page = fetch(ctx, kind, query, None, &projection).await?;
+        let page = fetch(ctx, kind, query, None, &projection).await?;
         let matched = page.total.unwrap_or(0);
         total += matched;
         skip = skip.saturating_sub(usize::try_from(matched).unwrap_or(usize::MAX));
-        resources.append(&mut page.resources);
+        listed += page.resources.len();
+        pages.push(page.resources);
     }
     if let (2, Some(e)) = (refusals.len(), refusals.pop()) {
         return Err(ApiError::Schema(e));
     }
-    let body = json!({
-        "totalResults": total,
-        "itemsPerPage": resources.len(),
-        "startIndex": start,
-        "schemas": [LIST_RESPONSE],
-        "Resources": resources,
-    });
-    Ok(Reply::json(StatusCode::OK, body))
+    let mut envelope = Map::new();
+    envelope.insert("totalResults".into(), json!(total));
+    envelope.insert("itemsPerPage".into(), json!(listed));
+    envelope.insert("startIndex".into(), json!(start));
+    envelope.insert("schemas".into(), json!([LIST_RESPONSE]));
+    list_reply(envelope, pages)
 }
 
 /// The memberships a response about `id` shows under the profile, read after a write.

@@ -120,6 +120,12 @@ pub trait Reader {
     fn exists(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<bool, Error>;
     /// One page of the tenant's resources of `kind`; see [`Query`] for what each field means.
     fn list(&self, tenant: TenantKey, kind: ResourceKind, query: &Query) -> Result<Page, Error>;
+    /// [`Reader::list`] for a caller that only writes the attributes out again, as
+    /// [`Reader::get_text`] is to [`Reader::get`].
+    fn list_text(&self, tenant: TenantKey, kind: ResourceKind, query: &Query) -> Result<Page<String>, Error> {
+        let Page { items, total, more } = self.list(tenant, kind, query)?;
+        Ok(Page { items: items.into_iter().map(Stored::into_text).collect(), total, more })
+    }
 
     // Memberships.
 

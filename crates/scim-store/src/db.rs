@@ -79,6 +79,9 @@ impl Reader for Db<'_> {
     fn list(&self, tenant: TenantKey, kind: ResourceKind, query: &Query) -> Result<Page, Error> {
         Db::list(self, tenant, kind, query)
     }
+    fn list_text(&self, tenant: TenantKey, kind: ResourceKind, query: &Query) -> Result<Page<String>, Error> {
+        Db::list_text(self, tenant, kind, query)
+    }
     fn membership_key(
         &self,
         tenant: TenantKey,

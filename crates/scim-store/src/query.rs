@@ -6,7 +6,7 @@ use scim_schema::ResourceKind;
 
 use crate::db::Db;
 use crate::filter_sql::{self, bind};
-use crate::resources::{COLUMNS, KindCode, Stored, stored};
+use crate::resources::{COLUMNS, KindCode, Stored, stored, stored_text};
 use crate::{Error, TenantKey};
 
 /// One predicate of a [`Query`]; a query's conditions are ANDed.
@@ -86,11 +86,12 @@ pub struct Sort {
     pub descending: bool,
 }
 
-/// One page of a listing.
+/// One page of a listing; its resources' attributes as [`Stored`] holds them (a JSON object by
+/// default, its text from [`crate::Reader::list_text`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Page {
+pub struct Page<A = serde_json::Map<String, serde_json::Value>> {
     /// The resources, in creation (`seq`) order.
-    pub items: Vec<Stored>,
+    pub items: Vec<Stored<A>>,
     /// How many resources match in all, when the query asked for it.
     pub total: Option<u64>,
     /// Whether another matching resource exists after the last one returned.
@@ -218,6 +219,21 @@ impl Db<'_> {
     ///
     /// [`Error::Filter`] when [`Query::filter`] is refused; nothing is run then.
     pub fn list(&self, tenant: TenantKey, kind: ResourceKind, query: &Query) -> Result<Page, Error> {
+        self.list_as(tenant, kind, query, stored)
+    }
+
+    /// [`Db::list`] with the attributes left as their stored text, never parsed.
+    pub fn list_text(&self, tenant: TenantKey, kind: ResourceKind, query: &Query) -> Result<Page<String>, Error> {
+        self.list_as(tenant, kind, query, stored_text)
+    }
+
+    fn list_as<A>(
+        &self,
+        tenant: TenantKey,
+        kind: ResourceKind,
+        query: &Query,
+        read: fn(&rusqlite::Row<'_>) -> rusqlite::Result<Stored<A>>,
+    ) -> Result<Page<A>, Error> {
         let mut clause = Where::new(tenant, kind, query)?;
         let total = if query.with_total {
             let count: i64 = with_statement(self.conn, &clause.count(), |stmt| {
@@ -231,7 +247,7 @@ impl Db<'_> {
         let sql = clause.page(tenant, kind, query)?;
         let mut items = with_statement(self.conn, &sql, |stmt| {
             let params = clause.params_for(stmt.parameter_count());
-            let rows = stmt.query_map(params, stored)?;
+            let rows = stmt.query_map(params, read)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })?;
         let more = items.len() > query.limit;

@@ -67,7 +67,7 @@ pub(crate) fn stored(row: &Row<'_>) -> rusqlite::Result<Stored> {
 
 /// A [`Stored`] from a row of [`COLUMNS`], its attributes as the stored text: written by
 /// `encode`, so compact JSON of an object.
-fn stored_text(row: &Row<'_>) -> rusqlite::Result<Stored<String>> {
+pub(crate) fn stored_text(row: &Row<'_>) -> rusqlite::Result<Stored<String>> {
     stored_with(row, row.get(5)?)
 }
 
