@@ -2,10 +2,12 @@
 //! `/ResourceTypes`, generated from the schema tables and the profile, so they publish exactly
 //! what the tenant's endpoint accepts.
 
+use std::sync::OnceLock;
+
 use serde_json::{Map, Value, json};
 
 use crate::definition::{Attribute, ResourceKind, Returned, Schema, Type};
-use crate::profile::Profile;
+use crate::profile::{Profile, ProfileName};
 
 /// The largest request body, in bytes.
 pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
@@ -13,6 +15,17 @@ pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
 pub const MAX_PAGE: usize = 100;
 /// The most operations one `/Bulk` request may carry.
 pub const MAX_BULK_OPERATIONS: usize = 1000;
+
+/// [`service_provider_config`] as compact JSON, written once per profile: the document
+/// depends on nothing else, and identity providers fetch it often.
+pub fn service_provider_config_json(profile: &Profile) -> &'static [u8] {
+    static WRITTEN: [OnceLock<Vec<u8>>; 2] = [OnceLock::new(), OnceLock::new()];
+    let slot = match profile.name {
+        ProfileName::IdentityCenter => &WRITTEN[0],
+        ProfileName::Rfc => &WRITTEN[1],
+    };
+    slot.get_or_init(|| service_provider_config(profile).to_string().into_bytes())
+}
 
 /// `/ServiceProviderConfig`.
 pub fn service_provider_config(profile: &Profile) -> Value {
@@ -176,6 +189,15 @@ mod tests {
             emails["subAttributes"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
         assert_eq!(subs, ["value", "type", "primary"]);
         assert!(self::names(&schema_document(&RFC, &USER_SCHEMA, "")).contains(&"ims".to_owned()));
+    }
+
+    #[test]
+    fn the_written_service_provider_config_is_the_document_of_its_profile() {
+        for profile in [&IDENTITY_CENTER, &crate::profile::RFC] {
+            let written: Value = serde_json::from_slice(service_provider_config_json(profile)).unwrap();
+            assert_eq!(written, service_provider_config(profile));
+        }
+        assert_ne!(service_provider_config_json(&IDENTITY_CENTER), service_provider_config_json(&crate::profile::RFC));
     }
 
     #[test]

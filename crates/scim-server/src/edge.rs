@@ -224,19 +224,21 @@ struct Scan {
 }
 
 impl Scan {
-    fn feed(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            if self.complete {
-                return;
-            }
-            if b == b'\n' {
+    fn feed(&mut self, mut bytes: &[u8]) {
+        // A line at a time: only the first bytes of each (where a field's name is) are kept.
+        while !self.complete && !bytes.is_empty() {
+            let (part, rest, ended) = match bytes.iter().position(|&b| b == b'\n') {
+                Some(at) => (&bytes[..at], &bytes[at + 1..], true),
+                None => (bytes, &[][..], false),
+            };
+            let text = part.iter().filter(|&&b| b != b'\r');
+            self.line_len += text.clone().count();
+            let room = NAME_BYTES.saturating_sub(self.line.len());
+            self.line.extend(text.take(room).map(u8::to_ascii_lowercase));
+            if ended {
                 self.end_line();
-            } else if b != b'\r' {
-                self.line_len += 1;
-                if self.line.len() < NAME_BYTES {
-                    self.line.push(b.to_ascii_lowercase());
-                }
             }
+            bytes = rest;
         }
     }
 

@@ -170,7 +170,7 @@ impl Writer<'_> {
                     Err(_) => Bytes::new(),
                 }
             }
-            ReplyBody::Written(json) => Bytes::from(json),
+            ReplyBody::Written(json) => json,
             ReplyBody::Empty => Bytes::new(),
         };
         let mut response = Response::new(Full::new(bytes));

@@ -7,6 +7,7 @@
 //! a body back.
 
 use hyper::StatusCode;
+use hyper::body::Bytes;
 use hyper::header::{HeaderName, HeaderValue};
 use serde_json::Value;
 
@@ -28,7 +29,7 @@ pub enum ReplyBody {
     Json(Value),
     /// A JSON document already written out: a resource rendered straight from its stored text
     /// (`scim_schema::render::render_text`).
-    Written(Vec<u8>),
+    Written(Bytes),
     /// No body (still typed as JSON, as AWS does).
     Empty,
 }
@@ -52,8 +53,8 @@ impl Reply {
     }
 
     /// A reply with `status` and a JSON body already written out.
-    pub fn written(status: StatusCode, json: Vec<u8>) -> Reply {
-        Reply { status, headers: Vec::new(), body: ReplyBody::Written(json) }
+    pub fn written(status: StatusCode, json: impl Into<Bytes>) -> Reply {
+        Reply { status, headers: Vec::new(), body: ReplyBody::Written(json.into()) }
     }
 
     /// The JSON body taken out (`null` when there is none).

@@ -293,7 +293,13 @@ async fn route(ctx: &Ctx, method: &Method, body: Option<Value>) -> Result<Reply,
         },
         // Defined by RFC 7644 but meaningless for a provisioning endpoint: nobody signs in here.
         ["Me", ..] if profile.extended_endpoints => Err(ApiError::NotImplemented),
-        ["ServiceProviderConfig"] => discovery_get(method, discovery::service_provider_config(profile)),
+        ["ServiceProviderConfig"] => match *method {
+            Method::GET => Ok(Reply::written(
+                StatusCode::OK,
+                hyper::body::Bytes::from_static(discovery::service_provider_config_json(profile)),
+            )),
+            _ => Err(ApiError::MethodNotAllowed("GET")),
+        },
         ["Schemas"] => {
             let docs: Vec<Value> =
                 discovery::schemas().iter().map(|s| discovery::schema_document(profile, s, &ctx.base)).collect();
