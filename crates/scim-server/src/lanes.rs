@@ -10,7 +10,7 @@ use crate::error::ApiError;
 pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    Lane::get(&WRITES, "store-write", WRITE_THREADS).run(work).await
+    Lane::get(&WRITES, "store-write", WRITE_THREADS, 0).run(work).await
 }
 
 /// Queues store work nobody waits for (an audit row of a refused request) on the write lane.
@@ -18,7 +18,7 @@ pub async fn blocking<T: Send + 'static>(
 /// Returns `false`, dropping the work, when the lane's queue is full: under overload such rows
 /// are the first thing to give up, before any request is refused.
 pub fn background(work: impl FnOnce() + Send + 'static) -> bool {
-    Lane::get(&WRITES, "store-write", WRITE_THREADS).push(Box::new(work), QUEUE_LIMIT / 2).is_ok()
+    Lane::get(&WRITES, "store-write", WRITE_THREADS, 0).push(Box::new(work), QUEUE_LIMIT / 2).is_ok()
 }
 
 /// Runs blocking store work that only reads off the async threads.
@@ -28,7 +28,7 @@ pub fn background(work: impl FnOnce() + Send + 'static) -> bool {
 pub async fn blocking_read<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    Lane::get(&READS, "store-read", scim_store::Options::default().readers).run(work).await
+    Lane::get(&READS, "store-read", scim_store::Options::default().readers, READ_SPINS).run(work).await
 }
 
 static READS: OnceLock<Lane> = OnceLock::new();
@@ -37,6 +37,12 @@ static WRITES: OnceLock<Lane> = OnceLock::new();
 /// Threads for writes: a write holds its thread until its group commit, and the more writes
 /// wait on one commit the more share its fsync.
 const WRITE_THREADS: usize = 64;
+
+/// How many times a read thread that finds no job yields the CPU and looks again before it
+/// sleeps. Reads come back to back under load, and a thread still awake takes the next one
+/// without the futex wake-up that waking a sleeper costs the async thread (measured in
+/// docs/BENCHMARKS.md). Writes do not spin: 64 threads wait on group commits there.
+const READ_SPINS: usize = 8;
 
 /// The most jobs a lane holds waiting for a thread; one more is refused with 503.
 ///
@@ -54,6 +60,8 @@ const QUEUE_LIMIT: usize = 1024;
 #[derive(Debug)]
 struct Lane {
     name: &'static str,
+    /// Yields before sleeping (see [`READ_SPINS`]).
+    spins: usize,
     queue: Mutex<Queue>,
     ready: Condvar,
     start: Once,
@@ -75,9 +83,14 @@ impl std::fmt::Debug for Queue {
 
 impl Lane {
     /// The lane in `cell`, its `threads` threads started on first use.
-    fn get(cell: &'static OnceLock<Lane>, name: &'static str, threads: usize) -> &'static Lane {
-        let lane =
-            cell.get_or_init(|| Lane { name, queue: Mutex::default(), ready: Condvar::new(), start: Once::new() });
+    fn get(cell: &'static OnceLock<Lane>, name: &'static str, threads: usize, spins: usize) -> &'static Lane {
+        let lane = cell.get_or_init(|| Lane {
+            name,
+            spins,
+            queue: Mutex::default(),
+            ready: Condvar::new(),
+            start: Once::new(),
+        });
         lane.start.call_once(|| {
             for i in 0..threads.max(1) {
                 match std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || lane.serve()) {
@@ -130,13 +143,21 @@ impl Lane {
         Ok(())
     }
 
-    /// A thread's loop: the next job, or sleep until there is one.
+    /// A thread's loop: the next job, or (after `spins` yields find none) sleep until there is one.
     fn serve(&self) {
         loop {
             let mut queue = self.lock();
+            let mut spun = 0;
             let job = loop {
                 if let Some(job) = queue.jobs.pop_front() {
                     break job;
+                }
+                if spun < self.spins {
+                    spun += 1;
+                    drop(queue);
+                    std::thread::yield_now();
+                    queue = self.lock();
+                    continue;
                 }
                 queue.sleeping += 1;
                 queue = self.ready.wait(queue).unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -156,7 +177,7 @@ mod tests {
     #[test]
     fn a_full_lane_refuses_work_instead_of_growing() {
         // A lane whose one thread is busy elsewhere: nothing drains the queue.
-        let lane = Lane { name: "test", queue: Mutex::default(), ready: Condvar::new(), start: Once::new() };
+        let lane = Lane { name: "test", spins: 0, queue: Mutex::default(), ready: Condvar::new(), start: Once::new() };
         lane.lock().started = 1;
         for _ in 0..QUEUE_LIMIT {
             assert!(lane.push(Box::new(|| {}), QUEUE_LIMIT).is_ok());
