@@ -434,7 +434,9 @@ fn writes_on_one_busy_resource_share_a_transaction_and_keep_their_own_outcomes()
     assert!(first.is_ok());
     for (i, outcome) in (1..12).zip(&others) {
         match i {
-            7 => assert!(outcome.is_err()),
+            // The jobs run in the order they queued: the panicking one either ran before the
+            // batch failed (its panic resumes) or was never reached (it gets the failure).
+            7 => assert!(outcome.is_err() || matches!(outcome, Ok(Err(_))), "job 7: {outcome:?}"),
             _ => assert!(matches!(outcome, Ok(Err(_))), "job {i}: {outcome:?}"),
         }
     }
