@@ -253,11 +253,17 @@ mod tests {
                 }
             })
         };
-        // The first batch is stuck in the output; the buffer fills to its capacity and stops.
-        std::thread::sleep(Duration::from_millis(200));
+        // The first batch is stuck in the output; the buffer fills to its capacity and stops
+        // there, with the logger waiting (three capacities' worth cannot all have fit).
+        let started = Instant::now();
+        while writer.shared.lock().bytes.len() < CAPACITY {
+            assert!(started.elapsed() < Duration::from_secs(10), "the buffer never filled");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(100));
         assert!(!logger.is_finished());
         let waiting = writer.shared.lock().bytes.len();
-        assert!(waiting <= CAPACITY + 64 * 1024, "{waiting} bytes waiting");
+        assert!(waiting < CAPACITY + 64 * 1024, "{waiting} bytes waiting");
         for _ in 0..64 {
             let _ = go.send(());
         }

@@ -122,27 +122,26 @@ impl Ctx {
             return self.respond(StatusCode::OK, kind, parsed(stored)?, memberships);
         }
         let (version, location) = (stored.version, self.location(kind, &stored.id));
-        let json = self.written(kind, stored, memberships)?;
+        let json = self.written(kind, stored, memberships, &location)?;
         Ok(self.with_headers(Reply::written(StatusCode::OK, json), version, &location))
     }
 
     /// A resource rendered without projection and written out: from its stored text, or (for
-    /// a text `render_text` declines) through the tree.
+    /// a text `render_text` declines) through the tree. `location` is its URL.
     fn written(
         &self,
         kind: ResourceKind,
         stored: Stored<String>,
         memberships: Memberships,
+        location: &str,
     ) -> Result<Vec<u8>, ApiError> {
-        let location = self.location(kind, &stored.id);
         let meta = render::Meta {
             id: &stored.id,
             created: stored.created,
             modified: stored.modified,
             version: stored.version,
         };
-        if let Some(json) =
-            render::render_text(self.profile(), kind, meta, &stored.attrs, &memberships, Some(&location))
+        if let Some(json) = render::render_text(self.profile(), kind, meta, &stored.attrs, &memberships, Some(location))
         {
             return Ok(json);
         }
@@ -581,7 +580,11 @@ async fn fetch(
         (s, shown)
     });
     let resources = if *projection == Projection::All {
-        Rendered::Written(items.map(|(s, shown)| ctx.written(kind, s, shown)).collect::<Result<_, _>>()?)
+        let written = |(s, shown): (Stored<String>, Memberships)| {
+            let location = ctx.location(kind, &s.id);
+            ctx.written(kind, s, shown, &location)
+        };
+        Rendered::Written(items.map(written).collect::<Result<_, _>>()?)
     } else {
         Rendered::Trees(
             items

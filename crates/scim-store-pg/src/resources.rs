@@ -17,6 +17,13 @@ macro_rules! resource_columns {
     };
 }
 
+/// A resource marked changed by tenant, kind and id: [`Session::touch`], [`Session::touch_later`].
+macro_rules! bump_version {
+    () => {
+        "UPDATE resources r SET modified = $4, version = version + 1 WHERE r.id = $3 AND r.tenant = $1 AND r.kind = $2"
+    };
+}
+
 /// The `resources` columns [`stored`] reads, for statements built at run time.
 pub(crate) const COLUMNS: &str = resource_columns!();
 
@@ -275,14 +282,8 @@ impl Session<'_> {
     }
 
     pub(crate) fn touch(&self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<Stored, Error> {
-        let row = self.row(
-            concat!(
-                "UPDATE resources r SET modified = $4, version = version + 1
-                  WHERE r.id = $3 AND r.tenant = $1 AND r.kind = $2 RETURNING ",
-                resource_columns!()
-            ),
-            &[&tenant.0, &code(kind), &id, &now],
-        )?;
+        let row = self
+            .row(concat!(bump_version!(), " RETURNING ", resource_columns!()), &[&tenant.0, &code(kind), &id, &now])?;
         row.as_ref().map(stored).transpose()?.ok_or(Error::NotFound)
     }
 
@@ -290,7 +291,7 @@ impl Session<'_> {
     /// locked only by the commit's flight, and a batch's jobs (`batch`) touch it together there.
     pub(crate) fn touch_later(&self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<(), Error> {
         self.defer_to_commit(
-            "UPDATE resources SET modified = $4, version = version + 1 WHERE id = $3 AND tenant = $1 AND kind = $2",
+            bump_version!(),
             vec![Box::new(tenant.0), Box::new(code(kind)), Box::new(id.to_owned()), Box::new(now)],
         )
     }

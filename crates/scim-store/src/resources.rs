@@ -51,11 +51,22 @@ impl Stored {
 }
 
 /// The `resources` columns [`stored`] reads, in order, for a query aliasing the table `r`.
-pub(crate) const COLUMNS: &str = "r.seq, r.id, r.created, r.modified, r.version, r.attrs";
+macro_rules! resource_columns {
+    () => {
+        "r.seq, r.id, r.created, r.modified, r.version, r.attrs"
+    };
+}
+
+/// The `resources` columns [`stored`] reads, for statements built at run time.
+pub(crate) const COLUMNS: &str = resource_columns!();
 
 /// One resource by tenant, kind and id, as [`COLUMNS`].
-const GET: &str = "SELECT r.seq, r.id, r.created, r.modified, r.version, r.attrs FROM resources r \
-                   WHERE r.id = ?3 AND r.tenant = ?1 AND r.kind = ?2";
+const GET: &str =
+    concat!("SELECT ", resource_columns!(), " FROM resources r WHERE r.id = ?3 AND r.tenant = ?1 AND r.kind = ?2");
+
+/// A resource marked changed by tenant, kind and id: [`Db::touch`], [`Db::touch_later`].
+const BUMP_VERSION: &str =
+    "UPDATE resources SET modified = ?4, version = version + 1 WHERE id = ?3 AND tenant = ?1 AND kind = ?2";
 
 /// A [`Stored`] from a row of [`COLUMNS`].
 pub(crate) fn stored(row: &Row<'_>) -> rusqlite::Result<Stored> {
@@ -223,11 +234,7 @@ impl Db<'_> {
     /// `version + 1`, `modified = now`. [`Error::NotFound`] if the tenant has no such resource.
     pub fn touch(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<Stored, Error> {
         // SQLite's RETURNING names the table's columns unqualified.
-        let sql = format!(
-            "UPDATE resources SET modified = ?4, version = version + 1
-              WHERE id = ?3 AND tenant = ?1 AND kind = ?2 RETURNING {}",
-            COLUMNS.replace("r.", "")
-        );
+        let sql = format!("{BUMP_VERSION} RETURNING {}", COLUMNS.replace("r.", ""));
         self.conn()
             .prepare_cached(&sql)?
             .query_row((tenant.0, kind.code(), id, now), stored)
@@ -238,11 +245,7 @@ impl Db<'_> {
     /// [`Db::touch`] for a caller that needs nothing back; an unknown resource is left alone.
     /// SQLite has one writer, so nothing is gained by waiting for the commit: it runs now.
     pub fn touch_later(&mut self, tenant: TenantKey, kind: ResourceKind, id: &str, now: i64) -> Result<(), Error> {
-        self.conn()
-            .prepare_cached(
-                "UPDATE resources SET modified = ?4, version = version + 1 WHERE id = ?3 AND tenant = ?1 AND kind = ?2",
-            )?
-            .execute((tenant.0, kind.code(), id, now))?;
+        self.conn().prepare_cached(BUMP_VERSION)?.execute((tenant.0, kind.code(), id, now))?;
         Ok(())
     }
 
