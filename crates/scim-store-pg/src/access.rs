@@ -52,6 +52,9 @@ impl Reader for Session<'_> {
     fn get(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<Option<Stored>, Error> {
         Session::get(self, tenant, kind, id, false)
     }
+    fn get_texts(&self, keys: &[(TenantKey, ResourceKind, &str)]) -> Result<Vec<Option<Stored<String>>>, Error> {
+        Ok(Session::get_many(self, keys)?.into_iter().map(|s| s.map(Stored::into_text)).collect())
+    }
     fn exists(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<bool, Error> {
         Ok(Session::seq_of(self, tenant, kind, id)?.is_some())
     }

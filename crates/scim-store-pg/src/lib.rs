@@ -123,6 +123,8 @@ pub struct Postgres {
     lines: batch::Lines,
     stats: CommitStats,
     location: String,
+    /// See [`Backend::gather_width`].
+    gather_width: usize,
 }
 
 impl fmt::Debug for Postgres {
@@ -148,7 +150,11 @@ pub fn connect(url: &str, options: &Options) -> Result<Postgres, Error> {
     // Made once per process: the first filter that folds case should not pay for them.
     filter_sql::fold_tables();
     tracing::debug!(%location, "opened the PostgreSQL store");
-    Ok(Postgres { pool, watch, lines: batch::Lines::default(), stats: CommitStats::default(), location })
+    // One batch out per two cores: measured on two cores, one gave 49,700 reads by id a second
+    // and two 38,300 (each batch smaller, so more round trips for the same reads); see
+    // docs/BENCHMARKS.md. Asked once: the answer reads cgroup files.
+    let gather_width = std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
+    Ok(Postgres { pool, watch, lines: batch::Lines::default(), stats: CommitStats::default(), location, gather_width })
 }
 
 impl Backend for Postgres {
@@ -176,6 +182,10 @@ impl Backend for Postgres {
 
     fn write_on(&self, tenant: TenantKey, id: &str, job: WriteJob) -> Result<(), Error> {
         self.lines.write(&self.pool, &self.stats, tenant, id, job)
+    }
+
+    fn gather_width(&self) -> usize {
+        self.gather_width
     }
 
     fn data_version(&self) -> Result<i64, Error> {

@@ -101,6 +101,33 @@ impl Session<'_> {
         row.as_ref().map(stored).transpose()
     }
 
+    /// Several resources by tenant, kind and id, with one statement: `Reader::get_texts`.
+    ///
+    /// The keys travel as three arrays joined to `resources` through its unique index on `id`;
+    /// each row carries its key's position, so the answers come back in the keys' order.
+    pub(crate) fn get_many(&self, keys: &[(TenantKey, ResourceKind, &str)]) -> Result<Vec<Option<Stored>>, Error> {
+        let tenants: Vec<i64> = keys.iter().map(|k| k.0.0).collect();
+        let kinds: Vec<i16> = keys.iter().map(|k| code(k.1)).collect();
+        let ids: Vec<&str> = keys.iter().map(|k| k.2).collect();
+        let rows = self.rows(
+            concat!(
+                "SELECT ",
+                resource_columns!(),
+                ", k.n FROM unnest($1::bigint[], $2::smallint[], $3::text[]) WITH ORDINALITY AS k(tenant, kind, id, n) \
+                 JOIN resources r ON r.id = k.id AND r.tenant = k.tenant AND r.kind = k.kind"
+            ),
+            &[&tenants, &kinds, &ids],
+        )?;
+        let mut found: Vec<Option<Stored>> = keys.iter().map(|_| None).collect();
+        for row in &rows {
+            let n: i64 = col(row, 6)?;
+            let slot = usize::try_from(n - 1).ok().and_then(|i| found.get_mut(i));
+            *slot.ok_or_else(|| Error::Backend(format!("a read by id answered for key {n} of {}", keys.len())))? =
+                Some(stored(row)?);
+        }
+        Ok(found)
+    }
+
     /// The `seq` of the tenant's resource of this kind and id, if any.
     pub(crate) fn seq_of(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<Option<i64>, Error> {
         let row = self.row(

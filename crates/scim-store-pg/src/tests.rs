@@ -148,6 +148,34 @@ fn tenants_credentials_and_administration() {
 }
 
 #[test]
+fn reads_by_id_gathered_into_one_statement_answer_as_one_read_each() {
+    let Some(f) = Fixture::new() else { return };
+    let pg = &f.pg;
+    let ann = user(pg, f.a, "ann").unwrap().id;
+    let bob = user(pg, f.b, "bob").unwrap().id;
+    let staff = group(pg, f.a, "staff");
+    // Found, missing, the wrong tenant, the wrong kind, the same key twice, another kind.
+    let keys = [
+        (f.a, User, ann.as_str()),
+        (f.a, User, "no-such-id"),
+        (f.a, User, bob.as_str()),
+        (f.a, Group, ann.as_str()),
+        (f.b, User, bob.as_str()),
+        (f.a, User, ann.as_str()),
+        (f.a, Group, staff.as_str()),
+    ];
+    let together = read(pg, |r| r.get_texts(&keys)).unwrap();
+    let alone: Vec<_> = keys.iter().map(|&(t, k, id)| read(pg, |r| r.get_text(t, k, id)).unwrap()).collect();
+    assert_eq!(together, alone);
+    let found: Vec<_> = together.iter().map(|s| s.as_ref().map(|s| s.id.as_str())).collect();
+    assert_eq!(
+        found,
+        [Some(ann.as_str()), None, None, None, Some(bob.as_str()), Some(ann.as_str()), Some(staff.as_str())]
+    );
+    assert_eq!(read(pg, |r| r.get_texts(&[])).unwrap(), []);
+}
+
+#[test]
 fn the_quota_holds_under_concurrent_inserts_from_two_replicas() {
     let Some(f) = Fixture::new() else { return };
     // Far enough from the quota for the sharded fast path at first, then exact counting.

@@ -58,6 +58,16 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         self.write(job)
     }
 
+    /// How many gathered reads by id (see [`Reader::get_texts`]) the server should run at
+    /// once; 0 to run each read by id alone.
+    ///
+    /// Gathering pays where a read's round trip costs more than its work: requests that arrive
+    /// while a batch is out wait for the next one instead of each paying a round trip. By
+    /// default 0: an in-process store gains nothing from it.
+    fn gather_width(&self) -> usize {
+        0
+    }
+
     /// A number that changes whenever the control data changes (see the contract). Compare values
     /// for equality only.
     fn data_version(&self) -> Result<i64, Error>;
@@ -115,6 +125,15 @@ pub trait Reader {
     /// text of a JSON object, which a backend that stores text hands over without parsing it.
     fn get_text(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<Option<Stored<String>>, Error> {
         Ok(self.get(tenant, kind, id)?.map(Stored::into_text))
+    }
+    /// [`Reader::get_text`] for several resources at once (each key a tenant, kind and id), in
+    /// one snapshot: the answers in the keys' order, `None` where there is no such resource.
+    ///
+    /// The server gathers reads by id that arrive together into one call. The default asks
+    /// [`Reader::get_text`] once per key; a backend where each statement costs a round trip to
+    /// a database answers them all with one.
+    fn get_texts(&self, keys: &[(TenantKey, ResourceKind, &str)]) -> Result<Vec<Option<Stored<String>>>, Error> {
+        keys.iter().map(|&(tenant, kind, id)| self.get_text(tenant, kind, id)).collect()
     }
     /// Whether the tenant has a resource of this kind and id.
     fn exists(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<bool, Error>;

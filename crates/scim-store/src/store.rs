@@ -114,6 +114,11 @@ impl Store {
         self.backend.data_version()
     }
 
+    /// How many gathered reads by id to run at once; see [`Backend::gather_width`].
+    pub fn gather_width(&self) -> usize {
+        self.backend.gather_width()
+    }
+
     /// The backend's write queue and batch sizes so far.
     pub fn commit_stats(&self) -> CommitSnapshot {
         self.backend.commit_stats()
