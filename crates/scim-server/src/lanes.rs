@@ -28,7 +28,18 @@ pub fn background(work: impl FnOnce() + Send + 'static) -> bool {
 pub async fn blocking_read<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    Lane::get(&READS, "store-read", scim_store::Options::default().readers, READ_SPINS).run(work).await
+    read_lane().run(work).await
+}
+
+/// Queues read work that hands its outcome to its callers itself (`gather`).
+///
+/// Returns `false`, dropping the work, when the read lane's queue is full.
+pub fn queue_read(work: impl FnOnce() + Send + 'static) -> bool {
+    read_lane().push(Box::new(work), QUEUE_LIMIT).is_ok()
+}
+
+fn read_lane() -> &'static Lane {
+    Lane::get(&READS, "store-read", scim_store::Options::default().readers, READ_SPINS)
 }
 
 static READS: OnceLock<Lane> = OnceLock::new();

@@ -26,6 +26,7 @@ mod context;
 mod cursor;
 mod edge;
 mod error;
+mod gather;
 mod health;
 mod http;
 mod lanes;

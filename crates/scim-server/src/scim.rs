@@ -11,14 +11,16 @@ use scim_schema::patch::{self, MemberChange};
 use scim_schema::query::{self, Clause};
 use scim_schema::render::{self, Memberships, Projection};
 use scim_schema::{ErrorKind, ResourceKind, discovery, resource, time};
-use scim_store::{Keys, Membership, NewAudit, Query, Sort, Stored, TenantKey, Writer};
+use scim_store::{Keys, Membership, NewAudit, Query, Sort, Store, Stored, TenantKey, Writer};
 use serde_json::{Map, Value, json};
 
 use crate::context::Ctx;
 use crate::error::{ApiError, found};
+use crate::gather::Answers;
 use crate::http::Target;
 use crate::lanes::{blocking, blocking_read};
 use crate::reply::Reply;
+use crate::state::{ById, Found};
 
 const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
@@ -291,17 +293,9 @@ pub async fn get(ctx: &Ctx, kind: ResourceKind, id: String) -> Result<Reply, Api
         Some(value) if ctx.profile().etags => Some(crate::http::entity_tags(value)?),
         _ => None,
     };
-    let (stored, ids) = blocking_read(move || {
-        store.read(|r| {
-            let stored = r.get_text(tenant, kind, &id)?.ok_or(ApiError::NotFound(kind))?;
-            let ids = match (with_members, kind) {
-                (false, _) => None,
-                (true, _) => listed_memberships(r, tenant, kind, &[id.as_str()])?.pop(),
-            };
-            Ok::<_, ApiError>((stored, ids))
-        })
-    })
-    .await?;
+    let width = store.gather_width();
+    let (stored, ids) =
+        ctx.state.gets.ask((tenant, kind, id, with_members), width, move |asked| read_by_ids(&store, asked)).await?;
     if let Some(tags) = if_none_match
         && tags.iter().any(|t| t == "*" || etag_matches(t, stored.version))
     {
@@ -312,6 +306,27 @@ pub async fn get(ctx: &Ctx, kind: ResourceKind, id: String) -> Result<Reply, Api
         return Ok(reply);
     }
     ctx.respond_text(kind, stored, ctx.memberships(kind, ids))
+}
+
+/// Reads by id gathered by `State::gets`: each resource, with its memberships if wanted, all in
+/// one snapshot.
+fn read_by_ids(store: &Store, asked: &[ById]) -> Answers<Found> {
+    Ok(store.read(|r| {
+        let keys: Vec<_> = asked.iter().map(|(tenant, kind, id, _)| (*tenant, *kind, id.as_str())).collect();
+        let found = r.get_texts(&keys)?;
+        asked
+            .iter()
+            .zip(found)
+            .map(|(&(tenant, kind, ref id, with_members), stored)| {
+                let Some(stored) = stored else { return Ok(Err(ApiError::NotFound(kind))) };
+                let ids = match with_members {
+                    false => None,
+                    true => listed_memberships(r, tenant, kind, &[id.as_str()])?.pop(),
+                };
+                Ok(Ok((stored, ids)))
+            })
+            .collect::<Result<Vec<_>, scim_store::Error>>()
+    })?)
 }
 
 /// How a list request pages.

@@ -12,8 +12,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
 
 use scim_auth::{ActiveToken, Verifier};
-use scim_schema::{Profile, ProfileName};
-use scim_store::{RateLimit, Store, TenantKey};
+use scim_schema::{Profile, ProfileName, ResourceKind};
+use scim_store::{Membership, RateLimit, Store, Stored, TenantKey};
 
 /// The region the AWS APIs answer in unless `--aws-regions` says otherwise.
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -43,6 +43,13 @@ pub struct TenantEntry {
     /// The tenant's request rate limit, if it has one.
     pub rate_limit: Option<RateLimit>,
 }
+
+/// A read by id (`scim::get`): the tenant, kind and id, and whether the resource's memberships
+/// are wanted.
+pub type ById = (TenantKey, ResourceKind, String, bool);
+
+/// The answer to a [`ById`]: the resource, and its memberships if they were wanted.
+pub type Found = (Stored<String>, Option<Vec<Membership>>);
 
 /// State shared by every request.
 #[derive(Debug)]
@@ -74,6 +81,8 @@ pub struct State {
     pub access_keys: RwLock<HashMap<String, KeyEntry>>,
     /// The regions the AWS APIs answer in (`--aws-regions`); the first is the one shown.
     pub aws_regions: Vec<String>,
+    /// Reads by id waiting to be answered together (`scim::get`).
+    pub gets: crate::gather::Gather<ById, Found>,
 }
 
 impl State {
@@ -103,6 +112,7 @@ impl State {
             key_file: (key_file, Mutex::new(keyring.render())),
             access_keys: RwLock::new(HashMap::new()),
             aws_regions: vec![DEFAULT_REGION.to_owned()],
+            gets: crate::gather::Gather::default(),
         };
         state.reload()?;
         Ok(state)
