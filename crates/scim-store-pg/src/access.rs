@@ -53,12 +53,15 @@ impl Reader for Session<'_> {
         Session::get(self, tenant, kind, id, false)
     }
     fn get_texts(&self, keys: &[(TenantKey, ResourceKind, &str)]) -> Result<Vec<Option<Stored<String>>>, Error> {
-        Ok(Session::get_many(self, keys)?.into_iter().map(|s| s.map(Stored::into_text)).collect())
+        Session::get_texts(self, keys)
     }
     fn exists(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<bool, Error> {
         Ok(Session::seq_of(self, tenant, kind, id)?.is_some())
     }
     fn list(&self, tenant: TenantKey, kind: ResourceKind, query: &Query) -> Result<Page, Error> {
+        crate::query::list(self, tenant, kind, query)
+    }
+    fn list_text(&self, tenant: TenantKey, kind: ResourceKind, query: &Query) -> Result<Page<String>, Error> {
         crate::query::list(self, tenant, kind, query)
     }
     fn membership_key(

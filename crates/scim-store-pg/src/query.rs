@@ -10,7 +10,7 @@ use scim_store::{Condition, Error, Page, Query, TenantKey};
 
 use crate::filter_sql;
 use crate::params::{Param, Params};
-use crate::resources::{COLUMNS, code, stored};
+use crate::resources::{Attrs, COLUMNS, code, stored};
 use crate::session::{Session, col};
 
 /// `s` bound as text, or `None` when it holds U+0000, which no stored text holds.
@@ -83,8 +83,8 @@ impl Where {
     }
 
     /// The page's `SELECT`: the cursor or offset, the order, and one row more than the limit.
-    fn page(&mut self, tenant: TenantKey, kind: ResourceKind, query: &Query) -> Result<String, Error> {
-        let mut sql = format!("SELECT {COLUMNS} FROM resources r WHERE {}", self.sql);
+    fn page<A: Attrs>(&mut self, tenant: TenantKey, kind: ResourceKind, query: &Query) -> Result<String, Error> {
+        let mut sql = format!("SELECT {COLUMNS}{} FROM resources r WHERE {}", A::CAST, self.sql);
         if let Some(after) = query.after {
             sql.push_str(&format!(" AND r.seq > {}", self.params.bind(Param::Int(after))));
         }
@@ -115,10 +115,15 @@ impl Where {
 /// when `session` is a `REPEATABLE READ` transaction, as the backend's readers are.
 ///
 /// [`Error::Filter`] when [`Query::filter`] (or the sort) is refused; nothing is run then.
-pub(crate) fn list(session: &Session<'_>, tenant: TenantKey, kind: ResourceKind, query: &Query) -> Result<Page, Error> {
+pub(crate) fn list<A: Attrs>(
+    session: &Session<'_>,
+    tenant: TenantKey,
+    kind: ResourceKind,
+    query: &Query,
+) -> Result<Page<A>, Error> {
     let mut clause = Where::new(tenant, kind, query)?;
     let count = clause.count();
-    let page = clause.page(tenant, kind, query)?;
+    let page = clause.page::<A>(tenant, kind, query)?;
     let total = if query.with_total {
         let (sql, values) = clause.params.finish(&count);
         let rows = session.rows_built(&sql, &values)?;
@@ -144,7 +149,7 @@ pub(crate) fn plan(
     query: &Query,
 ) -> Result<Vec<String>, Error> {
     let mut clause = Where::new(tenant, kind, query)?;
-    let page = clause.page(tenant, kind, query)?;
+    let page = clause.page::<String>(tenant, kind, query)?;
     let (sql, values) = clause.params.finish(&format!("EXPLAIN {page}"));
     let rows = client.query(&sql, &values).map_err(crate::error::db)?;
     rows.iter().map(|row| row.try_get(0).map_err(crate::error::db)).collect()

@@ -24,20 +24,70 @@ macro_rules! bump_version {
     };
 }
 
-/// The `resources` columns [`stored`] reads, for statements built at run time.
+/// The `resources` columns [`stored`] reads, for statements built at run time; the attributes
+/// come last, so [`Attrs::CAST`] can follow.
 pub(crate) const COLUMNS: &str = resource_columns!();
 
-/// A [`Stored`] from a row of [`COLUMNS`].
-pub(crate) fn stored(row: &Row) -> Result<Stored, Error> {
-    let Json(attrs): Json<Map<String, Value>> = col(row, 5)?;
+/// How a row's attributes are read: parsed (`Map`), or as compact JSON text (`String`) for a
+/// caller that only writes them out again (`Reader::get_text`), never built into a tree.
+pub(crate) trait Attrs: Sized {
+    /// What follows `r.attrs` in the select list.
+    const CAST: &'static str;
+    /// The attributes from column `i`.
+    fn read(row: &Row, i: usize) -> Result<Self, Error>;
+}
+
+impl Attrs for Map<String, Value> {
+    const CAST: &'static str = "";
+    fn read(row: &Row, i: usize) -> Result<Self, Error> {
+        let Json(attrs) = col(row, i)?;
+        Ok(attrs)
+    }
+}
+
+impl Attrs for String {
+    const CAST: &'static str = "::text";
+    fn read(row: &Row, i: usize) -> Result<Self, Error> {
+        Ok(compact(col(row, i)?))
+    }
+}
+
+/// A [`Stored`] from a row of [`COLUMNS`] (with `A`'s cast).
+pub(crate) fn stored<A: Attrs>(row: &Row) -> Result<Stored<A>, Error> {
     Ok(Stored {
         seq: col(row, 0)?,
         id: col(row, 1)?,
         created: col(row, 2)?,
         modified: col(row, 3)?,
         version: col(row, 4)?,
-        attrs,
+        attrs: A::read(row, 5)?,
     })
+}
+
+/// JSON text without the spaces `jsonb` writes after each `:` and `,`: whitespace outside
+/// strings dropped, everything else kept byte for byte (the text is valid JSON, as `jsonb`
+/// output always is). What `serde_json` would write for the same value, but for the
+/// spelling of numbers and escapes, which are equal as JSON.
+fn compact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut quoted, mut escaped) = (false, false);
+    for c in text.chars() {
+        if quoted {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                quoted = false;
+            }
+        } else if c == '"' {
+            quoted = true;
+        } else if c.is_ascii_whitespace() {
+            continue;
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The value of the `kind` column.
@@ -105,7 +155,10 @@ impl Session<'_> {
     ///
     /// The keys travel as three arrays joined to `resources` through its unique index on `id`;
     /// each row carries its key's position, so the answers come back in the keys' order.
-    pub(crate) fn get_many(&self, keys: &[(TenantKey, ResourceKind, &str)]) -> Result<Vec<Option<Stored>>, Error> {
+    pub(crate) fn get_texts(
+        &self,
+        keys: &[(TenantKey, ResourceKind, &str)],
+    ) -> Result<Vec<Option<Stored<String>>>, Error> {
         let tenants: Vec<i64> = keys.iter().map(|k| k.0.0).collect();
         let kinds: Vec<i16> = keys.iter().map(|k| code(k.1)).collect();
         let ids: Vec<&str> = keys.iter().map(|k| k.2).collect();
@@ -113,12 +166,12 @@ impl Session<'_> {
             concat!(
                 "SELECT ",
                 resource_columns!(),
-                ", k.n FROM unnest($1::bigint[], $2::smallint[], $3::text[]) WITH ORDINALITY AS k(tenant, kind, id, n) \
+                "::text, k.n FROM unnest($1::bigint[], $2::smallint[], $3::text[]) WITH ORDINALITY AS k(tenant, kind, id, n) \
                  JOIN resources r ON r.id = k.id AND r.tenant = k.tenant AND r.kind = k.kind"
             ),
             &[&tenants, &kinds, &ids],
         )?;
-        let mut found: Vec<Option<Stored>> = keys.iter().map(|_| None).collect();
+        let mut found: Vec<Option<Stored<String>>> = keys.iter().map(|_| None).collect();
         for row in &rows {
             let n: i64 = col(row, 6)?;
             let slot = usize::try_from(n - 1).ok().and_then(|i| found.get_mut(i));
@@ -372,5 +425,50 @@ impl Session<'_> {
         };
         self.count(tenant, r.kind, 1)?;
         col(&row, 0)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn compact_drops_the_spaces_jsonb_writes_and_nothing_inside_strings() {
+        let jsonb = r#"{"a b": "x, y: z", "e": "say \"hi\", \\", "n": [1, 2.50, {"k": null}], "t": true}"#;
+        assert_eq!(compact(jsonb), r#"{"a b":"x, y: z","e":"say \"hi\", \\","n":[1,2.50,{"k":null}],"t":true}"#);
+        assert_eq!(compact("{ }"), "{}");
+        assert_eq!(compact(r#"{"ü": "ß \u0000 ", "x": "\\"}"#), r#"{"ü":"ß \u0000 ","x":"\\"}"#);
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            "[ -~\\\"\u{e9}\u{1F600}\n\t]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[ -~]{0,6}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Any JSON written with spaces after each `:` and `,` (as `jsonb` writes it) comes out
+        /// as the same value, and as `serde_json`'s compact text of it.
+        #[test]
+        fn compact_keeps_the_value_and_gives_serde_jsons_bytes(v in value()) {
+            let spaced = serde_json::to_string_pretty(&v).unwrap();
+            let out = compact(&spaced);
+            prop_assert_eq!(&serde_json::from_str::<Value>(&out).unwrap(), &v);
+            prop_assert_eq!(out, serde_json::to_string(&v).unwrap());
+        }
     }
 }
