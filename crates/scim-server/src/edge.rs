@@ -210,10 +210,11 @@ const NAME_BYTES: usize = 20;
 /// A scan of a head's header names, fed as bytes arrive.
 #[derive(Debug, Default)]
 struct Scan {
-    /// The start of the current line, lower-cased, at most [`NAME_BYTES`].
-    line: Vec<u8>,
-    /// Bytes of the current line so far.
-    line_len: usize,
+    /// The start of the current line, lower-cased: its first `kept` bytes, at most [`NAME_BYTES`].
+    name: [u8; NAME_BYTES],
+    kept: usize,
+    /// The current line has a byte other than `\r` so far.
+    has_text: bool,
     /// The request line is behind.
     past_request_line: bool,
     content_length: bool,
@@ -225,16 +226,19 @@ struct Scan {
 
 impl Scan {
     fn feed(&mut self, mut bytes: &[u8]) {
-        // A line at a time: only the first bytes of each (where a field's name is) are kept.
+        // A line at a time (`memchr` finds its end), keeping only its first bytes, where a
+        // field's name is: every request's head passes through here.
         while !self.complete && !bytes.is_empty() {
-            let (part, rest, ended) = match bytes.iter().position(|&b| b == b'\n') {
+            let (part, rest, ended) = match memchr::memchr(b'\n', bytes) {
                 Some(at) => (&bytes[..at], &bytes[at + 1..], true),
                 None => (bytes, &[][..], false),
             };
-            let text = part.iter().filter(|&&b| b != b'\r');
-            self.line_len += text.clone().count();
-            let room = NAME_BYTES.saturating_sub(self.line.len());
-            self.line.extend(text.take(room).map(u8::to_ascii_lowercase));
+            self.has_text |= part.iter().any(|&b| b != b'\r');
+            for &b in part.iter().filter(|&&b| b != b'\r') {
+                let Some(slot) = self.name.get_mut(self.kept) else { break };
+                *slot = b.to_ascii_lowercase();
+                self.kept += 1;
+            }
             if ended {
                 self.end_line();
             }
@@ -245,17 +249,17 @@ impl Scan {
     fn end_line(&mut self) {
         if !self.past_request_line {
             self.past_request_line = true;
-        } else if self.line_len == 0 {
+        } else if !self.has_text {
             self.complete = true;
             self.found = Head { length_and_coding: self.content_length && self.transfer_encoding };
         } else {
-            let name = self.line.split(|b| *b == b':').next().unwrap_or_default();
-            let name = name.trim_ascii();
+            let line = &self.name[..self.kept];
+            let name = line.split(|b| *b == b':').next().unwrap_or_default().trim_ascii();
             self.content_length |= name == b"content-length";
             self.transfer_encoding |= name == b"transfer-encoding";
         }
-        self.line.clear();
-        self.line_len = 0;
+        self.kept = 0;
+        self.has_text = false;
     }
 }
 

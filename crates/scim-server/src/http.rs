@@ -73,6 +73,16 @@ impl Target {
 /// invalid UTF-8 is replaced rather than refused.
 pub fn percent_decode(text: &str, plus_is_space: bool) -> String {
     let bytes = text.as_bytes();
+    let plain = match plus_is_space {
+        true => memchr::memchr2(b'%', b'+', bytes).is_none(),
+        false => memchr::memchr(b'%', bytes).is_none(),
+    };
+    if plain { text.to_owned() } else { decode_escapes(text, plus_is_space) }
+}
+
+/// [`percent_decode`]'s work on a text that has something to decode.
+fn decode_escapes(text: &str, plus_is_space: bool) -> String {
+    let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -255,6 +265,16 @@ pub const LOGGED_BYTES: usize = 256;
 /// control character (newline, ESC, NUL, ...) and bidirectional override written as a `\u{..}`
 /// escape and `\` doubled, so a client can neither forge a line nor drive a terminal.
 pub fn loggable(text: &str) -> String {
+    // Most paths and ids are short printable ASCII, which needs nothing done.
+    if text.len() <= LOGGED_BYTES && text.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'\\') {
+        text.to_owned()
+    } else {
+        escape_for_log(text)
+    }
+}
+
+/// [`loggable`]'s work on a text that has something to escape or cut.
+fn escape_for_log(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(LOGGED_BYTES) + 8);
     for (at, c) in text.char_indices() {
         if at >= LOGGED_BYTES {
@@ -286,6 +306,18 @@ mod tests {
 
     fn pairs(t: &Target) -> Vec<(&str, &str)> {
         t.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+
+    #[test]
+    fn the_shortcuts_for_plain_text_give_what_the_full_decoding_and_escaping_give() {
+        let long = "a".repeat(LOGGED_BYTES + 1);
+        let texts =
+            ["", "Users", "a+b", "a%20b", "100%", "ü", "a\\b", "tab\there", "\u{7f}", "\u{200b}x", &long, "~ !\"#"];
+        for text in texts {
+            assert_eq!(percent_decode(text, true), decode_escapes(text, true), "{text:?}");
+            assert_eq!(percent_decode(text, false), decode_escapes(text, false), "{text:?}");
+            assert_eq!(loggable(text), escape_for_log(text), "{text:?}");
+        }
     }
 
     #[test]
