@@ -26,7 +26,6 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::Watcher;
 use scim_schema::ProfileName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::error::ApiError;
@@ -88,14 +87,13 @@ where
         .serve_connection(TokioIo::new(watched), service);
     let connection = graceful.watch(connection);
     tokio::pin!(connection);
+    // The watcher looks at the connection's phase at least once per `tick`, and nothing tells
+    // it of a change: a phase that begins at `t` has its deadline at `t + tick` or later, past
+    // the watcher's next look, so no deadline is missed and no request pays for a wake-up.
+    let tick = limits.header_timeout.min(limits.idle_timeout);
+    let sleep = tokio::time::sleep(tick);
+    tokio::pin!(sleep);
     loop {
-        let deadline = activity.deadline(limits);
-        let sleep = async {
-            match deadline {
-                Some((at, _)) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             ended = &mut connection => {
                 if let Err(e) = ended {
@@ -103,15 +101,18 @@ where
                 }
                 return;
             }
-            () = activity.changed.notified() => {}
-            () = sleep => {
-                if let Some((at, why)) = activity.deadline(limits)
-                    && at <= Instant::now()
+            () = &mut sleep => {
+                let now = Instant::now();
+                let deadline = activity.deadline(limits);
+                if let Some((at, why)) = deadline
+                    && at <= now
                 {
                     tracing::debug!(reason = ?why, "closing a connection");
                     state.metrics.closed(why);
                     return;
                 }
+                let next = now + tick;
+                sleep.as_mut().reset(deadline.map_or(next, |(at, _)| at.min(next)));
             }
         }
     }
@@ -132,12 +133,11 @@ enum Phase {
 #[derive(Debug)]
 struct Activity {
     state: Mutex<(Phase, Scan)>,
-    changed: Notify,
 }
 
 impl Default for Activity {
     fn default() -> Activity {
-        Activity { state: Mutex::new((Phase::Idle(Instant::now()), Scan::default())), changed: Notify::new() }
+        Activity { state: Mutex::new((Phase::Idle(Instant::now()), Scan::default())) }
     }
 }
 
@@ -155,8 +155,6 @@ impl Activity {
                 *phase = Phase::Head(Instant::now());
                 *scan = Scan::default();
                 scan.feed(bytes);
-                drop(state);
-                self.changed.notify_one();
             }
             Phase::Head(_) => scan.feed(bytes),
             Phase::Busy => {}
@@ -200,7 +198,6 @@ impl Busy {
 impl Drop for Busy {
     fn drop(&mut self) {
         self.activity.lock().0 = Phase::Idle(Instant::now());
-        self.activity.changed.notify_one();
     }
 }
 
