@@ -237,6 +237,16 @@ impl Args {
         Ok(Options { durability, ..Options::default() })
     }
 
+    /// Whether `--log-format` (`SCIM_LOG_FORMAT`) asks for JSON lines (`json`) rather than lines
+    /// for people (`human`, the default).
+    pub fn log_json(&self) -> Result<bool, CliError> {
+        match self.get("log-format", "SCIM_LOG_FORMAT").as_deref() {
+            None | Some("human") => Ok(false),
+            Some("json") => Ok(true),
+            Some(other) => Err(CliError::Usage(format!("--log-format must be human or json, not {other:?}"))),
+        }
+    }
+
     /// The edge's limits from `--header-timeout`, `--idle-timeout`, `--max-connections` and
     /// `--max-header-bytes`, each defaulting to [`crate::edge::Limits::default`].
     pub fn limits(&self) -> Result<crate::edge::Limits, CliError> {

@@ -10,14 +10,13 @@
 //! loggers wait too, so a stalled standard error slows requests rather than losing lines or
 //! growing without bound. The guard [`init`] returns writes what is left when dropped.
 
+use std::cell::RefCell;
 use std::io::Write;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tracing_subscriber::fmt::MakeWriter;
-
-use crate::cli::{Args, CliError};
 
 /// How long the writing thread lets lines gather after the first one.
 const GATHER: Duration = Duration::from_millis(10);
@@ -25,19 +24,17 @@ const GATHER: Duration = Duration::from_millis(10);
 /// The most bytes waiting to be written before loggers wait.
 const CAPACITY: usize = 4 << 20;
 
-/// Sets up logging to standard error, in the format `--log-format` names (`human` or `json`),
+/// Sets up logging to standard error, as JSON lines or (`json` false) for people (`--log-format`),
 /// with the levels `SCIM_LOG` names (default `info`).
-pub fn init(args: &Args) -> Result<Guard, CliError> {
-    let format = args.get("log-format", "SCIM_LOG_FORMAT");
-    let json = match format.as_deref() {
-        None | Some("human") => false,
-        Some("json") => true,
-        Some(other) => return Err(CliError::Usage(format!("--log-format must be human or json, not {other:?}"))),
-    };
+pub fn init(json: bool) -> Result<Guard, String> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SCIM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let (writer, guard) = start(std::io::stderr())?;
+    if !ansi {
+        // Colours are for a person at a terminal, who is not sending 100,000 requests a second.
+        let _ = REQUESTS.set(Requests { shared: Arc::clone(&writer.shared), json });
+    }
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi);
     if json {
         builder.json().flatten_event(true).init();
@@ -47,15 +44,136 @@ pub fn init(args: &Args) -> Result<Guard, CliError> {
     Ok(guard)
 }
 
+/// One request's log line, its values already made safe for a log (`http::loggable`).
+#[derive(Debug)]
+pub struct RequestLine<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub tenant: &'a str,
+    pub status: u16,
+    pub latency_us: u64,
+    pub request_id: &'a str,
+    /// The specific reason of a refusal.
+    pub reason: Option<&'a str>,
+}
+
+/// Where request lines go straight to the log's buffer: set by [`init`] unless the log is in
+/// colour.
+static REQUESTS: OnceLock<Requests> = OnceLock::new();
+
+#[derive(Debug)]
+struct Requests {
+    shared: Arc<Shared>,
+    json: bool,
+}
+
+/// The target request lines are logged under.
+const REQUEST_TARGET: &str = "scim_server::router";
+
+/// Logs a request's line: `request` at level `INFO`, target `scim_server::router`.
+///
+/// Every request logs one, and `tracing`'s formatting of it took a sixth of the cheapest
+/// request's CPU (docs/BENCHMARKS.md), so once [`init`] has run without colours the line is
+/// written here, in the bytes `tracing-subscriber`'s human or JSON format gives it (a test
+/// holds the two equal), straight into the log's buffer. `SCIM_LOG` still decides whether it
+/// is written at all.
+pub fn request(line: &RequestLine<'_>) {
+    if !tracing::enabled!(target: REQUEST_TARGET, tracing::Level::INFO) {
+        return;
+    }
+    let Some(requests) = REQUESTS.get() else { return emit(line) };
+    LINE.with_borrow_mut(|buffer| {
+        buffer.clear();
+        write_request(buffer, line, requests.json, SystemTime::now());
+        requests.shared.append(buffer);
+    });
+}
+
+/// The line as a `tracing` event, for a log in colour (and before [`init`]).
+fn emit(line: &RequestLine<'_>) {
+    let RequestLine { method, path, tenant, status, latency_us, request_id, reason } = line;
+    match reason {
+        Some(reason) => {
+            tracing::info!(target: REQUEST_TARGET, %method, %path, %tenant, status, latency_us, %request_id, %reason, "request")
+        }
+        None => {
+            tracing::info!(target: REQUEST_TARGET, %method, %path, %tenant, status, latency_us, %request_id, "request")
+        }
+    }
+}
+
+thread_local! {
+    /// The line being written, reused by the thread's next one.
+    static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// `2026-12-01T13:13:46` for the second of the thread's last line.
+    static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+}
+
+/// Writes `line` as `tracing-subscriber` would at `now`.
+fn write_request(out: &mut Vec<u8>, line: &RequestLine<'_>, json: bool, now: SystemTime) {
+    let since = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let mut timestamp = [0u8; 27];
+    SECOND.with_borrow_mut(|(second, text)| {
+        if *second != since.as_secs() {
+            *second = since.as_secs();
+            let ms = i64::try_from(since.as_secs()).unwrap_or(i64::MAX / 1000).saturating_mul(1000);
+            *text = scim_schema::time::format_datetime(ms).trim_end_matches('Z').to_owned();
+        }
+        let (date, rest) = timestamp.split_at_mut(text.len().min(19));
+        date.copy_from_slice(&text.as_bytes()[..date.len()]);
+        let micros = since.subsec_micros();
+        rest[0] = b'.';
+        for (i, digit) in rest[1..7].iter_mut().enumerate() {
+            // Six digits, most significant first.
+            let place = 10u32.pow(5 - u32::try_from(i).unwrap_or(0));
+            *digit = b'0' + u8::try_from(micros / place % 10).unwrap_or(0);
+        }
+        rest[7] = b'Z';
+    });
+    let timestamp = &timestamp[..];
+    let RequestLine { method, path, tenant, status, latency_us, request_id, reason } = line;
+    if json {
+        let text = |out: &mut Vec<u8>, value: &str| {
+            // A `&str` always serializes.
+            let _ = serde_json::to_writer(&mut *out, value);
+        };
+        out.extend_from_slice(b"{\"timestamp\":\"");
+        out.extend_from_slice(timestamp);
+        out.extend_from_slice(b"\",\"level\":\"INFO\",\"message\":\"request\",\"method\":");
+        text(out, method);
+        out.extend_from_slice(b",\"path\":");
+        text(out, path);
+        out.extend_from_slice(b",\"tenant\":");
+        text(out, tenant);
+        let _ = write!(out, ",\"status\":{status},\"latency_us\":{latency_us},\"request_id\":");
+        text(out, request_id);
+        if let Some(reason) = reason {
+            out.extend_from_slice(b",\"reason\":");
+            text(out, reason);
+        }
+        out.extend_from_slice(b",\"target\":\"scim_server::router\"}\n");
+    } else {
+        out.extend_from_slice(timestamp);
+        let _ = write!(
+            out,
+            "  INFO scim_server::router: request method={method} path={path} tenant={tenant} status={status} latency_us={latency_us} request_id={request_id}"
+        );
+        if let Some(reason) = reason {
+            let _ = write!(out, " reason={reason}");
+        }
+        out.push(b'\n');
+    }
+}
+
 /// Starts the writing thread over `out`.
-fn start(out: impl Write + Send + 'static) -> Result<(LogWriter, Guard), CliError> {
+fn start(out: impl Write + Send + 'static) -> Result<(LogWriter, Guard), String> {
     let shared = Arc::new(Shared::default());
     let thread = {
         let shared = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("scim-log".into())
             .spawn(move || shared.write_out(out))
-            .map_err(|e| CliError::Failed(format!("cannot start the logging thread: {e}")))?
+            .map_err(|e| format!("cannot start the logging thread: {e}"))?
     };
     Ok((LogWriter { shared: Arc::clone(&shared) }, Guard { shared, thread: Some(thread) }))
 }
@@ -186,6 +304,53 @@ mod tests {
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
+        }
+    }
+
+    /// What `tracing-subscriber` writes for `line` in the format `init` sets up (without colour).
+    fn formatted_by_tracing(line: &RequestLine<'_>, json: bool) -> String {
+        let out = Out::default();
+        let writer = {
+            let out = out.clone();
+            move || out.clone()
+        };
+        let builder = tracing_subscriber::fmt().with_writer(writer).with_ansi(false);
+        if json {
+            tracing::subscriber::with_default(builder.json().flatten_event(true).finish(), || emit(line));
+        } else {
+            tracing::subscriber::with_default(builder.finish(), || emit(line));
+        }
+        String::from_utf8(out.0.lock().unwrap().concat()).unwrap()
+    }
+
+    #[test]
+    fn request_lines_are_the_bytes_tracing_writes() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_micros(1_796_130_826_085_642);
+        let refused = RequestLine {
+            method: "PATCH",
+            path: "/t/scim/v2/Users/\\u{1b}[31m \"quoted\" ü \\\\ x",
+            tenant: "t",
+            status: 401,
+            latency_us: 86,
+            request_id: "b66a8823-fd51-40b2-85f0-ef4942e4b2a8",
+            reason: Some("unauthorized: token is \"malformed\""),
+        };
+        let served = RequestLine { method: "GET", path: "/", tenant: "", status: 200, reason: None, ..refused };
+        for line in [&refused, &served] {
+            for json in [false, true] {
+                let mut ours = Vec::new();
+                write_request(&mut ours, line, json, now);
+                let ours = String::from_utf8(ours).unwrap();
+                let theirs = formatted_by_tracing(line, json);
+                // The timestamps differ (tracing's is the time of the test); their shape does not.
+                let (stamp, rest) = if json { (&ours[14..41], &ours[41..]) } else { (&ours[..27], &ours[27..]) };
+                assert_eq!(stamp, "2026-12-01T13:13:46.085642Z");
+                let (their_stamp, their_rest) =
+                    if json { (&theirs[14..41], &theirs[41..]) } else { (&theirs[..27], &theirs[27..]) };
+                assert!(their_stamp.ends_with('Z') && their_stamp.as_bytes()[19] == b'.', "{theirs}");
+                assert_eq!(rest, their_rest, "json: {json}");
+                assert_eq!(ours[..14], theirs[..14]);
+            }
         }
     }
 

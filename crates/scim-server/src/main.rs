@@ -101,7 +101,7 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: &Args) -> Result<(), CliError> {
-    let _log = logging::init(args)?;
+    let _log = logging::init(args.log_json()?).map_err(CliError::Failed)?;
     let store = Arc::new(cli::open(args)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

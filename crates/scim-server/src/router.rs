@@ -45,16 +45,16 @@ pub async fn serve(state: Arc<State>, request: Request<Incoming>, head: Head) ->
         StatusCode::UNAUTHORIZED if route == "/admin/v1" => state.metrics.auth_failure("admin"),
         _ => {}
     }
-    let latency_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-    match reason {
-        Some(reason) => {
-            let reason = http::loggable(&reason);
-            tracing::info!(%method, %path, tenant = %tenant, status, latency_us, request_id = %request_id, reason = %reason, "request")
-        }
-        None => {
-            tracing::info!(%method, %path, tenant = %tenant, status, latency_us, request_id = %request_id, "request")
-        }
-    }
+    let reason = reason.map(|reason| http::loggable(&reason));
+    crate::logging::request(&crate::logging::RequestLine {
+        method: method.as_str(),
+        path: &path,
+        tenant: &tenant,
+        status,
+        latency_us: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+        request_id: &request_id,
+        reason: reason.as_deref(),
+    });
     Ok(response)
 }
 
