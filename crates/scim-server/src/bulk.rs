@@ -201,7 +201,6 @@ async fn run(ctx: &Ctx, op: &Operation, path: &str) -> Result<Reply, ApiError> {
         tenant: ctx.tenant,
         request_id: ctx.request_id.clone(),
         target,
-        base: ctx.base.clone(),
         if_match: op.version.clone(),
         if_none_match: None,
     };

@@ -18,8 +18,6 @@ pub struct Ctx {
     pub request_id: String,
     /// The decoded target.
     pub target: Target,
-    /// The SCIM base URL of the tenant.
-    pub base: String,
     /// The `If-Match` header, if any.
     pub if_match: Option<String>,
     /// The `If-None-Match` header, if any.
@@ -35,6 +33,12 @@ impl Ctx {
     /// The tenant's public id, the first segment of its endpoint's path.
     pub fn tenant_id(&self) -> &str {
         self.target.segments.first().map(String::as_str).unwrap_or_default()
+    }
+
+    /// The SCIM base URL of the tenant, without a trailing `/`; made when asked for, since most
+    /// answers do not name it.
+    pub fn base(&self) -> String {
+        format!("{}/{}/scim/v2", self.state.public_url, self.tenant_id())
     }
 
     /// The writer of this request's responses.

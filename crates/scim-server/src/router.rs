@@ -150,22 +150,14 @@ async fn pipeline(
         let (response, reason) = fail(tenant.profile, error);
         return (response, tenant_id, reason);
     }
-    let base = format!("{}/{}/scim/v2", state.public_url, tenant_id);
     let method = request.method().clone();
     // Kept even when not ASCII, so that a malformed precondition is refused, never ignored.
     let header = |name: hyper::header::HeaderName| {
         request.headers().get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
     };
     let (if_match, if_none_match) = (header(hyper::header::IF_MATCH), header(hyper::header::IF_NONE_MATCH));
-    let ctx = Ctx {
-        if_match,
-        if_none_match,
-        state: Arc::clone(&state),
-        tenant,
-        request_id: request_id.to_owned(),
-        target,
-        base,
-    };
+    let ctx =
+        Ctx { if_match, if_none_match, state: Arc::clone(&state), tenant, request_id: request_id.to_owned(), target };
     let outcome = match read_body(request).await {
         Ok(body) => route(&ctx, &method, body).await,
         Err(e) => Err(e),
@@ -302,7 +294,7 @@ async fn route(ctx: &Ctx, method: &Method, body: Option<Value>) -> Result<Reply,
         },
         ["Schemas"] => {
             let docs: Vec<Value> =
-                discovery::schemas().iter().map(|s| discovery::schema_document(profile, s, &ctx.base)).collect();
+                discovery::schemas().iter().map(|s| discovery::schema_document(profile, s, &ctx.base())).collect();
             discovery_get(method, scim::list_response(docs))
         }
         ["Schemas", urn] => {
@@ -310,10 +302,10 @@ async fn route(ctx: &Ctx, method: &Method, body: Option<Value>) -> Result<Reply,
                 .into_iter()
                 .find(|s| s.id.eq_ignore_ascii_case(urn))
                 .ok_or(ApiError::NoEndpoint)?;
-            discovery_get(method, discovery::schema_document(profile, schema, &ctx.base))
+            discovery_get(method, discovery::schema_document(profile, schema, &ctx.base()))
         }
         ["ResourceTypes"] => {
-            let docs = [ResourceKind::User, ResourceKind::Group].map(|k| discovery::resource_type(k, &ctx.base));
+            let docs = [ResourceKind::User, ResourceKind::Group].map(|k| discovery::resource_type(k, &ctx.base()));
             discovery_get(method, scim::list_response(docs.to_vec()))
         }
         ["ResourceTypes", name] => {
@@ -321,7 +313,7 @@ async fn route(ctx: &Ctx, method: &Method, body: Option<Value>) -> Result<Reply,
                 .into_iter()
                 .find(|k| k.name().eq_ignore_ascii_case(name))
                 .ok_or(ApiError::NoEndpoint)?;
-            discovery_get(method, discovery::resource_type(kind, &ctx.base))
+            discovery_get(method, discovery::resource_type(kind, &ctx.base()))
         }
         _ => Err(ApiError::NoEndpoint),
     }
