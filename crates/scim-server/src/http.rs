@@ -5,6 +5,8 @@
 //! `?` or `&`, spaces as `+` or `%20` or raw. [`Target::parse`] accepts all of them and yields
 //! decoded path segments and query pairs, so the router never sees the difference.
 
+use std::borrow::Cow;
+
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::header::{HeaderMap, HeaderValue};
@@ -264,12 +266,12 @@ pub const LOGGED_BYTES: usize = 256;
 /// `text` made safe for one log line: at most [`LOGGED_BYTES`] bytes of it (then `…`), every
 /// control character (newline, ESC, NUL, ...) and bidirectional override written as a `\u{..}`
 /// escape and `\` doubled, so a client can neither forge a line nor drive a terminal.
-pub fn loggable(text: &str) -> String {
+pub fn loggable(text: &str) -> Cow<'_, str> {
     // Most paths and ids are short printable ASCII, which needs nothing done.
     if text.len() <= LOGGED_BYTES && text.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'\\') {
-        text.to_owned()
+        Cow::Borrowed(text)
     } else {
-        escape_for_log(text)
+        Cow::Owned(escape_for_log(text))
     }
 }
 

@@ -222,8 +222,14 @@ fn method_label(method: &Method) -> &'static str {
 
 /// The route template of a request: its path with the tenant and resource ids replaced.
 pub fn route(target: &Target) -> &'static str {
-    let segments: Vec<&str> = target.segments.iter().map(String::as_str).collect();
-    match segments.as_slice() {
+    // Seven segments tell every template apart: the longest exact one has six, and a seventh
+    // leaves only the templates that end in `..`.
+    let mut segments = [""; 7];
+    let n = target.segments.len().min(segments.len());
+    for (slot, segment) in segments.iter_mut().zip(&target.segments) {
+        *slot = segment.as_str();
+    }
+    match &segments[..n] {
         [] => "/",
         ["healthz"] => "/healthz",
         ["readyz"] => "/readyz",
@@ -313,6 +319,12 @@ mod tests {
         check("/healthz", "/healthz");
         check("/t-123/scim/v2/Users/abc/extra", "other");
         check("/anything/at/all", "other");
+        // Past the seventh segment only the open-ended templates still match.
+        check("/t-123/scim/v2/Me/a/b/c/d/e", "/{tenant}/scim/v2/Me");
+        check("/admin/v1/a/b/c/d/e/f/g", "/admin/v1");
+        check("/console/a/b/c/d/e/f/g", "/console");
+        check("/t-123/scim/v2/Users/abc/d/e/f", "other");
+        check("/", "/");
     }
 
     #[test]

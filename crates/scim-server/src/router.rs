@@ -33,7 +33,8 @@ pub async fn serve(state: Arc<State>, request: Request<Incoming>, head: Head) ->
     let target = Target::parse(request.uri().path(), request.uri().query());
     let route = crate::metrics::route(&target);
     // The path and tenant are the client's words: bounded and escaped before they reach a log.
-    let path = http::loggable(&target.path());
+    let path = target.path();
+    let path = http::loggable(&path);
     let (response, tenant, reason) = pipeline(Arc::clone(&state), request, head, target, &request_id).await;
     let tenant = http::loggable(&tenant);
     let status = response.status().as_u16();
@@ -45,7 +46,7 @@ pub async fn serve(state: Arc<State>, request: Request<Incoming>, head: Head) ->
         StatusCode::UNAUTHORIZED if route == "/admin/v1" => state.metrics.auth_failure("admin"),
         _ => {}
     }
-    let reason = reason.map(|reason| http::loggable(&reason));
+    let reason = reason.as_deref().map(http::loggable);
     crate::logging::request(&crate::logging::RequestLine {
         method: method.as_str(),
         path: &path,
