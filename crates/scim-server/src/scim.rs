@@ -552,7 +552,7 @@ pub async fn list(ctx: &Ctx, kind: ResourceKind, params: ListParams) -> Result<R
         }
     }
     out.insert("schemas".into(), json!([LIST_RESPONSE]));
-    list_reply(out, vec![resources])
+    list_reply(out, resources)
 }
 
 /// Runs a list query and renders its page (with each resource's memberships where the profile
@@ -636,43 +636,43 @@ impl Rendered {
             Rendered::Trees(items) => items.len(),
         }
     }
+
+    /// These resources followed by `more`, rendered the same way (one projection renders every
+    /// page of a response alike).
+    fn append(&mut self, more: Rendered) -> Result<(), ApiError> {
+        match (self, more) {
+            (Rendered::Written(items), Rendered::Written(more)) => items.extend(more),
+            (Rendered::Trees(items), Rendered::Trees(more)) => items.extend(more),
+            _ => return Err(ApiError::Internal("the pages of one list were rendered two ways".into())),
+        }
+        Ok(())
+    }
 }
 
-/// A list response: `envelope` (every member but `Resources`), then the pages' resources in
-/// order, written out without building a tree where every page was written.
-fn list_reply(mut envelope: Map<String, Value>, pages: Vec<Rendered>) -> Result<Reply, ApiError> {
-    if pages.iter().all(|p| matches!(p, Rendered::Written(_))) {
-        let mut out = serde_json::to_vec(&Value::Object(envelope))
-            .map_err(|e| ApiError::Internal(format!("cannot write a list: {e}")))?;
-        // The envelope is never empty (it has `schemas`): its closing brace gives way to one
-        // more member.
-        out.pop();
-        out.extend_from_slice(b",\"Resources\":[");
-        let items = pages.into_iter().flat_map(|p| match p {
-            Rendered::Written(items) => items,
-            Rendered::Trees(_) => Vec::new(),
-        });
-        for (i, item) in items.enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(&item);
+/// A list response: `envelope` (every member but `Resources`), then `resources`, written out
+/// without building a tree where they were written.
+fn list_reply(mut envelope: Map<String, Value>, resources: Rendered) -> Result<Reply, ApiError> {
+    let items = match resources {
+        Rendered::Trees(items) => {
+            envelope.insert("Resources".into(), Value::Array(items));
+            return Ok(Reply::json(StatusCode::OK, Value::Object(envelope)));
         }
-        out.extend_from_slice(b"]}");
-        return Ok(Reply::written(StatusCode::OK, out));
-    }
-    let mut resources = Vec::new();
-    for page in pages {
-        match page {
-            Rendered::Trees(items) => resources.extend(items),
-            // Only if pages were rendered differently, which one projection never does.
-            Rendered::Written(items) => {
-                resources.extend(items.iter().filter_map(|item| serde_json::from_slice::<Value>(item).ok()));
-            }
+        Rendered::Written(items) => items,
+    };
+    let mut out = serde_json::to_vec(&Value::Object(envelope))
+        .map_err(|e| ApiError::Internal(format!("cannot write a list: {e}")))?;
+    // The envelope is never empty (it has `schemas`): its closing brace gives way to one more
+    // member.
+    out.pop();
+    out.extend_from_slice(b",\"Resources\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
         }
+        out.extend_from_slice(item);
     }
-    envelope.insert("Resources".into(), Value::Array(resources));
-    Ok(Reply::json(StatusCode::OK, Value::Object(envelope)))
+    out.extend_from_slice(b"]}");
+    Ok(Reply::written(StatusCode::OK, out))
 }
 
 /// A resource's stored text parsed, for the tree rendering.
@@ -693,7 +693,8 @@ pub async fn search_all(ctx: &Ctx, params: ListParams) -> Result<Reply, ApiError
     let Shape { count, projection, sort, filter } = params.shape(ctx.profile())?;
     let start = params.start_index()?;
     let mut skip = start - 1;
-    let (mut total, mut listed, mut pages, mut refusals) = (0u64, 0, Vec::new(), Vec::new());
+    let (mut total, mut refusals) = (0u64, Vec::new());
+    let mut listed: Option<Rendered> = None;
     for kind in [ResourceKind::User, ResourceKind::Group] {
         if let Some(f) = &filter
             && let Err(e) = scim_schema::eval::validate(kind, f)
@@ -701,7 +702,7 @@ pub async fn search_all(ctx: &Ctx, params: ListParams) -> Result<Reply, ApiError
             refusals.push(e);
             continue;
         }
-        let limit = count - listed;
+        let limit = count - listed.as_ref().map_or(0, Rendered::len);
         let query = Query {
             filter: filter.clone(),
             sort: sort.clone(),
@@ -714,18 +715,22 @@ pub async fn search_all(ctx: &Ctx, params: ListParams) -> Result<Reply, ApiError
         let matched = page.total.unwrap_or(0);
         total += matched;
         skip = skip.saturating_sub(usize::try_from(matched).unwrap_or(usize::MAX));
-        listed += page.resources.len();
-        pages.push(page.resources);
+        match &mut listed {
+            Some(listed) => listed.append(page.resources)?,
+            None => listed = Some(page.resources),
+        }
     }
     if let (2, Some(e)) = (refusals.len(), refusals.pop()) {
         return Err(ApiError::Schema(e));
     }
+    // At least one kind was listed: a search both refuse was refused above.
+    let listed = listed.unwrap_or(Rendered::Written(Vec::new()));
     let mut envelope = Map::new();
     envelope.insert("totalResults".into(), json!(total));
-    envelope.insert("itemsPerPage".into(), json!(listed));
+    envelope.insert("itemsPerPage".into(), json!(listed.len()));
     envelope.insert("startIndex".into(), json!(start));
     envelope.insert("schemas".into(), json!([LIST_RESPONSE]));
-    list_reply(envelope, pages)
+    list_reply(envelope, listed)
 }
 
 /// The memberships a response about `id` shows under the profile, read after a write.
