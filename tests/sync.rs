@@ -203,6 +203,8 @@ fn a_throttled_tenant_is_waited_out_with_zero_errors() {
     let report = setup.apply(&["--concurrency", "8"]);
     assert!(report["failures"].as_array().unwrap().is_empty(), "{report}");
     assert!(report["requests"]["throttled"].as_u64().unwrap() > 0, "the limit was reached: {report}");
+    // The apply left the tenant's bucket empty: let it refill (5 at 20 a second) before reading.
+    std::thread::sleep(Duration::from_millis(500));
     assert_eq!(total(&server, "/Users"), 40);
     assert!(server.log().contains("status=429"));
     assert_eq!(setup.apply(&[])["requests"]["writes"], 0);
