@@ -21,11 +21,15 @@ pub(crate) struct Pool {
     returned: Condvar,
 }
 
-/// The pool's connections not in use, and how many exist in all.
+/// The pool's connections not in use, how many exist in all, and how many callers wait for one.
 #[derive(Debug)]
 struct Idle {
     connections: Vec<Connection>,
     open: usize,
+    /// Callers asleep in [`Pool::take`]. A condition variable's `notify_one` is a system call
+    /// even with nobody waiting, so a connection coming back wakes only when someone waits:
+    /// in the server nobody does, for each read thread has a connection of its own.
+    waiting: usize,
 }
 
 /// A place a checked-out connection holds in the pool's count until it comes back.
@@ -39,8 +43,9 @@ struct Vacancy<'p> {
 impl Drop for Vacancy<'_> {
     fn drop(&mut self) {
         if !self.filled {
-            self.pool.lock().open -= 1;
-            self.pool.returned.notify_one();
+            let mut state = self.pool.lock();
+            state.open -= 1;
+            self.pool.wake(state);
         }
     }
 }
@@ -51,7 +56,7 @@ impl Pool {
         Pool {
             path,
             max: max.max(1),
-            state: Mutex::new(Idle { connections: Vec::new(), open: 0 }),
+            state: Mutex::new(Idle { connections: Vec::new(), open: 0, waiting: 0 }),
             returned: Condvar::new(),
         }
     }
@@ -78,11 +83,14 @@ impl Pool {
                 state.open += 1;
                 drop(state);
                 return open_reader(&self.path).inspect_err(|_| {
-                    self.lock().open -= 1;
-                    self.returned.notify_one();
+                    let mut state = self.lock();
+                    state.open -= 1;
+                    self.wake(state);
                 });
             }
+            state.waiting += 1;
             state = self.returned.wait(state).unwrap_or_else(PoisonError::into_inner);
+            state.waiting -= 1;
         }
     }
 
@@ -96,8 +104,16 @@ impl Pool {
         } else {
             state.open -= 1;
         }
+        self.wake(state);
+    }
+
+    /// Releases `state`, waking one waiting caller if there is one.
+    fn wake(&self, state: MutexGuard<'_, Idle>) {
+        let waiting = state.waiting > 0;
         drop(state);
-        self.returned.notify_one();
+        if waiting {
+            self.returned.notify_one();
+        }
     }
 
     /// The pool's state; a panic elsewhere while holding the lock leaves it consistent.
