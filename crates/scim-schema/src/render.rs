@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::definition::{ResourceKind, Returned};
 use crate::profile::Profile;
-use crate::time::format_datetime;
+use crate::time::Datetime;
 
 /// What the store knows of a resource besides its attributes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +53,8 @@ pub fn render(
             out.insert("id".into(), Value::String(meta.id.to_owned()));
         }
         Part::Meta => {
-            out.insert("meta".into(), meta_of(profile, kind, meta, location));
+            // Only strings inside: it always converts.
+            out.insert("meta".into(), serde_json::to_value(meta_of(profile, kind, meta, location)).unwrap_or_default());
         }
         Part::Schemas(schemas) => {
             out.insert("schemas".into(), Value::Array(schemas.map(|s| Value::String(s.to_owned())).collect()));
@@ -133,21 +134,47 @@ pub fn render_text(
     (!failed).then_some(out)
 }
 
-/// The `meta` attribute.
-fn meta_of(profile: &Profile, kind: ResourceKind, meta: Meta<'_>, location: Option<&str>) -> Value {
-    let mut out = Map::with_capacity(5);
-    out.insert("resourceType".into(), Value::String(kind.name().to_owned()));
-    out.insert("created".into(), Value::String(format_datetime(meta.created)));
-    out.insert("lastModified".into(), Value::String(format_datetime(meta.modified)));
-    if profile.meta_location
-        && let Some(location) = location
-    {
-        out.insert("location".into(), Value::String(location.to_owned()));
+/// The `meta` attribute, serialized as it is (no tree, no owned strings): its members in the
+/// order rendered, `location` and `version` where the profile has them.
+#[derive(serde::Serialize)]
+struct MetaOf<'a> {
+    #[serde(rename = "resourceType")]
+    resource_type: &'static str,
+    created: Shown<Datetime>,
+    #[serde(rename = "lastModified")]
+    last_modified: Shown<Datetime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<Shown<Etag>>,
+}
+
+fn meta_of<'a>(profile: &Profile, kind: ResourceKind, meta: Meta<'_>, location: Option<&'a str>) -> MetaOf<'a> {
+    MetaOf {
+        resource_type: kind.name(),
+        created: Shown(Datetime(meta.created)),
+        last_modified: Shown(Datetime(meta.modified)),
+        location: location.filter(|_| profile.meta_location),
+        version: profile.etags.then_some(Shown(Etag(meta.version))),
     }
-    if profile.etags {
-        out.insert("version".into(), Value::String(etag(meta.version)));
+}
+
+/// A value serialized as the string it displays as, written straight out.
+struct Shown<T>(T);
+
+impl<T: std::fmt::Display> serde::Serialize for Shown<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
     }
-    Value::Object(out)
+}
+
+/// A version, displayed as its entity tag ([`etag`]).
+struct Etag(i64);
+
+impl std::fmt::Display for Etag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "W/\"{}\"", self.0)
+    }
 }
 
 impl Memberships {
@@ -397,7 +424,7 @@ fn prune_extensions(kind: ResourceKind, object: &mut Map<String, Value>) {
 
 /// The weak entity tag of a version: `W/"3"`.
 pub fn etag(version: i64) -> String {
-    format!("W/\"{version}\"")
+    Etag(version).to_string()
 }
 
 #[cfg(test)]

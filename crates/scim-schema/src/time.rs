@@ -45,8 +45,19 @@ fn parts(ms: i64) -> Parts {
 
 /// `2020-03-31T02:36:15Z`: second precision, as AWS writes `meta` timestamps.
 pub fn format_datetime(ms: i64) -> String {
-    let p = parts(ms);
-    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", p.year, p.month, p.day, p.hour, p.minute, p.second)
+    Datetime(ms).to_string()
+}
+
+/// Milliseconds since the epoch, displayed as [`format_datetime`] writes them, without a
+/// string of its own.
+#[derive(Debug, Clone, Copy)]
+pub struct Datetime(pub i64);
+
+impl std::fmt::Display for Datetime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let p = parts(self.0);
+        write!(f, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", p.year, p.month, p.day, p.hour, p.minute, p.second)
+    }
 }
 
 /// `2022-04-15 14:09:03.693`: the `timeStamp` of AWS error bodies.
