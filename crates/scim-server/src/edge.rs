@@ -75,9 +75,9 @@ where
         let busy = Busy::begin(&service_activity);
         let state = Arc::clone(&service_state);
         async move {
-            let response = crate::router::serve(state, request, busy.head).await;
-            drop(busy);
-            response
+            let (response, ready) = crate::router::serve(state, request, busy.head).await;
+            busy.end(Instant::from_std(ready));
+            Ok::<_, std::convert::Infallible>(response)
         }
     });
     let connection = http1::Builder::new()
@@ -180,6 +180,8 @@ impl Activity {
 struct Busy {
     activity: Arc<Activity>,
     head: Head,
+    /// When the response was ready, if it was: the connection is idle from then.
+    ended: Option<Instant>,
 }
 
 impl Busy {
@@ -191,13 +193,20 @@ impl Busy {
         };
         *state = (Phase::Busy, Scan::default());
         // No wake-up: the watcher finds the connection busy when its current deadline comes.
-        Busy { activity: Arc::clone(activity), head }
+        Busy { activity: Arc::clone(activity), head, ended: None }
+    }
+}
+
+impl Busy {
+    /// The handler answered at `ready` (an instant it read anyway, saving a read of the clock).
+    fn end(mut self, ready: Instant) {
+        self.ended = Some(ready);
     }
 }
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        self.activity.lock().0 = Phase::Idle(Instant::now());
+        self.activity.lock().0 = Phase::Idle(self.ended.unwrap_or_else(Instant::now));
     }
 }
 

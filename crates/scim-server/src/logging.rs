@@ -55,6 +55,8 @@ pub struct RequestLine<'a> {
     pub request_id: &'a str,
     /// The specific reason of a refusal.
     pub reason: Option<&'a str>,
+    /// When the request was answered: the line's timestamp.
+    pub at: SystemTime,
 }
 
 /// Where request lines go straight to the log's buffer: set by [`init`] unless the log is in
@@ -84,14 +86,14 @@ pub fn request(line: &RequestLine<'_>) {
     let Some(requests) = REQUESTS.get() else { return emit(line) };
     LINE.with_borrow_mut(|buffer| {
         buffer.clear();
-        write_request(buffer, line, requests.json, SystemTime::now());
+        write_request(buffer, line, requests.json);
         requests.shared.append(buffer);
     });
 }
 
 /// The line as a `tracing` event, for a log in colour (and before [`init`]).
 fn emit(line: &RequestLine<'_>) {
-    let RequestLine { method, path, tenant, status, latency_us, request_id, reason } = line;
+    let RequestLine { method, path, tenant, status, latency_us, request_id, reason, at: _ } = line;
     match reason {
         Some(reason) => {
             tracing::info!(target: REQUEST_TARGET, %method, %path, %tenant, status, latency_us, %request_id, %reason, "request")
@@ -110,8 +112,8 @@ thread_local! {
 }
 
 /// Writes `line` as `tracing-subscriber` would at `now`.
-fn write_request(out: &mut Vec<u8>, line: &RequestLine<'_>, json: bool, now: SystemTime) {
-    let since = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+fn write_request(out: &mut Vec<u8>, line: &RequestLine<'_>, json: bool) {
+    let since = line.at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
     let mut timestamp = [0u8; 27];
     SECOND.with_borrow_mut(|(second, text)| {
         if *second != since.as_secs() {
@@ -131,7 +133,7 @@ fn write_request(out: &mut Vec<u8>, line: &RequestLine<'_>, json: bool, now: Sys
         rest[7] = b'Z';
     });
     let timestamp = &timestamp[..];
-    let RequestLine { method, path, tenant, status, latency_us, request_id, reason } = line;
+    let RequestLine { method, path, tenant, status, latency_us, request_id, reason, at: _ } = line;
     if json {
         let text = |out: &mut Vec<u8>, value: &str| {
             // A `&str` always serializes.
@@ -334,12 +336,13 @@ mod tests {
             latency_us: 86,
             request_id: "b66a8823-fd51-40b2-85f0-ef4942e4b2a8",
             reason: Some("unauthorized: token is \"malformed\""),
+            at: now,
         };
         let served = RequestLine { method: "GET", path: "/", tenant: "", status: 200, reason: None, ..refused };
         for line in [&refused, &served] {
             for json in [false, true] {
                 let mut ours = Vec::new();
-                write_request(&mut ours, line, json, now);
+                write_request(&mut ours, line, json);
                 let ours = String::from_utf8(ours).unwrap();
                 let theirs = formatted_by_tracing(line, json);
                 // The timestamps differ (tracing's is the time of the test); their shape does not.

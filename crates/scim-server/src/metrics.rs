@@ -9,7 +9,7 @@
 //! write it for you bring a registry, macros and their own HTTP stack for what is here a
 //! hundred lines over one mutex and a few atomics.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,11 +53,18 @@ pub struct Metrics {
     throttled: AtomicU64,
 }
 
-/// Request counts and durations, by labels.
+/// Request counts and durations, by route (a fixed array: no label is hashed per request).
 #[derive(Debug, Default)]
 struct Requests {
-    counts: HashMap<(&'static str, &'static str, u16), u64>,
-    durations: HashMap<&'static str, Histogram>,
+    routes: [RouteCounts; Route::COUNT],
+}
+
+/// One route's requests: counts by method and status (a few of each; looked up in turn), and
+/// their durations.
+#[derive(Debug, Default)]
+struct RouteCounts {
+    counts: Vec<(&'static str, u16, u64)>,
+    durations: Histogram,
 }
 
 /// One route's duration histogram: counts per bucket (not cumulative), their sum and count.
@@ -70,10 +77,15 @@ struct Histogram {
 
 impl Metrics {
     /// Counts one answered request.
-    pub fn request(&self, route: &'static str, method: &Method, status: u16, took: Duration) {
+    pub fn request(&self, route: Route, method: &Method, status: u16, took: Duration) {
+        let method = method_label(method);
         let mut requests = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
-        *requests.counts.entry((route, method_label(method), status)).or_default() += 1;
-        let histogram = requests.durations.entry(route).or_default();
+        let Some(counts) = requests.routes.get_mut(route as usize) else { return };
+        match counts.counts.iter_mut().find(|(m, s, _)| *m == method && *s == status) {
+            Some((_, _, n)) => *n += 1,
+            None => counts.counts.push((method, status, 1)),
+        }
+        let histogram = &mut counts.durations;
         let seconds = took.as_secs_f64();
         if let Some(i) = DURATION_BOUNDS.iter().position(|bound| seconds <= *bound) {
             histogram.buckets[i] += 1;
@@ -118,9 +130,17 @@ impl Metrics {
         let mut out = String::with_capacity(4096);
         let (counts, durations) = {
             let requests = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
-            let counts: BTreeMap<_, _> = requests.counts.iter().map(|(k, v)| (*k, *v)).collect();
-            let durations: BTreeMap<_, _> =
-                requests.durations.iter().map(|(route, h)| (*route, (h.buckets, h.sum, h.count))).collect();
+            let mut counts = BTreeMap::new();
+            let mut durations = BTreeMap::new();
+            for (route, seen) in Route::ALL.iter().zip(&requests.routes) {
+                for &(method, status, n) in &seen.counts {
+                    counts.insert((route.template(), method, status), n);
+                }
+                let h = &seen.durations;
+                if h.count > 0 {
+                    durations.insert(route.template(), (h.buckets, h.sum, h.count));
+                }
+            }
             (counts, durations)
         };
         header(
@@ -220,8 +240,90 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// The route template of a request: its path with the tenant and resource ids replaced.
-pub fn route(target: &Target) -> &'static str {
+/// A request's route, labelled by its template: its path with the tenant and resource ids
+/// replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Root,
+    Healthz,
+    Readyz,
+    Admin,
+    Console,
+    Base,
+    Users,
+    UsersSearch,
+    User,
+    Groups,
+    GroupsSearch,
+    Group,
+    Search,
+    Bulk,
+    Me,
+    ServiceProviderConfig,
+    Schemas,
+    Schema,
+    ResourceTypes,
+    ResourceType,
+    Other,
+}
+
+impl Route {
+    const COUNT: usize = Route::ALL.len();
+    /// Every route, each at its own index (`route as usize`).
+    const ALL: [Route; 21] = [
+        Route::Root,
+        Route::Healthz,
+        Route::Readyz,
+        Route::Admin,
+        Route::Console,
+        Route::Base,
+        Route::Users,
+        Route::UsersSearch,
+        Route::User,
+        Route::Groups,
+        Route::GroupsSearch,
+        Route::Group,
+        Route::Search,
+        Route::Bulk,
+        Route::Me,
+        Route::ServiceProviderConfig,
+        Route::Schemas,
+        Route::Schema,
+        Route::ResourceTypes,
+        Route::ResourceType,
+        Route::Other,
+    ];
+
+    /// The label: the path's template.
+    pub fn template(self) -> &'static str {
+        match self {
+            Route::Root => "/",
+            Route::Healthz => "/healthz",
+            Route::Readyz => "/readyz",
+            Route::Admin => "/admin/v1",
+            Route::Console => "/console",
+            Route::Base => "/{tenant}/scim/v2",
+            Route::Users => "/{tenant}/scim/v2/Users",
+            Route::UsersSearch => "/{tenant}/scim/v2/Users/.search",
+            Route::User => "/{tenant}/scim/v2/Users/{id}",
+            Route::Groups => "/{tenant}/scim/v2/Groups",
+            Route::GroupsSearch => "/{tenant}/scim/v2/Groups/.search",
+            Route::Group => "/{tenant}/scim/v2/Groups/{id}",
+            Route::Search => "/{tenant}/scim/v2/.search",
+            Route::Bulk => "/{tenant}/scim/v2/Bulk",
+            Route::Me => "/{tenant}/scim/v2/Me",
+            Route::ServiceProviderConfig => "/{tenant}/scim/v2/ServiceProviderConfig",
+            Route::Schemas => "/{tenant}/scim/v2/Schemas",
+            Route::Schema => "/{tenant}/scim/v2/Schemas/{id}",
+            Route::ResourceTypes => "/{tenant}/scim/v2/ResourceTypes",
+            Route::ResourceType => "/{tenant}/scim/v2/ResourceTypes/{id}",
+            Route::Other => "other",
+        }
+    }
+}
+
+/// The route of a request.
+pub fn route(target: &Target) -> Route {
     // Seven segments tell every template apart: the longest exact one has six, and a seventh
     // leaves only the templates that end in `..`.
     let mut segments = [""; 7];
@@ -230,30 +332,30 @@ pub fn route(target: &Target) -> &'static str {
         *slot = segment.as_str();
     }
     match &segments[..n] {
-        [] => "/",
-        ["healthz"] => "/healthz",
-        ["readyz"] => "/readyz",
-        ["admin", "v1", ..] => "/admin/v1",
-        ["console", ..] => "/console",
+        [] => Route::Root,
+        ["healthz"] => Route::Healthz,
+        ["readyz"] => Route::Readyz,
+        ["admin", "v1", ..] => Route::Admin,
+        ["console", ..] => Route::Console,
         [_, "scim", "v2", rest @ ..] => match rest {
-            [] => "/{tenant}/scim/v2",
-            ["Users"] => "/{tenant}/scim/v2/Users",
-            ["Users", ".search"] => "/{tenant}/scim/v2/Users/.search",
-            ["Users", _] => "/{tenant}/scim/v2/Users/{id}",
-            ["Groups"] => "/{tenant}/scim/v2/Groups",
-            ["Groups", ".search"] => "/{tenant}/scim/v2/Groups/.search",
-            ["Groups", _] => "/{tenant}/scim/v2/Groups/{id}",
-            [".search"] => "/{tenant}/scim/v2/.search",
-            ["Bulk"] => "/{tenant}/scim/v2/Bulk",
-            ["Me", ..] => "/{tenant}/scim/v2/Me",
-            ["ServiceProviderConfig"] => "/{tenant}/scim/v2/ServiceProviderConfig",
-            ["Schemas"] => "/{tenant}/scim/v2/Schemas",
-            ["Schemas", _] => "/{tenant}/scim/v2/Schemas/{id}",
-            ["ResourceTypes"] => "/{tenant}/scim/v2/ResourceTypes",
-            ["ResourceTypes", _] => "/{tenant}/scim/v2/ResourceTypes/{id}",
-            _ => "other",
+            [] => Route::Base,
+            ["Users"] => Route::Users,
+            ["Users", ".search"] => Route::UsersSearch,
+            ["Users", _] => Route::User,
+            ["Groups"] => Route::Groups,
+            ["Groups", ".search"] => Route::GroupsSearch,
+            ["Groups", _] => Route::Group,
+            [".search"] => Route::Search,
+            ["Bulk"] => Route::Bulk,
+            ["Me", ..] => Route::Me,
+            ["ServiceProviderConfig"] => Route::ServiceProviderConfig,
+            ["Schemas"] => Route::Schemas,
+            ["Schemas", _] => Route::Schema,
+            ["ResourceTypes"] => Route::ResourceTypes,
+            ["ResourceTypes", _] => Route::ResourceType,
+            _ => Route::Other,
         },
-        _ => "other",
+        _ => Route::Other,
     }
 }
 
@@ -310,7 +412,8 @@ mod tests {
 
     #[test]
     fn routes_are_templates_without_ids() {
-        let check = |path: &str, expected: &str| assert_eq!(route(&Target::parse(path, None)), expected, "{path}");
+        let check =
+            |path: &str, expected: &str| assert_eq!(route(&Target::parse(path, None)).template(), expected, "{path}");
         check("/t-123/scim/v2/Users", "/{tenant}/scim/v2/Users");
         check("/t-123/scim/v2/Users/abc", "/{tenant}/scim/v2/Users/{id}");
         check("/t-123/scim/v2/Groups/abc", "/{tenant}/scim/v2/Groups/{id}");
@@ -328,16 +431,23 @@ mod tests {
     }
 
     #[test]
+    fn every_route_is_at_its_own_index() {
+        for (i, route) in Route::ALL.iter().enumerate() {
+            assert_eq!(*route as usize, i, "{route:?}");
+        }
+    }
+
+    #[test]
     fn requests_render_as_counters_and_cumulative_histograms() {
         let metrics = Metrics::default();
-        let route = "/{tenant}/scim/v2/Users";
+        let route = Route::Users;
         metrics.request(route, &Method::GET, 200, Duration::from_millis(3));
         metrics.request(route, &Method::GET, 200, Duration::from_millis(30));
         metrics.request(route, &Method::from_bytes(b"BREW").unwrap(), 404, Duration::from_secs(60));
         let requests = metrics.requests.lock().unwrap();
-        assert_eq!(requests.counts[&(route, "GET", 200)], 2);
-        assert_eq!(requests.counts[&(route, "other", 404)], 1);
-        let h = &requests.durations[route];
+        let seen = &requests.routes[route as usize];
+        assert_eq!(seen.counts, [("GET", 200, 2), ("other", 404, 1)]);
+        let h = &seen.durations;
         assert_eq!(h.count, 3);
         // 3 ms in the 5 ms bucket, 30 ms in the 50 ms one, 60 s only under +Inf.
         assert_eq!(h.buckets.iter().sum::<u64>(), 2);

@@ -5,9 +5,8 @@
 //!
 //! Nothing imports the router: the edge calls [`serve`], and the router calls the handlers.
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -23,11 +22,16 @@ use crate::reply::Reply;
 use crate::scim;
 use crate::state::State;
 
-/// The hyper service: never fails, always answers JSON.
+/// The hyper service: always answers JSON. Returns the response and the instant it was ready.
 ///
-/// `head` is what the edge saw of the request's head that hyper does not show.
-pub async fn serve(state: Arc<State>, request: Request<Incoming>, head: Head) -> Result<Response<Body>, Infallible> {
+/// `head` is what the edge saw of the request's head that hyper does not show. The clocks are
+/// read three times a request, each read being a measurable part of the cheapest one: the
+/// instant and the wall-clock time at the start, the instant at the end. The end's wall-clock
+/// time (the log line's) is the start's plus the time taken, and the end's instant is the one
+/// the edge counts the connection idle from.
+pub async fn serve(state: Arc<State>, request: Request<Incoming>, head: Head) -> (Response<Body>, Instant) {
     let started = Instant::now();
+    let wall = SystemTime::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let method = request.method().clone();
     let target = Target::parse(request.uri().path(), request.uri().query());
@@ -35,15 +39,17 @@ pub async fn serve(state: Arc<State>, request: Request<Incoming>, head: Head) ->
     // The path and tenant are the client's words: bounded and escaped before they reach a log.
     let path = target.path();
     let path = http::loggable(&path);
-    let (response, tenant, reason) = pipeline(Arc::clone(&state), request, head, target, &request_id).await;
+    let now = wall.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let (response, tenant, reason) = pipeline(Arc::clone(&state), request, head, target, &request_id, now).await;
     let tenant = http::loggable(&tenant);
     let status = response.status().as_u16();
-    let took = started.elapsed();
+    let ended = Instant::now();
+    let took = ended.saturating_duration_since(started);
     state.metrics.request(route, &method, status, took);
     match response.status() {
         StatusCode::TOO_MANY_REQUESTS => state.metrics.throttled(),
         // Tenant credentials are counted where they are checked, by reason; admin ones here.
-        StatusCode::UNAUTHORIZED if route == "/admin/v1" => state.metrics.auth_failure("admin"),
+        StatusCode::UNAUTHORIZED if route == crate::metrics::Route::Admin => state.metrics.auth_failure("admin"),
         _ => {}
     }
     let reason = reason.as_deref().map(http::loggable);
@@ -55,8 +61,9 @@ pub async fn serve(state: Arc<State>, request: Request<Incoming>, head: Head) ->
         latency_us: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
         request_id: &request_id,
         reason: reason.as_deref(),
+        at: wall + took,
     });
-    Ok(response)
+    (response, ended)
 }
 
 /// The request's response, the tenant it named, and the specific reason of a failure.
@@ -66,6 +73,7 @@ async fn pipeline(
     head: Head,
     target: Target,
     request_id: &str,
+    now: i64,
 ) -> (Response<Body>, String, Option<String>) {
     let default_profile = ProfileName::IdentityCenter.profile();
     let fail = |profile: &Profile, error: ApiError| {
@@ -128,7 +136,6 @@ async fn pipeline(
         let (response, reason) = fail(default_profile, ApiError::Unauthorized("unknown tenant".into()));
         return (response, tenant_id, reason);
     };
-    let now = scim_schema::time::now_millis() / 1000;
     let verdict = match http::bearer(request.headers()) {
         None => Err(("no_token", "no bearer token".to_owned())),
         Some(token) => {
