@@ -309,10 +309,19 @@ pub async fn get(ctx: &Ctx, kind: ResourceKind, id: String) -> Result<Reply, Api
 }
 
 /// Reads by id gathered by `State::gets`: each resource, with its memberships if wanted, all in
-/// one snapshot.
+/// one snapshot. Where none is wanted, the store reads the resources alone (`Store::get_texts`:
+/// on SQLite one key is one statement, with no read transaction around it).
 fn read_by_ids(store: &Store, asked: &[ById]) -> Answers<Found> {
+    let keys: Vec<_> = asked.iter().map(|(tenant, kind, id, _)| (*tenant, *kind, id.as_str())).collect();
+    if asked.iter().all(|&(.., with_members)| !with_members) {
+        let found = store.get_texts(&keys)?;
+        return Ok(asked
+            .iter()
+            .zip(found)
+            .map(|(&(_, kind, ..), stored)| stored.map(|stored| (stored, None)).ok_or(ApiError::NotFound(kind)))
+            .collect());
+    }
     Ok(store.read(|r| {
-        let keys: Vec<_> = asked.iter().map(|(tenant, kind, id, _)| (*tenant, *kind, id.as_str())).collect();
         let found = r.get_texts(&keys)?;
         asked
             .iter()

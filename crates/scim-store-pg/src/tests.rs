@@ -165,6 +165,7 @@ fn reads_by_id_gathered_into_one_statement_answer_as_one_read_each() {
         (f.a, Group, staff.as_str()),
     ];
     let together = read(pg, |r| r.get_texts(&keys)).unwrap();
+    assert_eq!(pg.get_texts(&keys).unwrap(), together, "Backend::get_texts");
     let alone: Vec<_> = keys.iter().map(|&(t, k, id)| read(pg, |r| r.get(t, k, id)).unwrap()).collect();
     // The text is compact JSON of the same attributes.
     let parsed: Vec<_> = together

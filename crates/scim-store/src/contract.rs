@@ -58,6 +58,14 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         self.write(job)
     }
 
+    /// [`Reader::get_texts`] in a snapshot of its own: the resources `keys` name.
+    ///
+    /// By default a [`Backend::read`] job ([`read_texts`]). A backend whose single statement is
+    /// a snapshot of its own may read one key without opening a read transaction.
+    fn get_texts(&self, keys: &[(TenantKey, ResourceKind, &str)]) -> Result<Vec<Option<Stored<String>>>, Error> {
+        read_texts(self, keys)
+    }
+
     /// How many gathered reads by id (see [`Reader::get_texts`]) the server should run at
     /// once; 0 to run each read by id alone.
     ///
@@ -81,6 +89,20 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// Where the data lives, for logs and messages, without secrets (a path, or a URL without its
     /// password).
     fn location(&self) -> String;
+}
+
+/// [`Backend::get_texts`] as a [`Backend::read`] job: its default, and what a backend's own
+/// version does where it has no shortcut.
+pub fn read_texts<B: Backend + ?Sized>(
+    backend: &B,
+    keys: &[(TenantKey, ResourceKind, &str)],
+) -> Result<Vec<Option<Stored<String>>>, Error> {
+    let mut found = Vec::new();
+    backend.read(&mut |r| {
+        found = r.get_texts(keys)?;
+        Ok(())
+    })?;
+    Ok(found)
 }
 
 /// What a job may read: one consistent snapshot of the database.

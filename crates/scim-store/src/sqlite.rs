@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::Connection;
+use scim_schema::ResourceKind;
 
 use crate::commit::Committer;
-use crate::contract::{Backend, Reader, WriteJob};
+use crate::contract::{Backend, Reader, WriteJob, read_texts};
 use crate::db::Db;
 use crate::pool::Pool;
-use crate::{CommitSnapshot, CommitStats, Error, Options, Store, connection};
+use crate::{CommitSnapshot, CommitStats, Error, Options, Store, Stored, TenantKey, connection};
 
 /// Where [`Store::open_moving_key`] hands a signing key found in an older database: a function
 /// that stores it durably (in the key file) or says why it could not.
@@ -93,6 +94,15 @@ impl Backend for Sqlite {
         })?
     }
 
+    /// One key is one statement, which SQLite runs in a read transaction of its own: no
+    /// `BEGIN` and `COMMIT` around it (a read by id cost about 4% more with them).
+    fn get_texts(&self, keys: &[(TenantKey, ResourceKind, &str)]) -> Result<Vec<Option<Stored<String>>>, Error> {
+        match keys {
+            &[(tenant, kind, id)] => self.readers.with(|conn| Ok(vec![Db::new(conn).get_text(tenant, kind, id)?]))?,
+            _ => read_texts(self, keys),
+        }
+    }
+
     fn write(&self, job: WriteJob) -> Result<(), Error> {
         self.committer.submit(job)
     }
@@ -125,4 +135,42 @@ impl Backend for Sqlite {
 /// `PRAGMA data_version` of `conn`.
 fn data_version(conn: &Connection) -> Result<i64, Error> {
     Ok(conn.prepare_cached("PRAGMA data_version")?.query_row([], |row| row.get(0))?)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use scim_schema::ResourceKind::{Group, User};
+
+    use crate::Error;
+    use crate::testkit::{Fixture, attrs, user_keys};
+
+    #[test]
+    fn reads_by_id_alone_answer_as_a_read_job_does() {
+        let f = Fixture::new();
+        let (a, b) = (f.a, f.b);
+        let (ann, bob) = f
+            .store
+            .write(move |w| -> Result<_, Error> {
+                let ann = w.insert(a, User, &user_keys("ann"), &attrs("ann"), 1)?.id;
+                let bob = w.insert(b, User, &user_keys("bob"), &attrs("bob"), 1)?.id;
+                Ok((ann, bob))
+            })
+            .unwrap();
+        let one = |t, k, id: &str| f.store.get_texts(&[(t, k, id)]).unwrap();
+        let in_a_job = |keys: &[_]| f.store.read(|r| r.get_texts(keys)).unwrap();
+        // One key (the statement alone): found, missing, another tenant's, the wrong kind.
+        for (t, k, id) in [(a, User, ann.as_str()), (a, User, "no-such-id"), (a, User, bob.as_str()), (a, Group, &ann)]
+        {
+            assert_eq!(one(t, k, id), in_a_job(&[(t, k, id)]), "{id}");
+        }
+        assert_eq!(one(a, User, &ann)[0].as_ref().map(|s| s.id.as_str()), Some(ann.as_str()));
+        assert_eq!(one(a, User, &bob), [None]);
+        // None, and several (a read job).
+        assert_eq!(f.store.get_texts(&[]).unwrap(), []);
+        let keys = [(a, User, ann.as_str()), (b, User, bob.as_str()), (a, User, "no-such-id")];
+        let found = f.store.get_texts(&keys).unwrap();
+        assert_eq!(found, in_a_job(&keys));
+        assert_eq!(found.iter().map(Option::is_some).collect::<Vec<_>>(), [true, true, false]);
+    }
 }

@@ -114,6 +114,14 @@ impl Store {
         self.backend.data_version()
     }
 
+    /// The resources `keys` name, in one snapshot; see [`Backend::get_texts`].
+    pub fn get_texts(
+        &self,
+        keys: &[(TenantKey, scim_schema::ResourceKind, &str)],
+    ) -> Result<Vec<Option<crate::Stored<String>>>, Error> {
+        self.backend.get_texts(keys)
+    }
+
     /// How many gathered reads by id to run at once; see [`Backend::gather_width`].
     pub fn gather_width(&self) -> usize {
         self.backend.gather_width()
