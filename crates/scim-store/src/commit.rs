@@ -21,6 +21,7 @@ use rusqlite::{Connection, ffi};
 use crate::connection::exec;
 use crate::db::Db;
 use crate::error::replicate;
+use crate::hints::Hints;
 use crate::{Error, WriteJob};
 
 /// The most jobs one transaction takes; more wait for the next batch.
@@ -113,11 +114,11 @@ impl Pending {
     ///
     /// `Err` means the transaction can no longer be trusted (a savepoint could not be rolled
     /// back), and the whole batch must be abandoned.
-    fn run(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+    fn run(&mut self, conn: &Connection, hints: &Hints) -> rusqlite::Result<()> {
         let Some(work) = self.work.take() else {
             return Ok(());
         };
-        let (outcome, intact) = in_savepoint(conn, work);
+        let (outcome, intact) = in_savepoint(conn, hints, work);
         self.outcome = Some(outcome);
         intact
     }
@@ -141,11 +142,11 @@ impl Pending {
 ///
 /// Returns whether the job kept them (or its panic), and whether the enclosing transaction is
 /// still sound. A savepoint that cannot be opened or released fails the batch.
-fn in_savepoint(conn: &Connection, work: WriteJob) -> (Result<bool, Panic>, rusqlite::Result<()>) {
+fn in_savepoint(conn: &Connection, hints: &Hints, work: WriteJob) -> (Result<bool, Panic>, rusqlite::Result<()>) {
     if let Err(e) = exec(conn, "SAVEPOINT job") {
         return (Ok(false), Err(e));
     }
-    let mut db = Db::new(conn);
+    let mut db = Db::with_hints(conn, hints);
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| work(&mut db)));
     if matches!(outcome, Ok(true)) {
         match exec(conn, "RELEASE job") {
@@ -177,17 +178,18 @@ pub(crate) struct Committer {
 
 impl Committer {
     /// Starts the writer thread on `conn`; `commits` is bumped after every successful commit,
-    /// `stats` as jobs are queued and run.
+    /// `stats` as jobs are queued and run; inserts note where their rows went in `hints`.
     pub(crate) fn spawn(
         conn: Connection,
         commits: Arc<AtomicI64>,
         stats: Arc<CommitStats>,
+        hints: Arc<Hints>,
     ) -> Result<Committer, Error> {
         let (queue, jobs) = mpsc::channel::<Pending>();
         let counted = Arc::clone(&stats);
         let thread = thread::Builder::new()
             .name("scim-store-writer".into())
-            .spawn(move || serve(conn, jobs, &commits, &counted))
+            .spawn(move || serve(conn, jobs, &commits, &counted, &hints))
             .map_err(|e| {
                 tracing::error!(error = %e, "could not start the store's writer thread");
                 Error::Closed
@@ -238,7 +240,7 @@ impl Drop for Committer {
 }
 
 /// The writer thread's loop: batch, run, commit, answer; until every sender is gone.
-fn serve(conn: Connection, jobs: Receiver<Pending>, commits: &AtomicI64, stats: &CommitStats) {
+fn serve(conn: Connection, jobs: Receiver<Pending>, commits: &AtomicI64, stats: &CommitStats, hints: &Hints) {
     // `recv` keeps returning queued jobs after the last sender is dropped, so closing the store
     // finishes everything already submitted.
     while let Ok(first) = jobs.recv() {
@@ -252,7 +254,7 @@ fn serve(conn: Connection, jobs: Receiver<Pending>, commits: &AtomicI64, stats: 
         }
         stats.record_taken(batch.len());
         stats.record_batch(batch.len());
-        run_batch(&conn, batch, commits);
+        run_batch(&conn, hints, batch, commits);
     }
     if let Err((_, e)) = conn.close() {
         tracing::error!(error = %e, "closing the store's write connection failed");
@@ -260,9 +262,9 @@ fn serve(conn: Connection, jobs: Receiver<Pending>, commits: &AtomicI64, stats: 
 }
 
 /// Runs one batch in one transaction and answers every job in it.
-fn run_batch(conn: &Connection, mut batch: Vec<Pending>, commits: &AtomicI64) {
+fn run_batch(conn: &Connection, hints: &Hints, mut batch: Vec<Pending>, commits: &AtomicI64) {
     let started = Instant::now();
-    let result = transact(conn, &mut batch);
+    let result = transact(conn, hints, &mut batch);
     match &result {
         Ok(()) => {
             commits.fetch_add(1, Ordering::SeqCst);
@@ -277,10 +279,10 @@ fn run_batch(conn: &Connection, mut batch: Vec<Pending>, commits: &AtomicI64) {
 }
 
 /// `BEGIN IMMEDIATE`, every job in its savepoint, `COMMIT`; on failure nothing is kept.
-fn transact(conn: &Connection, batch: &mut [Pending]) -> rusqlite::Result<()> {
+fn transact(conn: &Connection, hints: &Hints, batch: &mut [Pending]) -> rusqlite::Result<()> {
     exec(conn, "BEGIN IMMEDIATE")?;
     for job in batch.iter_mut() {
-        let intact = job.run(conn);
+        let intact = job.run(conn, hints);
         // SQLite rolls a whole transaction back by itself on some errors (a full disk, an I/O
         // error); the jobs that ran before are then lost too, so the batch fails as a whole.
         let intact = intact.and_then(|()| {

@@ -6,6 +6,7 @@ use scim_schema::ResourceKind;
 use serde_json::{Map, Value};
 
 use crate::contract::{Exported, Reader, Writer};
+use crate::hints::Hints;
 use crate::{
     AccessControlAttribute, AccessKeyRecord, AdminAction, AdminTokenRecord, AuditEntry, AuditFilter, Error, Keys,
     Membership, MembershipKey, NewAudit, Page, Query, RateLimit, Stored, Tenant, TenantKey, TokenRecord,
@@ -16,12 +17,14 @@ use crate::{
 #[derive(Debug)]
 pub(crate) struct Db<'a> {
     pub(crate) conn: &'a Connection,
+    /// Where rows are, to read by id without the `id` index, and to note where inserts went.
+    pub(crate) hints: Option<&'a Hints>,
 }
 
 impl<'a> Db<'a> {
-    /// A view through `conn`.
-    pub(crate) fn new(conn: &'a Connection) -> Db<'a> {
-        Db { conn }
+    /// A view through `conn` that uses and keeps `hints`.
+    pub(crate) fn with_hints(conn: &'a Connection, hints: &'a Hints) -> Db<'a> {
+        Db { conn, hints: Some(hints) }
     }
 
     /// The connection.

@@ -80,6 +80,7 @@ pub mod contract;
 mod db;
 mod error;
 mod filter_sql;
+mod hints;
 mod ids;
 mod members;
 mod meta;

@@ -64,6 +64,13 @@ pub(crate) const COLUMNS: &str = resource_columns!();
 const GET: &str =
     concat!("SELECT ", resource_columns!(), " FROM resources r WHERE r.id = ?3 AND r.tenant = ?1 AND r.kind = ?2");
 
+/// [`GET`] at the row a hint names: the row itself, not the `id` index (see `hints`).
+const GET_AT: &str = concat!(
+    "SELECT ",
+    resource_columns!(),
+    " FROM resources r WHERE r.seq = ?4 AND r.id = ?3 AND r.tenant = ?1 AND r.kind = ?2"
+);
+
 /// A resource marked changed by tenant, kind and id: [`Db::touch`], [`Db::touch_later`].
 const BUMP_VERSION: &str =
     "UPDATE resources SET modified = ?4, version = version + 1 WHERE id = ?3 AND tenant = ?1 AND kind = ?2";
@@ -132,8 +139,28 @@ impl Db<'_> {
     }
 
     /// [`Db::get`] with the attributes left as their stored text, never parsed.
+    ///
+    /// With hints, the row a hint names is read first, and the row found through the index
+    /// becomes the hint.
     pub fn get_text(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<Option<Stored<String>>, Error> {
-        Ok(self.conn.prepare_cached(GET)?.query_row((tenant.0, kind.code(), id), stored_text).optional()?)
+        let Some(hints) = self.hints else {
+            return Ok(self
+                .conn
+                .prepare_cached(GET)?
+                .query_row((tenant.0, kind.code(), id), stored_text)
+                .optional()?);
+        };
+        if let Some(seq) = hints.get(id) {
+            let at = self.conn.prepare_cached(GET_AT)?.query_row((tenant.0, kind.code(), id, seq), stored_text);
+            if let Some(found) = at.optional()? {
+                return Ok(Some(found));
+            }
+        }
+        let found = self.conn.prepare_cached(GET)?.query_row((tenant.0, kind.code(), id), stored_text).optional()?;
+        if let Some(found) = &found {
+            hints.note(id, found.seq);
+        }
+        Ok(found)
     }
 
     /// Whether the tenant has a resource of this kind with this id.
@@ -187,14 +214,12 @@ impl Db<'_> {
             )?
             .execute((tenant.0, kind.code(), &id, keys.name_key(), &keys.external_id, keys.email_key(), now, &json))
             .map_err(conflict)?;
-        Ok(Stored {
-            seq: self.conn().last_insert_rowid(),
-            id,
-            created: now,
-            modified: now,
-            version: 1,
-            attrs: attrs.clone(),
-        })
+        let seq = self.conn().last_insert_rowid();
+        if let Some(hints) = self.hints {
+            // Noted before the commit: if the transaction rolls back, the hint is merely stale.
+            hints.note(&id, seq);
+        }
+        Ok(Stored { seq, id, created: now, modified: now, version: 1, attrs: attrs.clone() })
     }
 
     /// Replaces a resource's keys and attributes: `version + 1`, `modified = now`, `created` kept.
@@ -462,5 +487,21 @@ mod tests {
         let b = insert(store, t, ResourceKind::User, keys("a", None, None)).unwrap();
         assert_ne!(a.id, b.id);
         assert!(b.seq > a.seq);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod plan_tests {
+    use crate::testkit::Fixture;
+
+    #[test]
+    fn a_read_at_a_hinted_row_goes_to_the_row_not_the_id_index() {
+        let f = Fixture::new();
+        let conn = crate::connection::open_reader(&f.dir.db()).unwrap();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", super::GET_AT)).unwrap();
+        let plan: Vec<String> =
+            stmt.query_map((f.a.0, 0, "id", 1), |row| row.get(3)).unwrap().collect::<Result<_, _>>().unwrap();
+        assert_eq!(plan, ["SEARCH r USING INTEGER PRIMARY KEY (rowid=?)"]);
     }
 }

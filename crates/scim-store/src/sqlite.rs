@@ -12,6 +12,7 @@ use scim_schema::ResourceKind;
 use crate::commit::Committer;
 use crate::contract::{Backend, Reader, WriteJob, read_texts};
 use crate::db::Db;
+use crate::hints::Hints;
 use crate::pool::Pool;
 use crate::{CommitSnapshot, CommitStats, Error, Options, Store, Stored, TenantKey, connection};
 
@@ -24,6 +25,8 @@ struct Sqlite {
     // Dropped first: the writer finishes its queue before the readers close.
     committer: Committer,
     readers: Pool,
+    /// Where rows are, by id: noted by the writer's inserts and by reads (see `hints`).
+    hints: Arc<Hints>,
     watch: Mutex<Watch>,
     changes: Arc<AtomicI64>,
     stats: Arc<CommitStats>,
@@ -68,11 +71,13 @@ impl Store {
         let seen = data_version(&watch)?;
         let changes = Arc::new(AtomicI64::new(0));
         let stats = Arc::new(CommitStats::default());
-        let committer = Committer::spawn(writer, changes.clone(), Arc::clone(&stats))?;
+        let hints = Arc::new(Hints::default());
+        let committer = Committer::spawn(writer, changes.clone(), Arc::clone(&stats), Arc::clone(&hints))?;
         tracing::debug!(path = %path.display(), ?options, "opened the store");
         Ok(Store::new(Sqlite {
             committer,
             readers: Pool::new(path.to_owned(), options.readers),
+            hints,
             watch: Mutex::new(Watch { conn: watch, seen }),
             changes,
             stats,
@@ -85,7 +90,7 @@ impl Backend for Sqlite {
     fn read(&self, job: &mut dyn FnMut(&dyn Reader) -> Result<(), Error>) -> Result<(), Error> {
         self.readers.with(|conn| {
             connection::exec(conn, "BEGIN")?;
-            let result = job(&Db::new(conn));
+            let result = job(&Db::with_hints(conn, &self.hints));
             // Ending a read-only snapshot cannot lose anything; the pool rolls back if this fails.
             if let Err(e) = connection::exec(conn, "COMMIT") {
                 tracing::warn!(error = %e, "ending a read snapshot failed");
@@ -98,7 +103,9 @@ impl Backend for Sqlite {
     /// `BEGIN` and `COMMIT` around it (a read by id cost about 4% more with them).
     fn get_texts(&self, keys: &[(TenantKey, ResourceKind, &str)]) -> Result<Vec<Option<Stored<String>>>, Error> {
         match keys {
-            &[(tenant, kind, id)] => self.readers.with(|conn| Ok(vec![Db::new(conn).get_text(tenant, kind, id)?]))?,
+            &[(tenant, kind, id)] => {
+                self.readers.with(|conn| Ok(vec![Db::with_hints(conn, &self.hints).get_text(tenant, kind, id)?]))?
+            }
             _ => read_texts(self, keys),
         }
     }
