@@ -1,7 +1,7 @@
 //! Listing resources: conditions and filters turned into SQL, cursor and offset paging, totals.
 
-use rusqlite::params_from_iter;
 use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, params_from_iter};
 use scim_schema::ResourceKind;
 
 use crate::db::Db;
@@ -161,6 +161,22 @@ impl Where {
         self.sql.push_str(&sql);
     }
 
+    /// The folded name the clause asks for, when it is exactly the tenant, the kind and one
+    /// name: `userName eq "…"` (Users) or `displayName eq "…"` (Groups), from a filter or a
+    /// condition, and nothing else. Such a clause matches one resource at most (the unique
+    /// index on tenant, kind and `name_key`). Read from the SQL the translation wrote, so it is
+    /// exactly the case where that SQL is one `name_key` equality.
+    fn exact_name(&self) -> Option<&str> {
+        const SHAPES: [&str; 2] = [
+            "r.tenant = ?1 AND r.kind = ?2 AND r.name_key = ?3",
+            "r.tenant = ?1 AND r.kind = ?2 AND (r.name_key = ?3)",
+        ];
+        match self.params.as_slice() {
+            [_, _, Value::Text(name)] if SHAPES.contains(&self.sql.as_str()) => Some(name),
+            _ => None,
+        }
+    }
+
     /// The parameters of a statement prepared from this clause that names `count` of them.
     fn params_for(&self, count: usize) -> impl rusqlite::Params + use<'_> {
         params_from_iter(self.params.iter().take(count))
@@ -235,6 +251,9 @@ impl Db<'_> {
         read: fn(&rusqlite::Row<'_>) -> rusqlite::Result<Stored<A>>,
     ) -> Result<Page<A>, Error> {
         let mut clause = Where::new(tenant, kind, query)?;
+        if let Some(page) = self.hinted_name(tenant, kind, query, &clause, read)? {
+            return Ok(page);
+        }
         let total = if query.with_total {
             let count: i64 = with_statement(self.conn, &clause.count(), |stmt| {
                 let params = clause.params_for(stmt.parameter_count());
@@ -252,7 +271,34 @@ impl Db<'_> {
         })?;
         let more = items.len() > query.limit;
         items.truncate(query.limit);
+        if let (Some(hints), Some(name), [found]) = (self.hints, clause.exact_name(), items.as_slice()) {
+            hints.note_name(tenant, kind, name, found.seq);
+        }
         Ok(Page { items, total, more })
+    }
+
+    /// The first page of a listing by exact name (`Where::exact_name`) read at the row a hint
+    /// names, without the `name_key` index or a count: the clause matches that row or none, so
+    /// a found row is the whole listing. `None` (look through the index) when there is no
+    /// hint, or its row no longer has this name.
+    fn hinted_name<A>(
+        &self,
+        tenant: TenantKey,
+        kind: ResourceKind,
+        query: &Query,
+        clause: &Where,
+        read: fn(&rusqlite::Row<'_>) -> rusqlite::Result<Stored<A>>,
+    ) -> Result<Option<Page<A>>, Error> {
+        let (Some(hints), Some(name)) = (self.hints, clause.exact_name()) else { return Ok(None) };
+        if query.after.is_some() || query.offset > 0 || query.limit == 0 {
+            return Ok(None);
+        }
+        let Some(seq) = hints.name(tenant, kind, name) else { return Ok(None) };
+        let sql = format!("SELECT {COLUMNS} FROM resources r WHERE r.seq = ?4 AND {}", clause.sql);
+        let seq = Value::Integer(seq);
+        let params = params_from_iter(clause.params.iter().chain([&seq]));
+        let found = self.conn.prepare_cached(&sql)?.query_row(params, read).optional()?;
+        Ok(found.map(|found| Page { items: vec![found], total: query.with_total.then_some(1), more: false }))
     }
 
     /// The steps of `EXPLAIN QUERY PLAN` for the page `list` would run (its `detail` column).
@@ -468,5 +514,92 @@ mod tests {
             // No step reads a whole table without an index.
             assert!(steps.iter().all(|s| !s.starts_with("SCAN") || s.contains("INDEX")), "{steps:?}");
         }
+    }
+
+    #[test]
+    fn exact_names_are_recognised_in_the_sql_the_translation_wrote() {
+        let name = |kind, filter: Option<&str>, conditions: Vec<Condition>| -> Option<String> {
+            let query =
+                Query { conditions, filter: filter.map(|f| scim_filter::parse_filter(f).unwrap()), ..Query::default() };
+            // A filter the translation refuses has no clause at all.
+            Where::new(TenantKey(1), kind, &query).ok()?.exact_name().map(str::to_owned)
+        };
+        use ResourceKind::{Group, User};
+        assert_eq!(name(User, Some(r#"userName eq "Ann""#), vec![]).as_deref(), Some("ann"));
+        assert_eq!(
+            name(User, Some(r#"urn:ietf:params:scim:schemas:core:2.0:User:USERNAME eq "Ann""#), vec![]).as_deref(),
+            Some("ann")
+        );
+        assert_eq!(name(Group, Some(r#"displayName eq "Staff""#), vec![]).as_deref(), Some("staff"));
+        assert_eq!(name(User, None, vec![Condition::Name("Ann".into())]).as_deref(), Some("ann"));
+        for (kind, filter) in [
+            (User, r#"userName eq "Ann" and title eq "x""#),
+            (User, r#"userName eq "Ann" or userName eq "Bob""#),
+            (User, r#"not (userName eq "Ann")"#),
+            (User, r#"userName co "Ann""#),
+            (User, r#"userName ne "Ann""#),
+            (User, r#"displayName eq "Ann""#),
+            (Group, r#"userName eq "Ann""#),
+        ] {
+            assert_eq!(name(kind, Some(filter), vec![]), None, "{filter}");
+        }
+        assert_eq!(name(User, Some(r#"userName eq "Ann""#), vec![Condition::Email("a@x".into())]), None);
+        assert_eq!(name(User, None, vec![]), None);
+    }
+
+    #[test]
+    fn a_listing_by_name_at_a_hinted_row_answers_as_the_index_does() {
+        let f = Fixture::new();
+        let (s, t) = (&f.store, f.a);
+        let u = create(s, t, ResourceKind::User, &["Ann", "Bob"]);
+        create(s, f.b, ResourceKind::User, &["Ann"]);
+        let plain = crate::connection::open_reader(&f.dir.db()).unwrap();
+        // Each listing through the store (with its hints) and through a connection without.
+        let check = |filter: &str, offset: usize, after: Option<i64>, why: &str| {
+            let query = Query {
+                filter: Some(scim_filter::parse_filter(filter).unwrap()),
+                with_total: true,
+                offset,
+                after,
+                ..Query::default()
+            };
+            let hinted = s.read(|r| r.list(t, ResourceKind::User, &query)).unwrap();
+            let indexed = crate::db::Db { conn: &plain, hints: None }.list(t, ResourceKind::User, &query).unwrap();
+            assert_eq!(hinted, indexed, "{why}: {filter}");
+            names(&hinted)
+        };
+        // Hinted by the inserts; any case of the name.
+        assert_eq!(check(r#"userName eq "ann""#, 0, None, "found"), ["Ann"]);
+        assert_eq!(check(r#"userName eq "ANN""#, 0, None, "folded"), ["Ann"]);
+        assert!(check(r#"userName eq "ann""#, 1, None, "past it").is_empty());
+        assert!(check(r#"userName eq "ann""#, 0, Some(i64::MAX), "after it").is_empty());
+        assert!(check(r#"userName eq "nobody""#, 0, None, "no such name").is_empty());
+        // Renamed: the old name's hint finds a row named otherwise, the new name is found.
+        let (ann, bob) = (u[0].clone(), u[1].clone());
+        s.write(move |w| -> Result<(), Error> {
+            let mut attrs = Map::new();
+            attrs.insert("name".into(), json!("Cat"));
+            w.replace(t, ResourceKind::User, &ann, &keys("Cat", None, None), &attrs, 2)?;
+            w.delete(t, ResourceKind::User, &bob)
+        })
+        .unwrap();
+        assert!(check(r#"userName eq "ann""#, 0, None, "renamed away").is_empty());
+        assert_eq!(check(r#"userName eq "cat""#, 0, None, "renamed to"), ["Cat"]);
+        assert!(check(r#"userName eq "bob""#, 0, None, "deleted").is_empty());
+        // A new resource takes the old name: its own row, not the renamed one.
+        create(s, t, ResourceKind::User, &["Ann"]);
+        let found = check(r#"userName eq "ann""#, 0, None, "name taken again");
+        assert_eq!(found, ["Ann"]);
+        // The hinted read goes to the row, not the name index.
+        let sql = "EXPLAIN QUERY PLAN SELECT r.seq FROM resources r
+                   WHERE r.seq = ?4 AND r.tenant = ?1 AND r.kind = ?2 AND (r.name_key = ?3)";
+        let plan: Vec<String> = plain
+            .prepare(sql)
+            .unwrap()
+            .query_map((t.0, 0, "ann", 1), |row| row.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(plan, ["SEARCH r USING INTEGER PRIMARY KEY (rowid=?)"]);
     }
 }

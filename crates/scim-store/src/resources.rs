@@ -150,7 +150,7 @@ impl Db<'_> {
                 .query_row((tenant.0, kind.code(), id), stored_text)
                 .optional()?);
         };
-        if let Some(seq) = hints.get(id) {
+        if let Some(seq) = hints.id(id) {
             let at = self.conn.prepare_cached(GET_AT)?.query_row((tenant.0, kind.code(), id, seq), stored_text);
             if let Some(found) = at.optional()? {
                 return Ok(Some(found));
@@ -158,7 +158,7 @@ impl Db<'_> {
         }
         let found = self.conn.prepare_cached(GET)?.query_row((tenant.0, kind.code(), id), stored_text).optional()?;
         if let Some(found) = &found {
-            hints.note(id, found.seq);
+            hints.note_id(id, found.seq);
         }
         Ok(found)
     }
@@ -216,8 +216,9 @@ impl Db<'_> {
             .map_err(conflict)?;
         let seq = self.conn().last_insert_rowid();
         if let Some(hints) = self.hints {
-            // Noted before the commit: if the transaction rolls back, the hint is merely stale.
-            hints.note(&id, seq);
+            // Noted before the commit: if the transaction rolls back, the hints are merely stale.
+            hints.note_id(&id, seq);
+            hints.note_name(tenant, kind, &keys.name_key(), seq);
         }
         Ok(Stored { seq, id, created: now, modified: now, version: 1, attrs: attrs.clone() })
     }
@@ -269,6 +270,9 @@ impl Db<'_> {
                 .map_err(conflict)?
                 .ok_or(Error::NotFound)?,
         };
+        if let Some(hints) = self.hints {
+            hints.note_name(tenant, kind, &name, seq);
+        }
         Ok(Stored { seq, id: id.to_owned(), created, modified: now, version, attrs: attrs.clone() })
     }
 
