@@ -59,7 +59,7 @@ impl Target {
 
     /// The path as logged: segments joined, starting with `/`.
     pub fn path(&self) -> String {
-        let mut out = String::new();
+        let mut out = String::with_capacity(self.segments.iter().map(|s| s.len() + 1).sum::<usize>().max(1));
         for s in &self.segments {
             out.push('/');
             out.push_str(s);
