@@ -26,7 +26,6 @@ use std::sync::{Mutex, PoisonError};
 use scim_schema::ResourceKind;
 
 use crate::TenantKey;
-use crate::resources::KindCode;
 
 /// Shards of the map, each behind its own lock, so the read threads and the writer rarely meet.
 const SHARDS: usize = 16;
@@ -56,12 +55,12 @@ impl Hints {
 
     /// The row the tenant's resource of `kind` named `name_key` (folded) was last seen at.
     pub(crate) fn name(&self, tenant: TenantKey, kind: ResourceKind, name_key: &str) -> Option<i64> {
-        self.names.get(self.keys.hash_one((tenant.0, kind.code(), name_key)))
+        self.names.get(self.keys.hash_one((tenant.0, kind, name_key)))
     }
 
     /// Notes that the tenant's resource of `kind` named `name_key` (folded) is at row `seq`.
     pub(crate) fn note_name(&self, tenant: TenantKey, kind: ResourceKind, name_key: &str, seq: i64) {
-        self.names.note(self.keys.hash_one((tenant.0, kind.code(), name_key)), seq);
+        self.names.note(self.keys.hash_one((tenant.0, kind, name_key)), seq);
     }
 }
 
