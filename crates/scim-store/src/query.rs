@@ -254,6 +254,8 @@ impl Db<'_> {
         if let Some(page) = self.hinted_name(tenant, kind, query, &clause, read)? {
             return Ok(page);
         }
+        // Taken before the page's parameters join the clause's.
+        let exact_name = self.hints.and(clause.exact_name()).map(str::to_owned);
         let total = if query.with_total {
             let count: i64 = with_statement(self.conn, &clause.count(), |stmt| {
                 let params = clause.params_for(stmt.parameter_count());
@@ -271,8 +273,8 @@ impl Db<'_> {
         })?;
         let more = items.len() > query.limit;
         items.truncate(query.limit);
-        if let (Some(hints), Some(name), [found]) = (self.hints, clause.exact_name(), items.as_slice()) {
-            hints.note_name(tenant, kind, name, found.seq);
+        if let (Some(hints), Some(name), [found]) = (self.hints, exact_name, items.as_slice()) {
+            hints.note_name(tenant, kind, &name, found.seq);
         }
         Ok(Page { items, total, more })
     }
@@ -601,5 +603,13 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(plan, ["SEARCH r USING INTEGER PRIMARY KEY (rowid=?)"]);
+        // Hints a process has not noted yet (it restarted, another process wrote) are noted by
+        // the listing that went through the index.
+        let fresh = crate::hints::Hints::default();
+        let db = crate::db::Db::with_hints(&plain, &fresh);
+        let query =
+            Query { filter: Some(scim_filter::parse_filter(r#"userName eq "CAT""#).unwrap()), ..Query::default() };
+        let listed = db.list(t, ResourceKind::User, &query).unwrap();
+        assert_eq!(fresh.name(t, ResourceKind::User, "cat"), Some(listed.items[0].seq));
     }
 }
