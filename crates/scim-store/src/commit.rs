@@ -146,7 +146,7 @@ fn in_savepoint(conn: &Connection, hints: &Hints, work: WriteJob) -> (Result<boo
     if let Err(e) = exec(conn, "SAVEPOINT job") {
         return (Ok(false), Err(e));
     }
-    let mut db = Db::with_hints(conn, hints);
+    let mut db = Db::new(conn, hints);
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| work(&mut db)));
     if matches!(outcome, Ok(true)) {
         match exec(conn, "RELEASE job") {

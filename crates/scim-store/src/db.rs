@@ -17,14 +17,14 @@ use crate::{
 #[derive(Debug)]
 pub(crate) struct Db<'a> {
     pub(crate) conn: &'a Connection,
-    /// Where rows are, to read by id without the `id` index, and to note where inserts went.
-    pub(crate) hints: Option<&'a Hints>,
+    /// Where rows are, to read by id or name without their index, and to note where rows went.
+    pub(crate) hints: &'a Hints,
 }
 
 impl<'a> Db<'a> {
     /// A view through `conn` that uses and keeps `hints`.
-    pub(crate) fn with_hints(conn: &'a Connection, hints: &'a Hints) -> Db<'a> {
-        Db { conn, hints: Some(hints) }
+    pub(crate) fn new(conn: &'a Connection, hints: &'a Hints) -> Db<'a> {
+        Db { conn, hints }
     }
 
     /// The connection.

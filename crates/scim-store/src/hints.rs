@@ -30,7 +30,8 @@ use crate::TenantKey;
 /// Shards of the map, each behind its own lock, so the read threads and the writer rarely meet.
 const SHARDS: usize = 16;
 
-/// The most hints of each kind kept, all shards together: about 40 MB of memory at most each.
+/// The most hints of each kind kept, all shards together: at most about 40 MB of memory each
+/// (computed from 16-byte entries and tables at least half full, not measured).
 const MOST: usize = 1 << 21;
 
 /// Resources' `seq` by id, and by tenant, kind and folded name.

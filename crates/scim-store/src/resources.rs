@@ -140,16 +140,9 @@ impl Db<'_> {
 
     /// [`Db::get`] with the attributes left as their stored text, never parsed.
     ///
-    /// With hints, the row a hint names is read first, and the row found through the index
-    /// becomes the hint.
+    /// The row a hint names is read first, and the row found through the index becomes the hint.
     pub fn get_text(&self, tenant: TenantKey, kind: ResourceKind, id: &str) -> Result<Option<Stored<String>>, Error> {
-        let Some(hints) = self.hints else {
-            return Ok(self
-                .conn
-                .prepare_cached(GET)?
-                .query_row((tenant.0, kind.code(), id), stored_text)
-                .optional()?);
-        };
+        let hints = self.hints;
         if let Some(seq) = hints.id(id) {
             let at = self.conn.prepare_cached(GET_AT)?.query_row((tenant.0, kind.code(), id, seq), stored_text);
             if let Some(found) = at.optional()? {
@@ -215,11 +208,9 @@ impl Db<'_> {
             .execute((tenant.0, kind.code(), &id, keys.name_key(), &keys.external_id, keys.email_key(), now, &json))
             .map_err(conflict)?;
         let seq = self.conn().last_insert_rowid();
-        if let Some(hints) = self.hints {
-            // Noted before the commit: if the transaction rolls back, the hints are merely stale.
-            hints.note_id(&id, seq);
-            hints.note_name(tenant, kind, &keys.name_key(), seq);
-        }
+        // Noted before the commit: if the transaction rolls back, the hints are merely stale.
+        self.hints.note_id(&id, seq);
+        self.hints.note_name(tenant, kind, &keys.name_key(), seq);
         Ok(Stored { seq, id, created: now, modified: now, version: 1, attrs: attrs.clone() })
     }
 
@@ -270,9 +261,7 @@ impl Db<'_> {
                 .map_err(conflict)?
                 .ok_or(Error::NotFound)?,
         };
-        if let Some(hints) = self.hints {
-            hints.note_name(tenant, kind, &name, seq);
-        }
+        self.hints.note_name(tenant, kind, &name, seq);
         Ok(Stored { seq, id: id.to_owned(), created, modified: now, version, attrs: attrs.clone() })
     }
 

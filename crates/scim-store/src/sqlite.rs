@@ -25,7 +25,7 @@ struct Sqlite {
     // Dropped first: the writer finishes its queue before the readers close.
     committer: Committer,
     readers: Pool,
-    /// Where rows are, by id: noted by the writer's inserts and by reads (see `hints`).
+    /// Where rows are, by id and by name: noted by the writer and by reads (see `hints`).
     hints: Arc<Hints>,
     watch: Mutex<Watch>,
     changes: Arc<AtomicI64>,
@@ -90,7 +90,7 @@ impl Backend for Sqlite {
     fn read(&self, job: &mut dyn FnMut(&dyn Reader) -> Result<(), Error>) -> Result<(), Error> {
         self.readers.with(|conn| {
             connection::exec(conn, "BEGIN")?;
-            let result = job(&Db::with_hints(conn, &self.hints));
+            let result = job(&Db::new(conn, &self.hints));
             // Ending a read-only snapshot cannot lose anything; the pool rolls back if this fails.
             if let Err(e) = connection::exec(conn, "COMMIT") {
                 tracing::warn!(error = %e, "ending a read snapshot failed");
@@ -104,7 +104,7 @@ impl Backend for Sqlite {
     fn get_texts(&self, keys: &[(TenantKey, ResourceKind, &str)]) -> Result<Vec<Option<Stored<String>>>, Error> {
         match keys {
             &[(tenant, kind, id)] => {
-                self.readers.with(|conn| Ok(vec![Db::with_hints(conn, &self.hints).get_text(tenant, kind, id)?]))?
+                self.readers.with(|conn| Ok(vec![Db::new(conn, &self.hints).get_text(tenant, kind, id)?]))?
             }
             _ => read_texts(self, keys),
         }

@@ -56,7 +56,7 @@ impl Fixture {
     /// The query plan SQLite chooses for listing `query` in tenant `a`, one step per line.
     pub(crate) fn plan(&self, kind: scim_schema::ResourceKind, query: &crate::Query) -> Vec<String> {
         let conn = crate::connection::open_reader(&self.dir.db()).unwrap();
-        crate::db::Db { conn: &conn, hints: None }.plan(self.a, kind, query).unwrap()
+        crate::db::Db::new(&conn, &crate::hints::Hints::default()).plan(self.a, kind, query).unwrap()
     }
 }
 
