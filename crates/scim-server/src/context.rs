@@ -38,7 +38,12 @@ impl Ctx {
     /// The SCIM base URL of the tenant, without a trailing `/`; made when asked for, since most
     /// answers do not name it.
     pub fn base(&self) -> String {
-        format!("{}/{}/scim/v2", self.state.public_url, self.tenant_id())
+        self.url(format_args!(""))
+    }
+
+    /// The tenant's SCIM base URL followed by `tail` (which starts with `/`, or is empty).
+    pub fn url(&self, tail: std::fmt::Arguments<'_>) -> String {
+        format!("{}/{}/scim/v2{tail}", self.state.public_url, self.tenant_id())
     }
 
     /// The writer of this request's responses.

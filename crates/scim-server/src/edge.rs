@@ -195,9 +195,7 @@ impl Busy {
         // No wake-up: the watcher finds the connection busy when its current deadline comes.
         Busy { activity: Arc::clone(activity), head, ended: None }
     }
-}
 
-impl Busy {
     /// The handler answered at `ready` (an instant it read anyway, saving a read of the clock).
     fn end(mut self, ready: Instant) {
         self.ended = Some(ready);

@@ -111,7 +111,7 @@ thread_local! {
     static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
 }
 
-/// Writes `line` as `tracing-subscriber` would at `now`.
+/// Writes `line` as `tracing-subscriber` would at `line.at`.
 fn write_request(out: &mut Vec<u8>, line: &RequestLine<'_>, json: bool) {
     let since = line.at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
     let mut timestamp = [0u8; 27];
@@ -153,12 +153,12 @@ fn write_request(out: &mut Vec<u8>, line: &RequestLine<'_>, json: bool) {
             out.extend_from_slice(b",\"reason\":");
             text(out, reason);
         }
-        out.extend_from_slice(b",\"target\":\"scim_server::router\"}\n");
+        let _ = writeln!(out, ",\"target\":\"{REQUEST_TARGET}\"}}");
     } else {
         out.extend_from_slice(timestamp);
         let _ = write!(
             out,
-            "  INFO scim_server::router: request method={method} path={path} tenant={tenant} status={status} latency_us={latency_us} request_id={request_id}"
+            "  INFO {REQUEST_TARGET}: request method={method} path={path} tenant={tenant} status={status} latency_us={latency_us} request_id={request_id}"
         );
         if let Some(reason) = reason {
             let _ = write!(out, " reason={reason}");

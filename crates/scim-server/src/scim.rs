@@ -81,7 +81,7 @@ impl Ctx {
     }
 
     fn location(&self, kind: ResourceKind, id: &str) -> String {
-        format!("{}/{}/scim/v2{}/{id}", self.state.public_url, self.tenant_id(), kind.endpoint())
+        self.url(format_args!("{}/{id}", kind.endpoint()))
     }
 
     fn render(&self, kind: ResourceKind, stored: Stored, memberships: Memberships, projection: &Projection) -> Value {
