@@ -235,3 +235,21 @@ fn readyz_answers_503_while_draining_on_shutdown() {
     drop(stream);
     assert_eq!(s.terminate(), Some(0));
 }
+
+#[test]
+fn connections_spread_over_several_workers_are_served_and_finished_on_shutdown() {
+    let mut s = Server::start_args("identity-center", &["--workers", "3"]);
+    // More connections than workers, each kept open: every worker serves some.
+    let mut streams: Vec<TcpStream> = (0..7).map(|_| TcpStream::connect(&s.addr).unwrap()).collect();
+    for round in 0..3 {
+        for stream in &mut streams {
+            assert_eq!(keep_alive(stream, "/healthz").status, 200, "round {round}");
+        }
+    }
+    let created = s.post("/Users", &user_body("spread"));
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(s.get("/Users?filter=userName%20eq%20%22spread%22").json()["totalResults"], 1);
+    // Open connections do not hold the shutdown: each worker finishes its own and stops.
+    assert_eq!(s.terminate(), Some(0));
+    assert!(s.log().contains("shutting down"), "{}", s.log());
+}

@@ -27,6 +27,7 @@ USAGE:
                       [--tls-cert FILE --tls-key FILE] [--metrics-listen ADDR]
                       [--header-timeout SECS] [--idle-timeout SECS]
                       [--max-connections N] [--max-header-bytes N] [--drain-delay SECS]
+                      [--workers N]
     scim-server tenant create [--db PATH] [--profile identity-center|rfc] [--name NAME]
                               [--public-url URL] [--key-file PATH] [--json]
     scim-server tenant list [--db PATH] [--public-url URL] [--json]
@@ -139,6 +140,7 @@ const OPTIONS: &[&str] = &[
     "max-connections",
     "max-header-bytes",
     "drain-delay",
+    "workers",
     "key-file",
     "grace",
     "out",
@@ -274,6 +276,16 @@ impl Args {
                 crate::edge::HEADER_BYTES_RANGE,
             )?,
         })
+    }
+
+    /// `--workers`: how many threads serve connections (see `workers`); one per core by default.
+    pub fn workers(&self) -> Result<usize, CliError> {
+        match self.get("workers", "SCIM_WORKERS") {
+            None => Ok(crate::workers::default_count()),
+            Some(text) => text.trim().parse::<usize>().ok().filter(|n| (1..=256).contains(n)).ok_or_else(|| {
+                CliError::Usage(format!("--workers must be a whole number from 1 to 256, not {text:?}"))
+            }),
+        }
     }
 
     /// `--drain-delay`: how long `/readyz` answers `503` after `SIGTERM` while everything is
@@ -911,6 +923,11 @@ mod tests {
             assert_eq!(parse("serve").unwrap().drain_delay().unwrap(), std::time::Duration::ZERO);
             assert_eq!(parse("serve --drain-delay 0").unwrap().drain_delay().unwrap(), std::time::Duration::ZERO);
             assert!(matches!(parse("serve --drain-delay -1").unwrap().drain_delay(), Err(CliError::Usage(_))));
+            assert_eq!(parse("serve --workers 3").unwrap().workers().unwrap(), 3);
+            for bad in ["0", "257", "two", "-1"] {
+                let args = parse(&format!("serve --workers {bad}")).unwrap();
+                assert!(matches!(args.workers(), Err(CliError::Usage(_))), "{bad}");
+            }
         }
     }
 

@@ -42,6 +42,7 @@ mod tls;
 mod tokens;
 mod upkeep;
 mod watch;
+mod workers;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -103,7 +104,8 @@ fn main() -> ExitCode {
 fn serve(args: &Args) -> Result<(), CliError> {
     let _log = logging::init(args.log_json()?).map_err(CliError::Failed)?;
     let store = Arc::new(cli::open(args)?);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // The acceptor and the long-lived tasks; connections are served by `workers`.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::Failed(format!("cannot start the runtime: {e}")))?;
@@ -120,6 +122,7 @@ fn serve(args: &Args) -> Result<(), CliError> {
 
 async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError> {
     let limits = args.limits()?;
+    let workers = workers::Workers::start(args.workers()?).map_err(CliError::Failed)?;
     let drain_delay = args.drain_delay()?;
     let certificate = match args.tls()? {
         Some((cert, key)) => Some(Arc::new(tls::Certificate::load(&cert, &key).map_err(CliError::Failed)?)),
@@ -190,11 +193,26 @@ async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError>
                     drop(stream);
                     continue;
                 }
-                let open = state.metrics.opened();
                 let _ = stream.set_nodelay(true);
+                // Out of this runtime's driver, into the worker's (see `workers`).
+                let stream = match stream.into_std() {
+                    Ok(stream) => stream,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not hand a connection to a worker");
+                        continue;
+                    }
+                };
+                let open = state.metrics.opened();
                 let (state, acceptor, graceful) = (Arc::clone(&state), acceptor.clone(), graceful.watcher());
-                tokio::spawn(async move {
+                workers.spawn(async move {
                     let _open = open;
+                    let stream = match tokio::net::TcpStream::from_std(stream) {
+                        Ok(stream) => stream,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "a worker could not take a connection");
+                            return;
+                        }
+                    };
                     let Some(acceptor) = acceptor else {
                         return edge::serve(stream, state, limits, graceful).await;
                     };
@@ -221,6 +239,7 @@ async fn run(args: &Args, store: Arc<scim_store::Store>) -> Result<(), CliError>
     if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await.is_err() {
         tracing::warn!("some connections did not finish within 30 s");
     }
+    workers.stop();
     for task in [Some(watcher), Some(upkeep), reloader, metrics_task].into_iter().flatten() {
         task.abort();
         let _ = task.await;
