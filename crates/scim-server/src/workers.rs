@@ -9,6 +9,10 @@
 //! idle core; with as many workers as cores and connections dealt out in turn, each core still
 //! takes its share (the manner of actix-web's workers).
 //!
+//! A worker that runs out of tasks yields its core once before it sleeps (measured in
+//! docs/BENCHMARKS.md: the cheapest request 7.2 → 6.6 µs of server CPU, since the sleep and
+//! the wake-up it saves cost more than the yield).
+//!
 //! A connection's task, and everything it spawns, stays on its worker's runtime: its socket,
 //! timers and tasks are registered there. The acceptor, the upkeep and the other long-lived
 //! tasks keep the main runtime.
@@ -36,6 +40,11 @@ impl Workers {
         let mut workers = Workers { handles: Vec::new(), next: AtomicUsize::new(0), threads: Vec::new() };
         for i in 0..n.max(1) {
             let runtime = tokio::runtime::Builder::new_current_thread()
+                // A worker out of tasks gives its core away once before it sleeps in `epoll`:
+                // the thread that runs instead (a client on the same machine, a store thread)
+                // often makes the next event ready, and the worker then finds it without the
+                // sleep and the wake-up. Idle, it sleeps after one `sched_yield`.
+                .on_thread_park(std::thread::yield_now)
                 .enable_all()
                 .build()
                 .map_err(|e| format!("cannot start a worker's runtime: {e}"))?;
