@@ -52,8 +52,10 @@ const WRITE_THREADS: usize = 64;
 /// How many times a read thread that finds no job yields the CPU and looks again before it
 /// sleeps. Reads come back to back under load, and a thread still awake takes the next one
 /// without the futex wake-up that waking a sleeper costs the async thread (measured in
-/// docs/BENCHMARKS.md). Writes do not spin: 64 threads wait on group commits there.
-const READ_SPINS: usize = 8;
+/// docs/BENCHMARKS.md). Two, since the connection workers yield before they sleep too: more
+/// yields here took CPU the workers needed (8 measured 3% slower). Writes do not spin: 64
+/// threads wait on group commits there.
+const READ_SPINS: usize = 2;
 
 /// The most jobs a lane holds waiting for a thread; one more is refused with 503.
 ///
