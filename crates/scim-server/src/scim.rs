@@ -342,8 +342,9 @@ fn read_by_ids(store: &Store, asked: &[ById]) -> Answers<Found> {
 enum Paging {
     /// `startIndex` (1-based) and a true `totalResults`.
     Index(usize),
-    /// AWS cursor paging: after this sequence number.
-    Cursor(Option<i64>),
+    /// AWS cursor paging: after this sequence number, for the query `bound_to` names
+    /// ([`cursor_query`]), which the next page's cursor is sealed to.
+    Cursor { after: Option<i64>, bound_to: String },
 }
 
 fn bad_query(why: impl Into<String>) -> ApiError {
@@ -516,10 +517,12 @@ fn page_size(profile: &scim_schema::Profile, count: Option<&str>) -> Result<usiz
 pub async fn list(ctx: &Ctx, kind: ResourceKind, params: ListParams) -> Result<Reply, ApiError> {
     let profile = ctx.profile();
     let Shape { count, projection, sort, filter } = params.shape(profile)?;
-    let canonical = filter.as_ref().map(ToString::to_string).unwrap_or_default();
-    let bound_to = cursor_query(kind, &canonical);
     let paging = match params.cursor.as_deref() {
-        Some(cursor) => Paging::Cursor(decode_cursor(ctx, &bound_to, cursor.trim())?),
+        Some(cursor) => {
+            // Only cursors name the query in canonical spelling: a page by index never needs it.
+            let bound_to = cursor_query(kind, &filter.as_ref().map(ToString::to_string).unwrap_or_default());
+            Paging::Cursor { after: decode_cursor(ctx, &bound_to, cursor.trim())?, bound_to }
+        }
         None => Paging::Index(params.start_index()?),
     };
     // identity-center answers only its documented subset, handed to the store in canonical
@@ -540,7 +543,7 @@ pub async fn list(ctx: &Ctx, kind: ResourceKind, params: ListParams) -> Result<R
         Paging::Index(start) => {
             Query { filter, sort, offset: start - 1, limit: count, with_total: true, ..Query::default() }
         }
-        Paging::Cursor(after) => Query { filter, after, limit: count, ..Query::default() },
+        Paging::Cursor { after, .. } => Query { filter, after, limit: count, ..Query::default() },
     };
     let Fetched { total, more, last_seq, resources } = fetch(ctx, kind, query, member_to_check, &projection).await?;
     let mut out = Map::new();
@@ -550,7 +553,7 @@ pub async fn list(ctx: &Ctx, kind: ResourceKind, params: ListParams) -> Result<R
             out.insert("itemsPerPage".into(), json!(resources.len()));
             out.insert("startIndex".into(), json!(start));
         }
-        Paging::Cursor(_) => {
+        Paging::Cursor { bound_to, .. } => {
             out.insert("itemsPerPage".into(), json!(resources.len()));
             if more && let Some(last) = last_seq {
                 out.insert(
