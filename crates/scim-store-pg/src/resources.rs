@@ -307,11 +307,13 @@ impl Session<'_> {
     ) -> Result<Stored, Error> {
         self.take_place(tenant, kind)?;
         let (name_key, email_key) = key_columns(keys);
+        // Time-ordered, as SQLite's: a new id lands at the end of the `id` index.
+        let id = scim_store::resource_id()?;
         let row = self.row(
             "INSERT INTO resources (tenant, kind, id, name_key, external_id, email_key, created, modified, version, attrs)
-             VALUES ($1, $2, gen_random_uuid()::text, $3, $4, $5, $6, $6, 1, $7)
+             VALUES ($1, $2, $8, $3, $4, $5, $6, $6, 1, $7)
              ON CONFLICT DO NOTHING RETURNING seq, id",
-            &[&tenant.0, &code(kind), &name_key, &keys.external_id, &email_key, &now, &Json(attrs)],
+            &[&tenant.0, &code(kind), &name_key, &keys.external_id, &email_key, &now, &Json(attrs), &id],
         )?;
         let Some(row) = row else {
             // Give the place back, so a job that carries on after the conflict counts right.

@@ -262,7 +262,7 @@ pub trait Writer: Reader {
 
     // Users and groups.
 
-    /// Creates a resource with a fresh id (a UUID v4), version 1.
+    /// Creates a resource with a fresh id ([`crate::resource_id`]), version 1.
     /// [`Error::Quota`] when the tenant holds its quota, [`Error::Conflict`] when a key is taken,
     /// [`Error::NotFound`] for an unknown tenant.
     fn insert(

@@ -106,8 +106,9 @@ impl Map {
 /// An id's hash: its bytes folded eight at a time, then mixed.
 ///
 /// Not keyed, and it need not be: only ids of rows that exist are kept, and those the store
-/// makes (random UUIDs), so no client can fill a shard with colliding keys; two ids that do
-/// collide only cost a read at the wrong row, which finds nothing, then the index.
+/// makes (UUIDs with 74 random bits after the time), so no client can fill a shard with
+/// colliding keys; two ids that do collide only cost a read at the wrong row, which finds
+/// nothing, then the index.
 fn hash(id: &str) -> u64 {
     let mut hash = 0x9e37_79b9_7f4a_7c15_u64;
     for chunk in id.as_bytes().chunks(8) {

@@ -104,6 +104,7 @@ pub use audit::{AuditEntry, AuditFilter, MAX_FIELD_CHARS, NewAudit, Retention};
 pub use commit::{BATCH_SIZE_BOUNDS, CommitSnapshot, CommitStats};
 pub use contract::{Backend, Exported, Reader, WriteJob, Writer};
 pub use error::{Error, Unique};
+pub use ids::uuid_v7 as resource_id;
 pub use members::{Membership, MembershipKey};
 pub use migrations::SCHEMA_VERSION;
 pub use query::{Condition, Page, Query, Sort};

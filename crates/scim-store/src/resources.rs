@@ -30,7 +30,7 @@ pub struct Keys {
 pub struct Stored<A = Map<String, Value>> {
     /// Creation order within the database: the list order and the paging cursor.
     pub seq: i64,
-    /// The server-generated id (a UUID v4).
+    /// The server-generated id ([`crate::resource_id`]: a time-ordered UUID).
     pub id: String,
     /// When it was created, in the caller's clock (unix milliseconds by convention).
     pub created: i64,
@@ -172,7 +172,7 @@ impl Db<'_> {
 }
 
 impl Db<'_> {
-    /// Creates a resource with a fresh UUID v4 id, version 1, `created = modified = now`.
+    /// Creates a resource with a fresh UUID v7 id, version 1, `created = modified = now`.
     ///
     /// [`Error::NotFound`] for an unknown tenant, [`Error::Quota`] when the tenant is full,
     /// [`Error::Conflict`] when a key is taken.
@@ -197,7 +197,7 @@ impl Db<'_> {
         if held >= max {
             return Err(Error::Quota(kind));
         }
-        let id = ids::uuid_v4()?;
+        let id = ids::uuid_v7()?;
         let json = encode(attrs)?;
         self.conn()
             .prepare_cached(
