@@ -8,8 +8,8 @@
 //! answers with the same [`scim_store::Error`]s, so the server cannot tell the two apart except
 //! by [`Backend::location`].
 //!
-//! It needs PostgreSQL 13 or newer and a role that may
-//! create tables and functions in the database's default schema, for the migrations.
+//! It needs PostgreSQL 13 or newer and a role that may create tables and functions in the
+//! database's default schema, for the migrations.
 //!
 //! It is blocking, like the contract: the server calls it from its store threads. Each pooled
 //! connection is a `link`: `tokio-postgres` driven on the calling thread by a small runtime of

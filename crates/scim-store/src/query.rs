@@ -225,6 +225,11 @@ fn with_statement<T>(
     if sql.len() <= CACHED_SQL_MAX { f(&mut *conn.prepare_cached(sql)?) } else { f(&mut conn.prepare(sql)?) }
 }
 
+/// The statement of `Db::hinted_name`: the clause's row at the hinted `seq` (parameter 4).
+fn at_hinted_row(clause: &Where) -> String {
+    format!("SELECT {COLUMNS} FROM resources r WHERE r.seq = ?4 AND {}", clause.sql)
+}
+
 impl Db<'_> {
     /// A page of the tenant's resources of `kind` matching `query`, in creation order.
     ///
@@ -296,7 +301,7 @@ impl Db<'_> {
             return Ok(None);
         }
         let Some(seq) = self.hints.name(tenant, kind, name) else { return Ok(None) };
-        let sql = format!("SELECT {COLUMNS} FROM resources r WHERE r.seq = ?4 AND {}", clause.sql);
+        let sql = at_hinted_row(clause);
         let seq = Value::Integer(seq);
         let params = params_from_iter(clause.params.iter().chain([&seq]));
         let found = self.conn.prepare_cached(&sql)?.query_row(params, read).optional()?;
@@ -595,10 +600,11 @@ mod tests {
         let found = check(r#"userName eq "ann""#, 0, None, "name taken again");
         assert_eq!(found, ["Ann"]);
         // The hinted read goes to the row, not the name index.
-        let sql = "EXPLAIN QUERY PLAN SELECT r.seq FROM resources r
-                   WHERE r.seq = ?4 AND r.tenant = ?1 AND r.kind = ?2 AND (r.name_key = ?3)";
+        let query =
+            Query { filter: Some(scim_filter::parse_filter(r#"userName eq "ann""#).unwrap()), ..Query::default() };
+        let clause = Where::new(t, ResourceKind::User, &query).unwrap();
         let plan: Vec<String> = plain
-            .prepare(sql)
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", at_hinted_row(&clause)))
             .unwrap()
             .query_map((t.0, 0, "ann", 1), |row| row.get(3))
             .unwrap()

@@ -172,7 +172,7 @@ impl Db<'_> {
 }
 
 impl Db<'_> {
-    /// Creates a resource with a fresh UUID v7 id, version 1, `created = modified = now`.
+    /// Creates a resource with a fresh time-ordered id ([`crate::resource_id`]), version 1, `created = modified = now`.
     ///
     /// [`Error::NotFound`] for an unknown tenant, [`Error::Quota`] when the tenant is full,
     /// [`Error::Conflict`] when a key is taken.
@@ -199,18 +199,19 @@ impl Db<'_> {
         }
         let id = ids::uuid_v7()?;
         let json = encode(attrs)?;
+        let name_key = keys.name_key();
         self.conn()
             .prepare_cached(
                 "INSERT INTO resources
                    (tenant, kind, id, name_key, external_id, email_key, created, modified, version, attrs)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 1, ?8)",
             )?
-            .execute((tenant.0, kind.code(), &id, keys.name_key(), &keys.external_id, keys.email_key(), now, &json))
+            .execute((tenant.0, kind.code(), &id, &name_key, &keys.external_id, keys.email_key(), now, &json))
             .map_err(conflict)?;
         let seq = self.conn().last_insert_rowid();
         // Noted before the commit: if the transaction rolls back, the hints are merely stale.
         self.hints.note_id(&id, seq);
-        self.hints.note_name(tenant, kind, &keys.name_key(), seq);
+        self.hints.note_name(tenant, kind, &name_key, seq);
         Ok(Stored { seq, id, created: now, modified: now, version: 1, attrs: attrs.clone() })
     }
 
